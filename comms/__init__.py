@@ -1,0 +1,3 @@
+"""comms: communications automation for the IPO (Interprovinciaal Overleg)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Audience: contacts from the griffies' exports, and the segment rules that select them."""

@@ -1,0 +1,294 @@
+"""Contacts from the griffies' exports: read leniently, checked strictly.
+
+A griffie exports from Dutch Excel, so a file may be UTF-8 with or without a BOM
+or Windows-1252, separated by `;` or `,`, with Dutch or English column names.
+All of that is accepted. What is wrong inside a row is reported in the user's
+own words (file, row as a spreadsheet numbers it, the column as the file names
+it) and only that row is skipped, so one run shows every mistake.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from comms.domain import ROLES, normalise_role, province_by_name, theme_by_name
+from comms.problems import Problem
+
+# Accepted column names per field, folded (see _fold_header); the first is the
+# Dutch name used when we report a missing column.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "email": ("e-mailadres", "e-mail", "email"),
+    "first_name": ("voornaam", "first name"),
+    "infix": ("tussenvoegsel", "infix"),
+    "last_name": ("achternaam", "last name"),
+    "province": ("provincie", "province"),
+    "roles": ("rollen", "rol", "roles"),
+    "party": ("partij", "party"),
+    "themes": ("thema's", "themas", "interesses", "themes"),
+}
+_FIELD_BY_ALIAS = {alias: name for name, aliases in _COLUMNS.items() for alias in aliases}
+_REQUIRED = ("email", "first_name", "last_name", "province", "roles")
+_FREE_TEXT = ("first_name", "infix", "last_name", "party")
+
+# Roles that belong to no province; every other role needs one.
+_ROLES_WITHOUT_PROVINCE = frozenset({"ipo-staff"})
+
+_DELIMITERS = (";", ",", "\t")  # tab: Excel's "Unicode text" export
+_LIST_SEPARATOR = re.compile(r"[,|]")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    email: str  # lowercased, so it doubles as the identity of the contact
+    first_name: str
+    infix: str  # tussenvoegsel ("de", "van der"), "" when there is none
+    last_name: str
+    province: str | None  # Province.name; None for IPO staff
+    roles: frozenset[str]  # keys of comms.domain.ROLES
+    party: str | None = None
+    themes: frozenset[str] = frozenset()  # Theme.id
+    source: str = ""  # the file the contact was read from
+    row: int = 0  # its row there, as a spreadsheet numbers it
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.infix, self.last_name) if part)
+
+    @property
+    def is_av_member(self) -> bool:
+        return "av-lid" in self.roles
+
+
+@dataclass
+class ContactFile:
+    """The contacts that passed every check, and what was wrong with the rest."""
+
+    contacts: list[Contact] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.is_error for p in self.problems)
+
+    @property
+    def file_errors(self) -> list[Problem]:
+        """Errors that lost a whole file (unreadable, header wrong), not just a row."""
+        return [p for p in self.problems if p.is_error and (p.row is None or p.row == 1)]
+
+
+def read_contacts(path: Path) -> ContactFile:
+    """Read one export; duplicates within the file are reported and skipped."""
+    return _read(path, seen={})
+
+
+def read_audience(paths: Iterable[Path]) -> ContactFile:
+    """Read several exports in the given order; the first of duplicate addresses is kept."""
+    merged = ContactFile()
+    seen: dict[str, Contact] = {}
+    for path in paths:
+        part = _read(path, seen)
+        merged.contacts.extend(part.contacts)
+        merged.problems.extend(part.problems)
+    return merged
+
+
+# --- reading the file -------------------------------------------------------------
+
+
+def _read(path: Path, seen: dict[str, Contact]) -> ContactFile:
+    where = str(path)
+    try:
+        text = _decode(path.read_bytes())
+    except OSError as exc:
+        reason = f"cannot read the file: {exc.strerror or exc}"
+        return ContactFile(problems=[Problem(where, reason)])
+    except UnicodeDecodeError:
+        reason = "cannot read the file as text (expected UTF-8 or Windows-1252)"
+        return ContactFile(problems=[Problem(where, reason)])
+
+    records, problems = _records(where, text)
+    if not records:
+        return ContactFile(problems=[*problems, Problem(where, "the file has no header row")])
+    (header_row, header), *rows = records
+    columns, header_problems = _read_header(where, header_row, header)
+    if header_problems:
+        return ContactFile(problems=[*problems, *header_problems])
+
+    result = ContactFile(problems=problems)
+    for number, cells in rows:
+        contact, row_problems = _read_row(where, number, cells, columns, len(header))
+        if contact is not None and not (row_problems := _duplicate_of(contact, seen)):
+            seen[contact.email] = contact
+            result.contacts.append(contact)
+        result.problems.extend(row_problems)
+    return result
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252")  # "CSV (gescheiden door lijstscheidingsteken)"
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The separator that occurs most in the header line; `;` when in doubt."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ";"
+
+
+Record = tuple[int, list[str]]
+
+
+def _records(where: str, text: str) -> tuple[list[Record], list[Problem]]:
+    """Non-blank records numbered as a spreadsheet shows them (blank rows count)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    records: list[Record] = []
+    number = 0
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if any(cell.strip() for cell in cells):  # Excel writes cleared rows as ";;;;"
+                records.append((number, [unicodedata.normalize("NFC", c) for c in cells]))
+    except csv.Error as exc:
+        return records, [Problem(where, f"cannot read the CSV: {exc}", row=number + 1)]
+    return records, []
+
+
+Columns = dict[str, tuple[int, str]]  # field -> (index, column name as the file writes it)
+
+
+def _fold_header(text: str) -> str:
+    text = text.replace("\N{RIGHT SINGLE QUOTATION MARK}", "'")  # Excel autocorrects thema's
+    return " ".join(text.replace("_", " ").lower().split())
+
+
+def _read_header(where: str, row: int, header: list[str]) -> tuple[Columns, list[Problem]]:
+    columns: Columns = {}
+    problems: list[Problem] = []
+    for index, cell in enumerate(header):
+        name = _FIELD_BY_ALIAS.get(_fold_header(cell))
+        if name is None:
+            continue  # other columns (telefoon, functie) are the griffie's business
+        if name in columns:
+            reason = f"columns '{columns[name][1]}' and '{cell.strip()}' mean the same thing"
+            problems.append(Problem(where, reason, row=row))
+        else:
+            columns[name] = (index, cell.strip())
+    missing = [_COLUMNS[name][0] for name in _REQUIRED if name not in columns]
+    if missing:
+        found = ", ".join(f"'{cell.strip()}'" for cell in header if cell.strip())
+        reason = f"missing required column(s) {', '.join(missing)}; columns found: {found}"
+        problems.append(Problem(where, reason, row=row))
+    return columns, problems
+
+
+# --- checking one row ---------------------------------------------------------------
+
+
+def _read_row(
+    where: str, row: int, cells: list[str], columns: Columns, width: int
+) -> tuple[Contact | None, list[Problem]]:
+    value = {name: cells[i].strip() if i < len(cells) else "" for name, (i, _) in columns.items()}
+    label = {name: column for name, (_, column) in columns.items()}
+    email, reasons = _check_email(value["email"], label["email"])
+    reasons += _check_width(cells, width)
+    reasons += _check_names(value, label)
+    roles, role_reasons = _keys(value["roles"], normalise_role, "role")
+    if not roles and not role_reasons:
+        role_reasons = [f"{label['roles']} is empty"]
+    themes, theme_reasons = _keys(value.get("themes", ""), _theme_id, "theme")
+    province, province_reasons = _check_province(value["province"], label["province"], roles)
+    reasons += role_reasons + province_reasons + theme_reasons
+
+    subject = value["email"] or f"row {row}"
+    if reasons:
+        return None, [Problem(where, reason, row=row, subject=subject) for reason in reasons]
+    contact = Contact(
+        email=email,
+        first_name=value["first_name"],
+        infix=value.get("infix", ""),
+        last_name=value["last_name"],
+        province=province,
+        roles=roles,
+        party=value.get("party") or None,
+        themes=themes,
+        source=where,
+        row=row,
+    )
+    return contact, []
+
+
+def _check_email(raw: str, column: str) -> tuple[str, list[str]]:
+    if not raw:
+        return "", [f"{column} is empty"]
+    try:
+        checked = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return "", [f"invalid email address: {exc}"]
+    return checked.normalized.lower(), []
+
+
+def _check_width(cells: list[str], width: int) -> list[str]:
+    if any(cell.strip() for cell in cells[width:]):
+        count = len(cells)
+        return [f"has {count} values but the header has {width} columns (an unquoted separator?)"]
+    return []
+
+
+def _check_names(value: dict[str, str], label: dict[str, str]) -> list[str]:
+    reasons = []
+    for name in _FREE_TEXT:
+        text = value.get(name, "")
+        if name in _REQUIRED and not text:
+            reasons.append(f"{label[name]} is empty")
+        elif _has_control_character(text):
+            # These end up in mail headers (To: "Anna de Vries"); a line break there is injection.
+            reasons.append(f"{label[name]} contains a line break or control character")
+    return reasons
+
+
+def _has_control_character(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text)
+
+
+def _keys(raw: str, lookup: Callable[[str], str | None], what: str) -> tuple[frozenset[str], list[str]]:
+    """Split a cell like "statenlid, av-lid" or "statenlid|av-lid" into known keys."""
+    parts = [part.strip() for part in _LIST_SEPARATOR.split(raw) if part.strip()]
+    unknown = [f"unknown {what} '{part}'" for part in parts if lookup(part) is None]
+    return frozenset(key for part in parts if (key := lookup(part))), unknown
+
+
+def _theme_id(text: str) -> str | None:
+    theme = theme_by_name(text)
+    return theme.id if theme else None
+
+
+def _check_province(raw: str, column: str, roles: frozenset[str]) -> tuple[str | None, list[str]]:
+    if raw:
+        province = province_by_name(raw)
+        return (province.name, []) if province else (None, [f"unknown province '{raw}'"])
+    tied = [role for role in ROLES if role in roles and role not in _ROLES_WITHOUT_PROVINCE]
+    if tied:
+        return None, [f"{column} is empty; role '{tied[0]}' needs a province"]
+    return None, []
+
+
+def _duplicate_of(contact: Contact, seen: dict[str, Contact]) -> list[Problem]:
+    first = seen.get(contact.email)
+    if first is None:
+        return []
+    reason = f"duplicate of row {first.row} in {first.source}"
+    return [Problem(contact.source, reason, row=contact.row, subject=contact.email)]

@@ -1,0 +1,33 @@
+"""Segments as SQL, so the audience is selected by the database, never loaded whole."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, not_, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from comms.audience.segments import Segment
+from comms.store.models import Contact
+
+
+def _any_tag(column: ColumnElement[str], tags: frozenset[str]) -> ColumnElement[bool]:
+    # roles and themes are stored delimited (",statenlid,av-lid,"): one LIKE per tag
+    return or_(*(column.like(f"%,{tag},%") for tag in sorted(tags)))
+
+
+def segment_clause(segment: Segment) -> ColumnElement[bool]:
+    """The same rule as Segment.matches, for a WHERE clause."""
+    conditions: list[ColumnElement[bool]] = []
+    if segment.roles:
+        conditions.append(_any_tag(Contact.roles, segment.roles))
+    if segment.provinces:
+        conditions.append(Contact.province.in_(sorted(segment.provinces)))
+    if segment.themes:
+        conditions.append(_any_tag(Contact.themes, segment.themes))
+    if segment.exclude_roles:
+        conditions.append(not_(_any_tag(Contact.roles, segment.exclude_roles)))
+    return and_(true(), *conditions)
+
+
+def tags(values: frozenset[str] | set[str]) -> str:
+    """The stored form of a set of roles or themes."""
+    return "," + ",".join(sorted(values)) + "," if values else ","

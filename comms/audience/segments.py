@@ -1,0 +1,149 @@
+"""Segment rules from `audiences/segments.toml`: who receives which mailing.
+
+    [segments.statenleden]
+    description = "Alle Statenleden: de maandelijkse nieuwsbrief"
+    roles = ["statenlid"]
+
+Each filter (roles, provinces, themes) selects contacts with any of the listed
+values; a filter that is left out does not restrict. exclude_roles removes
+contacts with any of those roles. Values are normalised on load, so a typo is a
+reported problem rather than a segment that silently matches nobody.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from comms.audience.contacts import Contact
+from comms.domain import normalise_role, province_by_name, theme_by_name
+from comms.problems import Problem
+
+_FILTERS = ("roles", "provinces", "themes", "exclude_roles")
+_KEYS = ("description", *_FILTERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    name: str
+    description: str = ""
+    roles: frozenset[str] = frozenset()  # role keys; any of them
+    provinces: frozenset[str] = frozenset()  # Province.name; any of them
+    themes: frozenset[str] = frozenset()  # Theme.id; any of them
+    exclude_roles: frozenset[str] = frozenset()  # none of them
+
+    def matches(self, contact: Contact) -> bool:
+        return (
+            (not self.roles or bool(self.roles & contact.roles))
+            and (not self.provinces or contact.province in self.provinces)
+            and (not self.themes or bool(self.themes & contact.themes))
+            and not (self.exclude_roles & contact.roles)
+        )
+
+
+def load_segments(path: Path) -> tuple[dict[str, Segment], list[Problem]]:
+    """Every segment that is entirely valid, and the problems of the others."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        return {}, [Problem(where, f"cannot read the file: {exc.strerror or exc}")]
+    except UnicodeDecodeError:
+        return {}, [Problem(where, "cannot read the file: it is not UTF-8 text")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return {}, [_syntax_problem(where, text, exc)]
+
+    problems = [_unknown_top_level_key(where, text, key) for key in data if key != "segments"]
+    tables = data.get("segments", {})
+    if not isinstance(tables, dict):
+        return {}, [*problems, Problem(where, "segments must be tables like [segments.NAME]")]
+
+    segments: dict[str, Segment] = {}
+    for name, table in tables.items():
+        segment, reasons = _segment(name, table)
+        line = _line(text, rf"[ \t]*\[[ \t]*segments[ \t]*\.[ \t]*{_quoted(name)}[ \t]*\]")
+        problems += [Problem(where, r, line=line, subject=name) for r in reasons]
+        if segment is not None:
+            segments[name] = segment
+    return segments, problems
+
+
+def _unknown_top_level_key(where: str, text: str, key: str) -> Problem:
+    reason = f"unknown key '{key}' (expected [segments.NAME] tables)"
+    line = _line(text, rf"[ \t]*\[?[ \t]*{_quoted(key)}[ \t]*[=.\]]")
+    return Problem(where, reason, line=line, subject=key)
+
+
+def _syntax_problem(where: str, text: str, exc: tomllib.TOMLDecodeError) -> Problem:
+    """tomllib puts the place in its message: '... (at line 3, column 5)'."""
+    message = str(exc)
+    if found := re.search(r" \(at line (\d+), column (\d+)\)$", message):
+        reason = f"{message[: found.start()]} (column {found[2]})"
+        return Problem(where, reason, line=int(found[1]))
+    if message.endswith(" (at end of document)"):
+        return Problem(where, message, line=text.count("\n") + 1)
+    return Problem(where, message)
+
+
+def _line(text: str, pattern: str) -> int | None:
+    """The first line that starts with pattern: tomllib keeps no positions of valid keys."""
+    found = re.search(f"^{pattern}", text, flags=re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
+
+
+def _quoted(key: str) -> str:
+    """A TOML key as a regex, bare or in quotes: gs, "gs" or 'gs'."""
+    return rf"""(["']?){re.escape(key)}\1"""
+
+
+def _segment(name: str, table: Any) -> tuple[Segment | None, list[str]]:
+    if not isinstance(table, dict):
+        return None, [f"must be a table like [segments.{name}]"]
+    reasons = [
+        f"unknown key '{key}' (expected one of: {', '.join(_KEYS)})" for key in table if key not in _KEYS
+    ]
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        reasons.append("description must be text")
+
+    lookups: dict[str, tuple[Callable[[str], str | None], str]] = {
+        "roles": (normalise_role, "role"),
+        "provinces": (_province_name, "province"),
+        "themes": (_theme_id, "theme"),
+        "exclude_roles": (normalise_role, "role"),
+    }
+    values: dict[str, frozenset[str]] = {}
+    for key, (lookup, what) in lookups.items():
+        values[key], found = _normalise(table.get(key, []), key, lookup, what)
+        reasons += found
+    for role in sorted(values["roles"] & values["exclude_roles"]):
+        reasons.append(f"role '{role}' is in both roles and exclude_roles")
+
+    if reasons:
+        return None, reasons
+    return Segment(name=name, description=description, **values), []
+
+
+def _normalise(
+    raw: Any, key: str, lookup: Callable[[str], str | None], what: str
+) -> tuple[frozenset[str], list[str]]:
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        return frozenset(), [f'{key} must be a list of text, e.g. {key} = ["..."]']
+    unknown = [f"{key}: unknown {what} '{item}'" for item in raw if lookup(item) is None]
+    return frozenset(found for item in raw if (found := lookup(item))), unknown
+
+
+def _province_name(text: str) -> str | None:
+    province = province_by_name(text)
+    return province.name if province else None
+
+
+def _theme_id(text: str) -> str | None:
+    theme = theme_by_name(text)
+    return theme.id if theme else None

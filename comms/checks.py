@@ -1,0 +1,94 @@
+"""`comms check`: everything that can be validated before anything is due."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from comms.audience.contacts import read_audience
+from comms.compose.newsletter import Entry, Event, Month, NewsletterContent, Section
+from comms.config import Config
+from comms.dates import utcnow
+from comms.domain import PROVINCES, THEMES
+from comms.problems import Problem
+from comms.render.newsletter import Variant, render_variant
+from comms.render.personalise import Personaliser
+from comms.render.templates import TemplateError
+from comms.schedules import load_schedules
+from comms.service import Service
+
+
+def run_checks(config: Config) -> list[Problem]:
+    service = Service(config, db=None)  # type: ignore[arg-type]  # checks never touch the database
+    problems: list[Problem] = []
+    _, theme_problems = service.themes()
+    segments, segment_problems = service.segments()
+    problems += theme_problems + segment_problems
+    if config.newsletter.audience not in segments:
+        problems.append(
+            Problem(
+                str(config.segments_file),
+                f"the newsletter's audience {config.newsletter.audience!r} is not defined",
+            )
+        )
+    problems += check_templates(service)
+    problems += _check_audience(config)
+    templates = {p.name for p in service.templates.directory.iterdir() if p.is_dir()}
+    _, schedule_problems = load_schedules(config.resolve(config.schedules_dir), set(segments), templates)
+    problems += schedule_problems
+    if not config.secret_key:
+        problems.append(Problem("environment", "COMMS_SECRET_KEY is not set; sending needs it to sign links"))
+    return problems
+
+
+def sample_content() -> NewsletterContent:
+    """A newsletter with something in every section, so every template branch renders."""
+    now = utcnow()
+    entry = Entry(
+        "Voorbeeldbericht",
+        "https://www.ipo.example.org/nieuws/voorbeeld",
+        "<p>Tekst</p>",
+        now,
+        "IPO-nieuws",
+    )
+    sections = [Section(t.id, t.name, [entry]) for t in THEMES] + [
+        Section("overig", "Overig nieuws", [entry])
+    ]
+    event = Event(
+        "Kennissessie",
+        "https://www.ipo.example.org/agenda/1",
+        "<p>Tekst</p>",
+        now + timedelta(days=3),
+        now + timedelta(days=3, hours=2),
+        "Den Haag",
+        "Kennissessies",
+    )
+    return NewsletterContent(
+        Month.of(now), "<p>Inleiding</p>", sections, [event], [entry], {PROVINCES[0].name: [entry]}
+    )
+
+
+def check_templates(service: Service) -> list[Problem]:
+    config = service.config
+    try:
+        for variant in (Variant(PROVINCES[0].name, True), Variant(None, False)):
+            rendered = render_variant(
+                service.templates,
+                config,
+                sample_content(),
+                "nieuwsbrief-check",
+                "Controle",
+                variant,
+            )
+            Personaliser.cut(rendered.html, is_html=True)
+    except TemplateError as exc:
+        return [exc.problem]
+    except ValueError as exc:
+        return [Problem(str(service.templates.directory), str(exc))]
+    return []
+
+
+def _check_audience(config: Config) -> list[Problem]:
+    files = config.contact_files()
+    if not files:
+        return [Problem(str(config.path), f"no contact files match {list(config.contacts)}")]
+    return read_audience(files).problems

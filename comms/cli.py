@@ -1,0 +1,340 @@
+"""The `comms` command. Exit codes: 0 ok, 1 validation error, 2 usage error."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from comms import editions
+from comms.audience.contacts import read_audience
+from comms.audience.sync import import_contacts
+from comms.collect.run import collect_all
+from comms.compose.newsletter import AlreadySent, Month
+from comms.config import DEFAULT_CONFIG, Config, load_config
+from comms.dates import local, utcnow
+from comms.deliver.outbox import OutboxTransport
+from comms.problems import Problem, ValidationFailed
+from comms.service import MissingSecret, Service
+
+# Wide when piped, so tables in logs and tests are not squeezed to 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+
+
+class Failed(click.ClickException):
+    """A validation error: the problems are printed, the exit code is 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        err.print(f"[bold red]error:[/] {self.message}")
+
+
+def report(problems: Iterable[Problem]) -> None:
+    for problem in problems:
+        label = "[red]error[/]" if problem.is_error else "[yellow]warning[/]"
+        err.print(f"{label}: {problem}", markup=True, soft_wrap=True)
+
+
+def handles_failures(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn the domain's exceptions into clear messages and exit code 1."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except ValidationFailed as exc:
+            report(exc.problems)
+            errors = sum(1 for p in exc.problems if p.is_error)
+            raise Failed(f"{errors} problem(s) found; nothing was sent") from exc
+        except (editions.EditionNotFound, MissingSecret, AlreadySent) as exc:
+            raise Failed(str(exc)) from exc
+
+    return wrapper
+
+
+def _config(ctx: click.Context) -> Config:
+    path: Path = ctx.obj["config_path"]
+    config, problems = load_config(path)
+    report(problems)
+    if config is None:
+        raise Failed(f"{path}: configuration is not valid")
+    return config
+
+
+def _service(ctx: click.Context) -> Service:
+    return Service.open(_config(ctx))
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_CONFIG,
+    envvar="COMMS_CONFIG",
+    show_default=True,
+    help="The comms.toml to use.",
+)
+@click.version_option(package_name="comms")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path) -> None:
+    """comms: newsletters, agenda notices and surveys for the IPO and the twelve provinces."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+# -- validation -----------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate configuration, templates, audiences and schedules; list every error."""
+    from comms.checks import run_checks
+
+    config = _config(ctx)
+    problems = run_checks(config)
+    report(problems)
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        raise Failed(f"{len(errors)} error(s) in {config.path}")
+    out.print(
+        "[green]ok[/]: configuration, templates, audiences and schedules are valid"
+        f" ({len(problems)} warning(s))"
+    )
+
+
+# -- audience and sources -------------------------------------------------------------
+
+
+@main.group()
+def audience() -> None:
+    """Contacts and segments."""
+
+
+@audience.command("import")
+@click.pass_context
+@handles_failures
+def audience_import(ctx: click.Context) -> None:
+    """Read the contact exports into the database; bad rows are listed, good rows kept."""
+    service = _service(ctx)
+    problems = _import_audience(service)
+    if any(p.is_error for p in problems):
+        raise Failed(f"{sum(p.is_error for p in problems)} row(s) not imported; the other rows were")
+
+
+def _import_audience(service: Service) -> list[Problem]:
+    files = service.config.contact_files()
+    if not files:
+        raise ValidationFailed(
+            [
+                Problem(
+                    str(service.config.path),
+                    f"no contact files match {list(service.config.contacts)}",
+                )
+            ]
+        )
+    result = read_audience(files)
+    if result.file_errors:
+        # Importing the rest would deactivate everyone in the lost file: change nothing.
+        raise ValidationFailed(result.problems)
+    report(result.problems)
+    with service.db.session() as session:
+        counts = import_contacts(session, result.contacts, utcnow())
+    out.print(
+        f"audience: {len(result.contacts)} contacts from {len(files)} file(s): "
+        f"{counts.added} new, {counts.updated} updated, {counts.deactivated} no longer in the exports"
+    )
+    return result.problems
+
+
+@main.command()
+@click.pass_context
+@handles_failures
+def collect(ctx: click.Context) -> None:
+    """Fetch every source into the item ledger; a broken source is reported and skipped."""
+    _collect(_service(ctx), utcnow())
+
+
+def _collect(service: Service, now: datetime) -> None:
+    outcome = collect_all(service.config, service.db, now)
+    table = Table("source", "new", "known", "updated", "outcome")
+    for name, (result, counts) in outcome.per_source.items():
+        state = "[red]skipped[/]" if result.is_broken else ("not modified" if result.not_modified else "ok")
+        table.add_row(name, str(counts.new), str(counts.known), str(counts.updated), state)
+    out.print(table)
+    report(outcome.problems)
+
+
+# -- editions -------------------------------------------------------------------------
+
+
+@main.group()
+def newsletter() -> None:
+    """The monthly newsletter for Statenleden."""
+
+
+@newsletter.command("build")
+@click.option("--month", "month_text", metavar="YYYY-MM", help="Edition month (default: this month).")
+@click.pass_context
+@handles_failures
+def newsletter_build(ctx: click.Context, month_text: str | None) -> None:
+    """Compose and render the month's edition from the item ledger, as a draft."""
+    now = utcnow()
+    try:
+        month = Month.parse(month_text) if month_text else Month.of(local(now))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from exc
+    _build(_service(ctx), month, now)
+
+
+def _build(service: Service, month: Month, now: datetime) -> editions.BuildOutcome:
+    outcome = editions.build_newsletter(service, month, now)
+    report(outcome.problems)
+    edition = outcome.composition.edition
+    if outcome.composition.is_held:
+        err.print(f"[yellow]held[/]: {edition.key}: {edition.status_reason}")
+        raise Failed(f"{edition.key} is held and will not be sent")
+    content = outcome.composition.content
+    out.print(
+        f"built [bold]{edition.key}[/] ({edition.status}): {content.item_count} items, "
+        f"{len(outcome.variants)} variants, {outcome.audience_size} recipients"
+    )
+    return outcome
+
+
+@main.command()
+@click.argument("edition")
+@click.option("--contact", metavar="EMAIL", help="Personalise the preview for this contact.")
+@click.option("--text", "as_text", is_flag=True, help="Print the plain-text part instead.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="HTML file to write (default: outbox/preview-EDITION.html).",
+)
+@click.pass_context
+@handles_failures
+def preview(
+    ctx: click.Context, edition: str, contact: str | None, as_text: bool, output: Path | None
+) -> None:
+    """Show an edition as a recipient would see it."""
+    service = _service(ctx)
+    html, text = editions.preview(service, edition, contact)
+    if as_text:
+        out.print(text, markup=False)
+        return
+    target = output or service.outbox_dir / f"preview-{edition}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    out.print(f"preview written to {target}")
+
+
+@main.command()
+@click.argument("edition")
+@click.option("--by", default=None, help="Who approves (default: the current user).")
+@click.pass_context
+@handles_failures
+def approve(ctx: click.Context, edition: str, by: str | None) -> None:
+    """Approve a draft edition for sending."""
+    approved = editions.approve(_service(ctx), edition, by or getpass.getuser(), utcnow())
+    out.print(f"approved {approved.key} by {approved.approved_by}")
+
+
+@main.command()
+@click.argument("edition")
+@click.pass_context
+@handles_failures
+def send(ctx: click.Context, edition: str) -> None:
+    """Send an approved edition; resumes one that was interrupted, never sends twice."""
+    service = _service(ctx)
+    _send(service, edition)
+
+
+def _send(service: Service, key: str, clock: Callable[[], datetime] = utcnow) -> editions.SendOutcome:
+    transport = OutboxTransport(service.outbox_dir, key)
+    with _progress() as progress:
+        task = progress.add_task(f"sending {key}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, advance=done, total=total)
+            if not sys.stdout.isatty():  # a plain line per batch for logs and pipes
+                print(f"sent {int(progress.tasks[0].completed)}/{total}", flush=True)
+
+        outcome = editions.send(service, key, transport, clock, advance)
+    if outcome.already_sent:
+        out.print(f"{key} was already sent; nothing sent again")
+    else:
+        out.print(f"{key}: {outcome.delivered_now} delivered now; ledger: {_counts(outcome.counts)}")
+    return outcome
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=out,
+        disable=not out.is_terminal,
+    )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{status} {n}" for status, n in counts.items() if n) or "empty"
+
+
+@main.command()
+@click.argument("edition", required=False)
+@click.pass_context
+@handles_failures
+def status(ctx: click.Context, edition: str | None) -> None:
+    """Editions and their message counts; with EDITION, also the failure reasons."""
+    reports = editions.status(_service(ctx), edition)
+    table = Table("edition", "status", "built", "pending", "claimed", "sent", "failed", "suppressed")
+    for r in reports:
+        state = r.status + (f" ({r.status_reason})" if r.status_reason else "")
+        c = r.counts
+        table.add_row(
+            r.key,
+            state,
+            f"{local(r.built_at):%Y-%m-%d %H:%M}",
+            *(str(c[k]) for k in ("pending", "claimed", "sent", "failed", "suppressed")),
+        )
+    out.print(table if reports else "no editions yet")
+    if edition:
+        for reason, count in reports[0].failures:
+            out.print(f"  failed {count}×: {reason}")
+
+
+# -- demo -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--outbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write the messages (default: the configured outbox).",
+)
+@click.pass_context
+@handles_failures
+def demo(ctx: click.Context, outbox: Path | None) -> None:
+    """Run the newsletter job on sample data: throwaway database, outbox transport."""
+    from comms.demo import run_demo
+
+    run_demo(_config(ctx), outbox, out, report)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

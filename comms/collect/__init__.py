@@ -1,0 +1,1 @@
+"""Collect: fetch the configured sources, parse, sanitise, and keep the item ledger."""

@@ -1,0 +1,89 @@
+"""What a source yields: items, already sanitised, plus what went wrong."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from comms.problems import Problem
+
+
+class ItemKind(StrEnum):
+    NEWS = "news"
+    POSITION_PAPER = "position-paper"
+    EVENT = "event"  # kennissessie or technische briefing, from iCalendar
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One `[[sources]]` table of comms.toml."""
+
+    name: str  # short id, e.g. "ipo-nieuws"
+    title: str  # shown to readers, e.g. "IPO-nieuws"
+    url: str  # http(s) URL or a local path (relative to the config file)
+    format: str  # "feed" (RSS/Atom, via feedparser) or "ical"
+    kind: ItemKind
+    timeout_seconds: float = 10.0
+    province: str | None = None  # every item of this source concerns one province
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """Validators kept per source for conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedItem:
+    """One feed entry or calendar event, every text field safe to show.
+
+    `title`, `location` are plain text on one line; `summary_html` passed the
+    allow-list sanitiser; `link` is an http(s) URL or None. Datetimes are aware (UTC).
+    """
+
+    source: str
+    kind: ItemKind
+    title: str
+    link: str | None
+    summary_html: str
+    guid: str | None = None
+    published_at: datetime | None = None
+    categories: tuple[str, ...] = ()
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    location: str | None = None
+    all_day: bool = False  # starts_at is local midnight (Europe/Amsterdam); show no time
+
+    @property
+    def content_hash(self) -> str:
+        text = "\x1f".join([self.title, self.summary_html, self.link or ""])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def identity(self) -> str:
+        """Ledger key: the guid (scoped to its source), then the link, then the content."""
+        if self.guid:
+            return f"guid:{self.source}:{self.guid}"[:500]
+        if self.link:
+            return f"link:{self.link}"[:500]
+        return f"hash:{self.content_hash}"
+
+
+@dataclass(slots=True)
+class SourceResult:
+    """The outcome of collecting one source: feedparser's `bozo`, made explicit."""
+
+    source: SourceConfig
+    items: list[CollectedItem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    state: SourceState = field(default_factory=SourceState)
+    not_modified: bool = False  # HTTP 304: nothing new since the last fetch
+
+    @property
+    def is_broken(self) -> bool:
+        """The source could not be read at all and was skipped."""
+        return any(p.is_error and p.subject is None for p in self.problems)

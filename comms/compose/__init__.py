@@ -1,0 +1,1 @@
+"""Compose: choose and group the items of an edition."""

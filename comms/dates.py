@@ -1,0 +1,53 @@
+"""Dates and times as Dutch readers expect them, in Europe/Amsterdam.
+
+Stored values are aware UTC; everything shown is converted here, so summer
+time is handled in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(AMSTERDAM)
+
+
+def long_date(moment: datetime | date) -> str:
+    """'dinsdag 14 mei 2024'."""
+    day = local(moment).date() if isinstance(moment, datetime) else moment
+    return format_date(day, "EEEE d MMMM y", locale="nl")
+
+
+def short_date(moment: datetime | date) -> str:
+    """'14 mei 2024'."""
+    day = local(moment).date() if isinstance(moment, datetime) else moment
+    return format_date(day, "d MMMM y", locale="nl")
+
+
+def time_of_day(moment: datetime) -> str:
+    """'8.30 uur', the Dutch house style (no leading zero, a dot, 'uur')."""
+    moment = local(moment)
+    return f"{moment.hour}.{moment.minute:02d} uur"
+
+
+def month_name(year: int, month: int) -> str:
+    """'december 2026'."""
+    return format_date(date(year, month, 1), "MMMM y", locale="nl")
+
+
+def time_range(start: datetime, end: datetime | None) -> str:
+    """'9.30 – 11.00 uur', or '9.30 uur' without an end."""
+    if end is None or local(end).date() != local(start).date():
+        return time_of_day(start)
+    first = local(start)
+    return f"{first.hour}.{first.minute:02d} – {time_of_day(end)}"

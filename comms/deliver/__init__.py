@@ -1,0 +1,1 @@
+"""Deliver: the message ledger's queue and the transports behind one interface."""

@@ -1,0 +1,34 @@
+"""The one interface every transport implements; the queue never knows which runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from comms.render.message import OutgoingMessage
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    ledger_id: int
+    delivered: bool
+    reason: str | None = None
+    retry_after: timedelta | None = None  # set for transient failures: try again later
+
+    @property
+    def is_permanent_failure(self) -> bool:
+        return not self.delivered and self.retry_after is None
+
+
+class Transport(Protocol):
+    name: str
+
+    def open(self) -> None: ...
+
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
+        """Hand a batch over; one result per message, in any order. Never raises for one bad message."""
+        ...
+
+    def close(self) -> None: ...

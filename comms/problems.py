@@ -1,0 +1,87 @@
+"""Errors as values: every check collects Problems and reports them together.
+
+Modelled on notifications-utils: a validator never raises on bad input, it
+returns what is wrong, where (file, line or row, the thing it concerns) and why,
+so a user sees every mistake in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # stops whatever depends on it
+    WARNING = "warning"  # reported, the run goes on
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one input, in the user's own words."""
+
+    where: str  # a file path, a source name or a URL
+    reason: str
+    line: int | None = None  # line in a text file (1-based)
+    row: int | None = None  # row in a CSV file, as a spreadsheet numbers it (header is row 1)
+    subject: str | None = None  # the entry, row key or variable concerned
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def __str__(self) -> str:
+        location = self.where
+        if self.line is not None:
+            location += f", line {self.line}"
+        if self.row is not None:
+            location += f", row {self.row}"
+        subject = f" [{self.subject}]" if self.subject else ""
+        return f"{location}{subject}: {self.reason}"
+
+
+@dataclass
+class Report:
+    """Problems collected across a run, in the order they were found."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    def error(self, where: str, reason: str, **kwargs: object) -> None:
+        self.add(Problem(where, reason, **kwargs))  # type: ignore[arg-type]
+
+    def warning(self, where: str, reason: str, **kwargs: object) -> None:
+        self.add(Problem(where, reason, severity=Severity.WARNING, **kwargs))  # type: ignore[arg-type]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.is_error for p in self.problems)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+
+class ValidationFailed(Exception):
+    """Raised at a boundary (CLI, send) when collected problems must stop the run."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))

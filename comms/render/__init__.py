@@ -1,0 +1,1 @@
+"""Render: fill templates, compile MJML once per variant, personalise per recipient."""

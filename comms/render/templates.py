@@ -1,0 +1,93 @@
+"""Jinja2 fills the templates; mjml-python compiles MJML to e-mail HTML.
+
+Template errors become Problems naming the template file and line, found when
+an edition is built, so nothing is sent from a template that does not render.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import mjml
+
+from comms import dates
+from comms.problems import Problem
+from comms.render.plaintext import html_to_text
+
+
+class TemplateError(Exception):
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    html: str
+    text: str
+
+
+class Templates:
+    """The templates/ folder the communications team edits."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory.resolve()
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory),
+            undefined=jinja2.StrictUndefined,  # a typo in a variable is an error, never blank
+            autoescape=jinja2.select_autoescape(enabled_extensions=("mjml", "html"), default=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(
+            long_date=dates.long_date,
+            short_date=dates.short_date,
+            time_of_day=dates.time_of_day,
+            time_range=dates.time_range,
+            plain=html_to_text,
+        )
+
+    def render(self, kind: str, context: dict[str, Any]) -> Rendered:
+        """Render `<kind>/email.mjml` to HTML and `<kind>/email.txt` to text."""
+        mjml_source = self._render(f"{kind}/email.mjml", context)
+        try:
+            html = mjml.mjml2html(mjml_source, disable_comments=True)
+        except ValueError as exc:
+            raise TemplateError(
+                Problem(self._path(f"{kind}/email.mjml"), f"MJML does not compile: {exc}")
+            ) from exc
+        return Rendered(html=html, text=self._render(f"{kind}/email.txt", context))
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            where = self._path(exc.name or name)
+            raise TemplateError(Problem(where, f"syntax error: {exc.message}", line=exc.lineno)) from exc
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(Problem(self._path(exc.name or name), "template not found")) from exc
+        except jinja2.UndefinedError as exc:
+            file, line = self._template_frame(exc)
+            raise TemplateError(
+                Problem(file or self._path(name), f"undefined variable: {exc.message}", line=line)
+            ) from exc
+
+    def _template_frame(self, exc: BaseException) -> tuple[str | None, int | None]:
+        """Jinja rewrites tracebacks to template lines; the innermost template frame is the culprit."""
+        root = str(self.directory)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
+        if not frames:
+            return None, None
+        return _display(Path(frames[-1].filename)), frames[-1].lineno
+
+    def _path(self, name: str) -> str:
+        return _display(self.directory / name)
+
+
+def _display(path: Path) -> str:
+    """Paths as the user typed them: relative to the working directory where possible."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)

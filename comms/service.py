@@ -1,0 +1,55 @@
+"""What every command needs, loaded and validated once: config, database, templates, rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from comms.audience.segments import Segment, load_segments
+from comms.compose.themes import ThemeMap, load_theme_map
+from comms.config import Config
+from comms.problems import Problem
+from comms.render.templates import Templates
+from comms.store.database import Database
+from comms.tokens import Signer
+
+
+class MissingSecret(Exception):
+    pass
+
+
+@dataclass
+class Service:
+    config: Config
+    db: Database
+
+    @classmethod
+    def open(cls, config: Config, migrate: bool = True) -> Service:
+        db = Database(config.database_url, config.base_dir)
+        if migrate:
+            db.migrate()
+        return cls(config, db)
+
+    @cached_property
+    def templates(self) -> Templates:
+        return Templates(self.config.resolve(self.config.templates_dir))
+
+    def themes(self) -> tuple[ThemeMap, list[Problem]]:
+        return load_theme_map(self.config.resolve(self.config.themes_file))
+
+    def segments(self) -> tuple[dict[str, Segment], list[Problem]]:
+        return load_segments(self.config.resolve(self.config.segments_file))
+
+    def signer(self) -> Signer:
+        key = self.config.secret_key
+        if not key:
+            raise MissingSecret(
+                "COMMS_SECRET_KEY is not set: it signs the unsubscribe and preference links "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return Signer(key)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.config.resolve(self.config.delivery.outbox_dir)

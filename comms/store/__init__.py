@@ -1,0 +1,1 @@
+"""Store: the service's database (SQLite by default, PostgreSQL by URL)."""

@@ -1,0 +1,184 @@
+"""Tables. The schema itself is created by the Alembic migrations beside this file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware UTC datetimes on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EditionStatus(StrEnum):
+    DRAFT = "draft"  # built, waiting for approval
+    APPROVED = "approved"
+    SENDING = "sending"  # recipients snapshotted into the message ledger
+    SENT = "sent"  # no message pending or claimed
+    HELD = "held"  # not sendable as it stands (e.g. nothing new); says why
+    CANCELLED = "cancelled"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"  # taken by a worker, not yet acknowledged
+    SENT = "sent"
+    FAILED = "failed"  # retry_at set: transient, will be tried again; else permanent
+    SUPPRESSED = "suppressed"  # unsubscribed or bounced: recorded, never sent
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # goes into tokens and ids
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str] = mapped_column(String(200))
+    infix: Mapped[str] = mapped_column(String(50), default="")
+    last_name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(50), index=True)
+    party: Mapped[str | None] = mapped_column(String(100))
+    # ",statenlid,av-lid,": delimited so one LIKE works on SQLite and PostgreSQL alike
+    roles: Mapped[str] = mapped_column(String(300))
+    themes: Mapped[str] = mapped_column(String(300), default=",")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # False: gone from the exports
+    source_file: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Suppression(Base):
+    """An address that must not receive mail of a kind ('*' is every kind)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("email", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    scope: Mapped[str] = mapped_column(String(50), default="*")
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SourceState(Base):
+    """Conditional-GET validators and the last outcome, per configured source."""
+
+    __tablename__ = "source_states"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class Edition(Base):
+    __tablename__ = "editions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)  # "nieuwsbrief-2026-12"
+    kind: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(300))
+    audience: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default=EditionStatus.DRAFT)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: counts per section
+
+
+class Item(Base):
+    """The item ledger: every collected entry, and the edition it went into."""
+
+    __tablename__ = "items"
+    __table_args__ = (Index("ix_items_unassigned", "edition_id", "published_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(500), unique=True)
+    source: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    guid: Mapped[str | None] = mapped_column(String(500))
+    link: Mapped[str | None] = mapped_column(String(2000), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    summary_html: Mapped[str] = mapped_column(Text)
+    categories: Mapped[str] = mapped_column(Text, default="")  # joined by "|"
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())  # or first seen
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    location: Mapped[str | None] = mapped_column(String(500))
+    edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id"))
+
+
+class Variant(Base):
+    """One compiled rendering of an edition, shared by every recipient it fits."""
+
+    __tablename__ = "edition_variants"
+    __table_args__ = (UniqueConstraint("edition_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"))
+    key: Mapped[str] = mapped_column(String(100))  # "utrecht" or "utrecht+av"
+    html: Mapped[str] = mapped_column(Text)  # compiled MJML with personalisation markers
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Message(Base):
+    """The message ledger: one row per edition × contact, whatever happens to it."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "contact_id"),
+        Index("ix_messages_queue", "edition_id", "status", "variant"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    variant: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)

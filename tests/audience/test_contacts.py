@@ -1,0 +1,379 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comms.audience.contacts import Contact, read_audience, read_contacts
+from comms.domain import PROVINCES
+
+SAMPLE = Path(__file__).resolve().parents[2] / "audiences" / "contacts"
+HEADER = "e-mailadres;voornaam;tussenvoegsel;achternaam;provincie;rollen;partij;thema's"
+GOOD = "anna.devries@utrecht.example.org;Anna;de;Vries;Utrecht;statenlid;D66;Landelijk Gebied"
+
+
+def write_csv(
+    tmp_path: Path, lines: list[str], name: str = "contacts.csv", encoding: str = "utf-8-sig"
+) -> Path:
+    path = tmp_path / name
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def messages(problems: list) -> list[str]:
+    return [str(p) for p in problems]
+
+
+def test_a_good_row_becomes_a_contact(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [HEADER, GOOD])
+    result = read_contacts(path)
+    assert result.problems == []
+    assert result.contacts == [
+        Contact(
+            email="anna.devries@utrecht.example.org",
+            first_name="Anna",
+            infix="de",
+            last_name="Vries",
+            province="Utrecht",
+            roles=frozenset({"statenlid"}),
+            party="D66",
+            themes=frozenset({"landelijk-gebied"}),
+            source=str(path),
+            row=2,
+        )
+    ]
+    assert result.contacts[0].display_name == "Anna de Vries"
+    assert not result.contacts[0].is_av_member
+
+
+@pytest.mark.parametrize(
+    ("row", "subject", "reason"),
+    [
+        pytest.param(
+            "jan.jansen@x.example.org;Jan;;Jansen;Frieslandd;statenlid;;",
+            "jan.jansen@x.example.org",
+            "unknown province 'Frieslandd'",
+            id="unknown province",
+        ),
+        pytest.param(
+            "jan.jansen@x.example.org;Jan;;Jansen;Utrecht;statenlid, wethouder;;",
+            "jan.jansen@x.example.org",
+            "unknown role 'wethouder'",
+            id="unknown role",
+        ),
+        pytest.param(
+            "jan.jansen@x.example.org;Jan;;Jansen;Utrecht;statenlid;;Sport",
+            "jan.jansen@x.example.org",
+            "unknown theme 'Sport'",
+            id="unknown theme",
+        ),
+        pytest.param(
+            "jan.jansen@x.example.org;;;Jansen;Utrecht;statenlid;;",
+            "jan.jansen@x.example.org",
+            "voornaam is empty",
+            id="empty first name",
+        ),
+        pytest.param(
+            ";Jan;;Jansen;Utrecht;statenlid;;",
+            "row 3",
+            "e-mailadres is empty",
+            id="empty address names the row",
+        ),
+        pytest.param(
+            "jan.jansen@x.example.org;Jan;;Jansen;Utrecht;;;",
+            "jan.jansen@x.example.org",
+            "rollen is empty",
+            id="empty roles",
+        ),
+        pytest.param(
+            "jan.jansen@x.example.org;Jan;;Jansen;;statenlid;;",
+            "jan.jansen@x.example.org",
+            "provincie is empty; role 'statenlid' needs a province",
+            id="statenlid without province",
+        ),
+        pytest.param(
+            'jan.jansen@x.example.org;"Jan\nPeter";;Jansen;Utrecht;statenlid;;',
+            "jan.jansen@x.example.org",
+            "voornaam contains a line break or control character",
+            id="line break in a name",
+        ),
+        pytest.param(
+            "jan.jansen@x.example.org;Jan;;Jansen\x07;Utrecht;statenlid;;",
+            "jan.jansen@x.example.org",
+            "achternaam contains a line break or control character",
+            id="control character in a name",
+        ),
+        pytest.param(
+            "jan.jansen@x.example.org;Jan;;Jansen;Utrecht;statenlid;;;Zwolle",
+            "jan.jansen@x.example.org",
+            "has 9 values but the header has 8 columns (an unquoted separator?)",
+            id="too many values",
+        ),
+    ],
+)
+def test_a_bad_row_is_reported_and_skipped(tmp_path: Path, row: str, subject: str, reason: str) -> None:
+    path = write_csv(tmp_path, [HEADER, GOOD, row])
+    result = read_contacts(path)
+    assert messages(result.problems) == [f"{path}, row 3 [{subject}]: {reason}"]
+    assert [c.email for c in result.contacts] == ["anna.devries@utrecht.example.org"]
+    assert result.has_errors
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["jan.jansen.example.org", "jan@localhost", "jan jansen@x.example.org", "jan@@x.example.org"],
+)
+def test_an_invalid_address_is_reported_with_the_validators_reason(tmp_path: Path, address: str) -> None:
+    path = write_csv(tmp_path, [HEADER, GOOD, f"{address};Jan;;Jansen;Utrecht;statenlid;;"])
+    result = read_contacts(path)
+    [problem] = messages(result.problems)
+    assert problem.startswith(f"{path}, row 3 [{address}]: invalid email address: ")
+    assert len(problem) > len(f"{path}, row 3 [{address}]: invalid email address: ") + 10
+    assert len(result.contacts) == 1
+
+
+@pytest.mark.parametrize(
+    ("row", "attribute", "expected"),
+    [
+        pytest.param(
+            "Anna.DeVries@Utrecht.Example.ORG;Anna;de;Vries;Utrecht;statenlid;;",
+            "email",
+            "anna.devries@utrecht.example.org",
+            id="address lowercased",
+        ),
+        pytest.param(
+            "piet.post@ipo.example.org;Piet;;Post;;ipo-staff;;",
+            "province",
+            None,
+            id="ipo staff without province",
+        ),
+        pytest.param(
+            "jan@x.example.org;Jan;;Jansen;Friesland;statenlid;;",
+            "province",
+            "Fryslân",
+            id="province alias",
+        ),
+        pytest.param(
+            "jan@x.example.org;Jan;;Jansen;noord holland;statenlid;;",
+            "province",
+            "Noord-Holland",
+            id="province spelling",
+        ),
+        pytest.param(
+            "jan@x.example.org;Jan;;Jansen;Utrecht;Statenlid|AV;;",
+            "roles",
+            frozenset({"statenlid", "av-lid"}),
+            id="roles with a pipe and an alias",
+        ),
+        pytest.param(
+            "jan@x.example.org;Jan;;Jansen;Utrecht;statenlid;;landelijk-gebied, Financiën & Openbaar Bestuur",
+            "themes",
+            frozenset({"landelijk-gebied", "financien-openbaar-bestuur"}),
+            id="themes by id and by name",
+        ),
+        pytest.param(
+            "jan@x.example.org;Jan;;Jansen;Utrecht;statenlid;;",
+            "party",
+            None,
+            id="no party",
+        ),
+    ],
+)
+def test_variations_a_griffie_may_write_are_accepted(
+    tmp_path: Path, row: str, attribute: str, expected: object
+) -> None:
+    result = read_contacts(write_csv(tmp_path, [HEADER, row]))
+    assert result.problems == []
+    assert getattr(result.contacts[0], attribute) == expected
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"),
+    [
+        pytest.param("utf-8-sig", ";", id="UTF-8 with BOM, semicolons"),
+        pytest.param("utf-8", ";", id="UTF-8 without BOM, semicolons"),
+        pytest.param("cp1252", ";", id="Windows-1252, semicolons"),
+        pytest.param("utf-8", ",", id="UTF-8, commas"),
+        pytest.param("cp1252", ",", id="Windows-1252, commas"),
+    ],
+)
+def test_encoding_and_delimiter_are_detected(tmp_path: Path, encoding: str, delimiter: str) -> None:
+    rows = [
+        ["e-mailadres", "voornaam", "tussenvoegsel", "achternaam", "provincie", "rollen"],
+        ["s.hoekstra@fryslan.example.org", "Sjoukje", "", "Hoekstra-Dijkstra", "Fryslân",
+         '"statenlid, av-lid"'],
+        ["i.bakker@limburg.example.org", "Ingrid", "", "Bakker-Ömer", "Limburg", "gedeputeerde"],
+        ["z.debruijn@limburg.example.org", "Zoë", "de", "Bruijn", "Limburg", "griffie"],
+    ]  # fmt: skip
+    path = write_csv(tmp_path, [delimiter.join(r) for r in rows], encoding=encoding)
+    result = read_contacts(path)
+    assert result.problems == []
+    assert [(c.display_name, c.province) for c in result.contacts] == [
+        ("Sjoukje Hoekstra-Dijkstra", "Fryslân"),
+        ("Ingrid Bakker-Ömer", "Limburg"),
+        ("Zoë de Bruijn", "Limburg"),
+    ]
+    assert result.contacts[0].is_av_member
+
+
+def test_english_column_names_are_accepted(tmp_path: Path) -> None:
+    lines = [
+        "Email,First_Name,Infix,Last_Name,Province,Roles,Party,Themes",
+        "anna@utrecht.example.org,Anna,de,Vries,Utrecht,statenlid,D66,landelijk-gebied",
+    ]
+    result = read_contacts(write_csv(tmp_path, lines, encoding="utf-8"))
+    assert result.problems == []
+    assert result.contacts[0].display_name == "Anna de Vries"
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        pytest.param(
+            "e-mailadres;voornaam;tussenvoegsel;provincie;rollen",
+            "missing required column(s) achternaam; columns found: "
+            "'e-mailadres', 'voornaam', 'tussenvoegsel', 'provincie', 'rollen'",
+            id="no last name",
+        ),
+        pytest.param(
+            "naam;mail;provincie",
+            "missing required column(s) e-mailadres, voornaam, achternaam, rollen; "
+            "columns found: 'naam', 'mail', 'provincie'",
+            id="several missing",
+        ),
+        pytest.param(
+            "e-mailadres;e-mail;voornaam;achternaam;provincie;rollen",
+            "columns 'e-mailadres' and 'e-mail' mean the same thing",
+            id="the same column twice",
+        ),
+    ],
+)
+def test_a_header_problem_rejects_the_whole_file(tmp_path: Path, header: str, reason: str) -> None:
+    path = write_csv(tmp_path, [header, "anna@x.example.org;Anna;de;Vries;Utrecht;statenlid"])
+    result = read_contacts(path)
+    assert messages(result.problems) == [f"{path}, row 1: {reason}"]
+    assert result.contacts == []
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        pytest.param(b"", "the file has no header row", id="empty"),
+        pytest.param(b"\xef\xbb\xbf\r\n;;;\r\n", "the file has no header row", id="only blanks"),
+        pytest.param(
+            b"email\x81\x8d;x\r\n",
+            "cannot read the file as text (expected UTF-8 or Windows-1252)",
+            id="not text",
+        ),
+    ],
+)
+def test_an_unreadable_file_is_one_problem(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(content)
+    assert messages(read_contacts(path).problems) == [f"{path}: {reason}"]
+
+
+def test_a_missing_file_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "groningen.csv"
+    assert messages(read_contacts(path).problems) == [
+        f"{path}: cannot read the file: No such file or directory"
+    ]
+
+
+def test_every_bad_row_is_reported_at_once_and_good_rows_are_kept(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        [
+            HEADER,  # row 1
+            GOOD,  # row 2
+            "jan@x.example.org;Jan;;Jansen;Frieslandd;wethouder;;",  # row 3: two problems
+            "",  # row 4: blank rows are skipped but keep their number
+            "piet@ipo.example.org;Piet;;Post;;ipo-staff;;",  # row 5
+            "kees@@x.example.org;;;Kok;Zeeland;statenlid;;Sport",  # row 6: three problems
+            ";;;;;;;",  # row 7: a row Excel left behind
+            "els@zeeland.example.org;Els;;;Zeeland;cdk;;",  # row 8
+        ],
+    )
+    result = read_contacts(path)
+    found = messages(result.problems)
+    assert found[:2] == [
+        f"{path}, row 3 [jan@x.example.org]: unknown role 'wethouder'",
+        f"{path}, row 3 [jan@x.example.org]: unknown province 'Frieslandd'",
+    ]
+    assert found[2].startswith(f"{path}, row 6 [kees@@x.example.org]: invalid email address: ")
+    assert found[3:] == [
+        f"{path}, row 6 [kees@@x.example.org]: voornaam is empty",
+        f"{path}, row 6 [kees@@x.example.org]: unknown theme 'Sport'",
+        f"{path}, row 8 [els@zeeland.example.org]: achternaam is empty",
+    ]
+    assert [(c.email, c.row) for c in result.contacts] == [
+        ("anna.devries@utrecht.example.org", 2),
+        ("piet@ipo.example.org", 5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "duplicate", "first"),
+    [
+        pytest.param(
+            {"utrecht.csv": [GOOD, "jan@x.example.org;Jan;;Jansen;Utrecht;statenlid;;", GOOD]},
+            ("utrecht.csv", 4),
+            ("utrecht.csv", 2),
+            id="same file",
+        ),
+        pytest.param(
+            {"utrecht.csv": [GOOD], "ipo.csv": [GOOD.replace("anna.devries", "ANNA.DEVRIES")]},
+            ("ipo.csv", 2),
+            ("utrecht.csv", 2),
+            id="across files, whatever the case",
+        ),
+    ],
+)
+def test_a_duplicate_address_names_the_first_and_keeps_it(
+    tmp_path: Path,
+    files: dict[str, list[str]],
+    duplicate: tuple[str, int],
+    first: tuple[str, int],
+) -> None:
+    paths = [write_csv(tmp_path, [HEADER, *rows], name) for name, rows in files.items()]
+    result = read_audience(paths)
+    later, first_path = tmp_path / duplicate[0], tmp_path / first[0]
+    assert messages(result.problems) == [
+        f"{later}, row {duplicate[1]} [anna.devries@utrecht.example.org]: "
+        f"duplicate of row {first[1]} in {first_path}"
+    ]
+    anna = [c for c in result.contacts if c.email == "anna.devries@utrecht.example.org"]
+    assert [(c.source, c.row) for c in anna] == [(str(first_path), first[1])]
+
+
+# --- the sample audience -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[Contact]:
+    result = read_audience(sorted(SAMPLE.glob("*.csv")))
+    assert messages(result.problems) == []
+    return result.contacts
+
+
+def test_the_sample_has_every_statenlid_and_the_av(sample: list[Contact]) -> None:
+    assert sum("statenlid" in c.roles for c in sample) == 572
+    assert sum(c.is_av_member for c in sample) == 24
+    assert all(c.email.endswith(".example.org") for c in sample)
+
+
+@pytest.mark.parametrize("province", PROVINCES, ids=lambda p: p.slug)
+def test_the_sample_has_each_provinces_seats(sample: list[Contact], province) -> None:
+    members = [c for c in sample if c.province == province.name]
+    assert sum("statenlid" in c.roles for c in members) == province.seats
+    assert sum(c.is_av_member for c in members) == 2
+    assert sum("cdk" in c.roles for c in members) == 1
+    assert 5 <= sum("gedeputeerde" in c.roles for c in members) <= 7
+
+
+@pytest.mark.parametrize(
+    ("name", "province"),
+    [("Sjoukje Hoekstra-Dijkstra", "Fryslân"), ("Ingrid Bakker-Ömer", "Limburg")],
+)
+def test_the_sample_survives_windows_1252(sample: list[Contact], name: str, province: str) -> None:
+    assert any(c.display_name == name and c.province == province for c in sample)

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comms.audience.contacts import Contact, read_audience
+from comms.audience.segments import Segment, load_segments
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "audiences" / "segments.toml"
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "segments.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def contact(roles: set[str], province: str | None = "Utrecht", themes: set[str] | None = None) -> Contact:
+    return Contact(
+        email="anna.devries@utrecht.example.org",
+        first_name="Anna",
+        infix="de",
+        last_name="Vries",
+        province=province,
+        roles=frozenset(roles),
+        themes=frozenset(themes or ()),
+    )
+
+
+def test_filters_are_normalised_on_load(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path,
+        """
+        [segments.noorden]
+        description = "GS en Staten in het noorden"
+        roles = ["GS", "Statenleden"]
+        provinces = ["friesland", "Groningen"]
+        themes = ["Landelijk Gebied", "financien"]
+        exclude_roles = ["ipo-staff"]
+        """,
+    )
+    segments, problems = load_segments(path)
+    assert problems == []
+    assert segments == {
+        "noorden": Segment(
+            name="noorden",
+            description="GS en Staten in het noorden",
+            roles=frozenset({"gedeputeerde", "statenlid"}),
+            provinces=frozenset({"Fryslân", "Groningen"}),
+            themes=frozenset({"landelijk-gebied", "financien-openbaar-bestuur"}),
+            exclude_roles=frozenset({"ipo-staff"}),
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    ("segment", "member", "expected"),
+    [
+        pytest.param(Segment("iedereen"), contact({"ipo-staff"}, None), True, id="no filters"),
+        pytest.param(Segment("s", roles=frozenset({"statenlid"})), contact({"statenlid"}), True, id="role"),
+        pytest.param(
+            Segment("s", roles=frozenset({"griffier", "griffie"})),
+            contact({"griffie"}),
+            True,
+            id="any of the roles",
+        ),
+        pytest.param(
+            Segment("s", roles=frozenset({"statenlid"})),
+            contact({"gedeputeerde"}),
+            False,
+            id="other role",
+        ),
+        pytest.param(
+            Segment("s", roles=frozenset({"statenlid"}), provinces=frozenset({"Fryslân"})),
+            contact({"statenlid"}, "Utrecht"),
+            False,
+            id="other province",
+        ),
+        pytest.param(
+            Segment("s", provinces=frozenset({"Fryslân"})),
+            contact({"ipo-staff"}, None),
+            False,
+            id="no province",
+        ),
+        pytest.param(
+            Segment("s", themes=frozenset({"landelijk-gebied"})),
+            contact({"statenlid"}, themes={"landelijk-gebied", "ondernemen-cultuur"}),
+            True,
+            id="theme",
+        ),
+        pytest.param(
+            Segment("s", themes=frozenset({"landelijk-gebied"})),
+            contact({"statenlid"}),
+            False,
+            id="no themes",
+        ),
+        pytest.param(
+            Segment("s", roles=frozenset({"statenlid"}), exclude_roles=frozenset({"av-lid"})),
+            contact({"statenlid", "av-lid"}),
+            False,
+            id="excluded role",
+        ),
+    ],
+)
+def test_matches(segment: Segment, member: Contact, expected: bool) -> None:
+    assert segment.matches(member) is expected
+
+
+KNOWN_KEYS = "description, roles, provinces, themes, exclude_roles"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            '[segments.gs]\nroles = ["gedeputeerde"]\ndescription = \n',
+            ["line 3: Invalid value (column 15)"],
+            id="syntax error",
+        ),
+        pytest.param(
+            '[segments.gs]\nroles = ["gedeputeerde"\ndescription = "GS"\n',
+            ["line 3: Unclosed array (column 1)"],
+            id="unclosed list",
+        ),
+        pytest.param(
+            '\n[segments.gs]\nrole = ["gedeputeerde"]\n',
+            [f"line 2 [gs]: unknown key 'role' (expected one of: {KNOWN_KEYS})"],
+            id="unknown key",
+        ),
+        pytest.param(
+            'title = "x"\n[segments.gs]\nroles = ["gedeputeerde"]\n',
+            ["line 1 [title]: unknown key 'title' (expected [segments.NAME] tables)"],
+            id="unknown top-level key",
+        ),
+        pytest.param(
+            '[segments.gs]\nroles = ["gedeputeerde", "wethouder"]\n',
+            ["line 1 [gs]: roles: unknown role 'wethouder'"],
+            id="unknown role",
+        ),
+        pytest.param(
+            '[segments.noord]\nprovinces = ["Frieslandd"]\n',
+            ["line 1 [noord]: provinces: unknown province 'Frieslandd'"],
+            id="unknown province",
+        ),
+        pytest.param(
+            '[segments.sport]\nthemes = ["Sport"]\nexclude_roles = ["wethouder"]\n',
+            [
+                "line 1 [sport]: themes: unknown theme 'Sport'",
+                "line 1 [sport]: exclude_roles: unknown role 'wethouder'",
+            ],
+            id="every problem of a segment",
+        ),
+        pytest.param(
+            '[segments.gs]\nroles = "gedeputeerde"\n',
+            ['line 1 [gs]: roles must be a list of text, e.g. roles = ["..."]'],
+            id="not a list",
+        ),
+        pytest.param(
+            '[segments.gs]\nroles = ["gs"]\nexclude_roles = ["gedeputeerde"]\n',
+            ["line 1 [gs]: role 'gedeputeerde' is in both roles and exclude_roles"],
+            id="contradiction",
+        ),
+    ],
+)
+def test_problems_name_line_segment_and_reason(tmp_path: Path, text: str, expected: list[str]) -> None:
+    path = write_toml(tmp_path, text)
+    segments, problems = load_segments(path)
+    assert [str(p) for p in problems] == [f"{path}, {e}" for e in expected]
+    assert not {p.subject for p in problems} & set(segments)  # a segment with a problem is out
+
+
+def test_a_bad_segment_does_not_hide_the_good_ones(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[segments.cdk]\nroles = ["cdk"]\n\n[segments.gs]\nroles = ["wethouder"]\n')
+    segments, problems = load_segments(path)
+    assert list(segments) == ["cdk"]
+    assert [str(p) for p in problems] == [f"{path}, line 4 [gs]: roles: unknown role 'wethouder'"]
+
+
+# --- the shipped segments against the sample audience ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, Segment]:
+    segments, problems = load_segments(SHIPPED)
+    assert [str(p) for p in problems] == []
+    return segments
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[Contact]:
+    result = read_audience(sorted((ROOT / "audiences" / "contacts").glob("*.csv")))
+    assert [str(p) for p in result.problems] == []
+    return result.contacts
+
+
+def count(segment: Segment, contacts: list[Contact], role: str | None = None) -> int:
+    return sum(segment.matches(c) and (role is None or role in c.roles) for c in contacts)
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [("statenleden", 572), ("av-leden", 24), ("cdk", 12), ("kps", 12), ("ipo-bestuur", 12)],
+)
+def test_shipped_segment_sizes(
+    shipped: dict[str, Segment], sample: list[Contact], name: str, size: int
+) -> None:
+    assert count(shipped[name], sample) == size
+
+
+def test_shipped_gs_and_griffies(shipped: dict[str, Segment], sample: list[Contact]) -> None:
+    assert 12 * 5 <= count(shipped["gs"], sample) <= 12 * 7
+    assert count(shipped["griffies"], sample, "griffier") == 12
+    assert 12 * 1 <= count(shipped["griffies"], sample, "griffie") <= 12 * 2
+
+
+def test_shipped_evaluation_reaches_gs_ps_cdk_kps_and_griffiers(
+    shipped: dict[str, Segment], sample: list[Contact]
+) -> None:
+    evaluatie = shipped["evaluatie"]
+    expected = {"gedeputeerde", "statenlid", "cdk", "kps", "griffier"}
+    assert evaluatie.roles == expected
+    assert count(evaluatie, sample) == sum(bool(c.roles & expected) for c in sample)
+    assert not any(evaluatie.matches(c) for c in sample if c.roles <= {"griffie", "ipo-staff"})

@@ -1,0 +1,164 @@
+"""Composition and the item ledger: the right items, each in exactly one edition."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from comms.collect.items import CollectedItem, ItemKind
+from comms.collect.ledger import record_items
+from comms.compose.newsletter import AlreadySent, Month, compose_newsletter
+from comms.compose.themes import load_theme_map
+from comms.config import Config, load_config
+from comms.store.database import Database
+from comms.store.models import EditionStatus, Item
+
+REPO = Path(__file__).resolve().parents[2]
+DEC_1 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+JAN_1 = datetime(2027, 1, 1, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    loaded, problems = load_config(REPO / "comms.toml")
+    assert loaded is not None, problems
+    newsletter = dataclasses.replace(loaded.newsletter, intro_dir=tmp_path)
+    return dataclasses.replace(loaded, newsletter=newsletter)
+
+
+def news(
+    title: str, published: datetime, categories: tuple[str, ...] = (), **changes: object
+) -> CollectedItem:
+    values: dict[str, object] = {
+        "source": "ipo-nieuws",
+        "kind": ItemKind.NEWS,
+        "title": title,
+        "link": f"https://www.ipo.example.org/nieuws/{title.lower().replace(' ', '-')}",
+        "summary_html": f"<p>{title}</p>",
+        "guid": f"guid-{title}",
+        "published_at": published,
+        "categories": categories,
+    }
+    values.update(changes)
+    return CollectedItem(**values)  # type: ignore[arg-type]
+
+
+def event(title: str, starts: datetime) -> CollectedItem:
+    return CollectedItem(
+        source="kennissessies",
+        kind=ItemKind.EVENT,
+        title=title,
+        link=None,
+        summary_html="",
+        guid=f"uid-{title}",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=2),
+    )
+
+
+def compose(db: Database, config: Config, month: str, now: datetime):  # type: ignore[no-untyped-def]
+    themes, _ = load_theme_map(REPO / "templates/themes.toml")
+    with db.session() as session:
+        composition = compose_newsletter(session, config, themes, Month.parse(month), now)
+        session.flush()
+        return composition
+
+
+def titles(entries) -> set[str]:  # type: ignore[no-untyped-def]
+    return {e.title for e in entries}
+
+
+def test_first_edition_takes_the_last_30_days_grouped_by_theme(db: Database, config: Config) -> None:
+    with db.session() as session:
+        record_items(
+            session,
+            [
+                news("Stikstofaanpak", DEC_1 - timedelta(days=3), ("Stikstof",)),
+                news("Netcongestie aangepakt", DEC_1 - timedelta(days=10)),
+                news("Te oud", DEC_1 - timedelta(days=31)),
+                news("AV vergadert", DEC_1 - timedelta(days=2), ("Algemene Vergadering",)),
+                news("Fries nieuws", DEC_1 - timedelta(days=2), ("Fryslân",)),
+                news("Zomaar iets", DEC_1 - timedelta(days=1)),
+                event("Kennissessie omgevingswet", DEC_1 + timedelta(days=9)),
+                event("Al geweest", DEC_1 - timedelta(days=9)),
+                event("Te ver weg", DEC_1 + timedelta(days=90)),
+            ],
+            DEC_1 - timedelta(hours=1),
+        )
+    content = compose(db, config, "2026-12", DEC_1).content
+
+    sections = {s.id: titles(s.entries) for s in content.sections}
+    assert sections["landelijk-gebied"] == {"Stikstofaanpak"}
+    assert sections["klimaat-leefomgeving"] == {"Netcongestie aangepakt"}
+    assert sections["overig"] == {"Zomaar iets"}
+    assert titles(content.av_entries) == {"AV vergadert"}
+    assert {k: titles(v) for k, v in content.province_entries.items()} == {"Fryslân": {"Fries nieuws"}}
+    assert titles(content.events) == {"Kennissessie omgevingswet"}
+
+
+def test_no_item_goes_into_two_editions(db: Database, config: Config) -> None:
+    with db.session() as session:
+        record_items(session, [news("December", DEC_1 - timedelta(days=5))], DEC_1)
+    december = compose(db, config, "2026-12", DEC_1)
+    with db.session() as session:
+        # the same entry again (another source, same link), a late arrival and a new one
+        record_items(
+            session,
+            [
+                news("December", DEC_1 - timedelta(days=5), source="bij12-nieuws", guid="other-guid"),
+                news("Laat binnen", DEC_1 - timedelta(days=2)),
+                news("Januari", JAN_1 - timedelta(days=5)),
+            ],
+            DEC_1 + timedelta(days=3),
+        )
+    january = compose(db, config, "2027-01", JAN_1)
+
+    assert december.content.item_count == 1
+    assert titles(s for sec in january.content.sections for s in sec.entries) == {
+        "Laat binnen",
+        "Januari",
+    }
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Item)) == 3
+        per_edition = session.execute(select(Item.edition_id, func.count()).group_by(Item.edition_id)).all()
+    assert sorted(n for _, n in per_edition) == [1, 2]
+
+
+def test_rebuilding_a_draft_reuses_its_items_and_a_sent_edition_is_never_rebuilt(
+    db: Database, config: Config
+) -> None:
+    with db.session() as session:
+        record_items(session, [news("Een", DEC_1 - timedelta(days=1))], DEC_1)
+    compose(db, config, "2026-12", DEC_1)
+    again = compose(db, config, "2026-12", DEC_1 + timedelta(hours=1))
+    assert again.content.item_count == 1
+
+    with db.session() as session:
+        edition = session.get(type(again.edition), again.edition.id)
+        edition.status = EditionStatus.SENT
+    with pytest.raises(AlreadySent, match="never rebuilt"):
+        compose(db, config, "2026-12", DEC_1 + timedelta(hours=2))
+
+
+def test_an_edition_without_items_is_held_and_says_why(db: Database, config: Config) -> None:
+    composition = compose(db, config, "2026-12", DEC_1)
+    assert composition.is_held
+    assert composition.edition.status == EditionStatus.HELD
+    assert "no new items since 2026-11-01" in composition.edition.status_reason
+
+
+def test_a_held_edition_does_not_move_the_window(db: Database, config: Config) -> None:
+    nov_1 = DEC_1 - timedelta(days=30)
+    with db.session() as session:
+        record_items(session, [news("Oktober", nov_1 - timedelta(days=3))], nov_1)
+    assert compose(db, config, "2026-11", nov_1).content.item_count == 1
+    assert compose(db, config, "2026-12", DEC_1).is_held  # nothing new in November, yet
+    with db.session() as session:
+        record_items(session, [news("Half november", nov_1 + timedelta(days=14))], DEC_1 + timedelta(days=19))
+
+    january = compose(db, config, "2027-01", JAN_1)  # looks back to November's edition
+    assert titles(s for sec in january.content.sections for s in sec.entries) == {"Half november"}

@@ -1,0 +1,137 @@
+"""The commands as the communications team uses them, on a copy of the sample project."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from comms.cli import main
+
+REQUIRED_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+)
+
+
+def comms(project: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--config", str(project / "comms.toml"), *args], catch_exceptions=False)
+
+
+def emls(project: Path, key: str = "nieuwsbrief-2026-12") -> list[Path]:
+    return sorted((project / "outbox" / key / "messages").glob("*.eml"))
+
+
+def test_demo_writes_one_valid_message_per_statenlid(project: Path) -> None:
+    result = comms(project, "demo", "--outbox", str(project / "outbox"))
+    assert result.exit_code == 0, result.output
+
+    files = emls(project)
+    assert len(files) == 572  # every Statenlid of the twelve provinces, once
+    recipients = set()
+    for path in files:
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert message.get_content_type() == "multipart/alternative"
+        assert all(message[h] for h in REQUIRED_HEADERS), path
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message.get_body(("plain",)).get_content().strip()
+        recipients.add(message["To"].addresses[0].addr_spec)
+    assert len(recipients) == 572
+    index = (project / "outbox" / "index.html").read_text(encoding="utf-8")
+    previews = re.findall(r'href="(nieuwsbrief-2026-12/preview/[^"]+)"', index)
+    assert len(previews) == 24  # 12 provinces, with and without the AV section
+    assert all((project / "outbox" / p).exists() for p in previews)
+    assert "572 messages" in result.output
+
+
+def _build_and_approve(project: Path) -> None:
+    for args in (["audience", "import"], ["collect"]):
+        assert comms(project, *args).exit_code == 0
+    build = comms(project, "newsletter", "build", "--month", "2026-12")
+    assert build.exit_code == 0, build.output
+    assert comms(project, "approve", "nieuwsbrief-2026-12").exit_code == 0
+
+
+def test_send_on_a_sent_edition_sends_nothing(project: Path) -> None:
+    _build_and_approve(project)
+    first = comms(project, "send", "nieuwsbrief-2026-12")
+    assert first.exit_code == 0, first.output
+    before = {p: p.stat().st_mtime_ns for p in emls(project)}
+
+    again = comms(project, "send", "nieuwsbrief-2026-12")
+
+    assert again.exit_code == 0
+    assert "already sent; nothing sent again" in again.output
+    assert {p: p.stat().st_mtime_ns for p in emls(project)} == before
+    status = comms(project, "status", "nieuwsbrief-2026-12")
+    assert re.search(r"nieuwsbrief-2026-12 .*sent", status.output)
+
+
+def test_an_unapproved_edition_is_not_sent(project: Path) -> None:
+    for args in (
+        ["audience", "import"],
+        ["collect"],
+        ["newsletter", "build", "--month", "2026-12"],
+    ):
+        comms(project, *args)
+    result = comms(project, "send", "nieuwsbrief-2026-12")
+    assert result.exit_code == 1
+    assert (
+        "not sent: it is a draft that nobody approved yet (run: comms approve nieuwsbrief-2026-12)"
+        in result.output
+    )
+    assert emls(project) == []
+
+
+def test_an_edition_without_items_is_held_and_reported(project: Path) -> None:
+    comms(project, "audience", "import")
+    result = comms(project, "newsletter", "build", "--month", "2026-12")  # nothing collected
+    assert result.exit_code == 1
+    assert "held: nieuwsbrief-2026-12: no new items since" in result.output
+    send = comms(project, "send", "nieuwsbrief-2026-12")
+    assert send.exit_code == 1
+    assert "not sent: it is held" in send.output
+
+
+def test_preview_for_a_contact_is_personal(project: Path) -> None:
+    _build_and_approve(project)
+    contact = "sjoukje.hoekstra-dijkstra@fryslan.example.org"
+    result = comms(project, "preview", "nieuwsbrief-2026-12", "--contact", contact, "--text")
+    assert result.exit_code == 0, result.output
+    assert "Beste Sjoukje," in result.output
+    assert "Nieuws uit Fryslân" in result.output or "NIEUWS UIT FRYSLÂN" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["send"], 2, "Missing argument 'EDITION'"),
+        (["newsletter", "build", "--month", "2026-13"], 2, "not a month: '2026-13'"),
+        (["send", "nieuwsbrief-2030-01"], 1, "no edition 'nieuwsbrief-2030-01'"),
+        (["frobnicate"], 2, "No such command 'frobnicate'"),
+    ],
+)
+def test_exit_codes(project: Path, args: list[str], code: int, message: str) -> None:
+    result = comms(project, *args)
+    assert result.exit_code == code
+    assert message in result.output
+
+
+def test_missing_secret_key_stops_the_send_with_a_clear_message(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _build_and_approve(project)
+    monkeypatch.delenv("COMMS_SECRET_KEY")
+    result = comms(project, "send", "nieuwsbrief-2026-12")
+    assert result.exit_code == 1
+    assert "COMMS_SECRET_KEY is not set" in result.output
+    assert emls(project) == []

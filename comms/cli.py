@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from comms import editions
 from comms.audience.contacts import read_audience
@@ -28,8 +29,9 @@ from comms.service import MissingSecret, Service
 
 # Wide when piped, so tables in logs and tests are not squeezed to 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+# markup=False: what we print quotes user input ("[send]", "<b>"); rich must not read it as markup.
+out = Console(highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
 
 
 class Failed(click.ClickException):
@@ -38,13 +40,13 @@ class Failed(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        err.print(f"[bold red]error:[/] {self.message}")
+        err.print(Text.assemble(("error:", "bold red"), f" {self.message}"))
 
 
 def report(problems: Iterable[Problem]) -> None:
     for problem in problems:
-        label = "[red]error[/]" if problem.is_error else "[yellow]warning[/]"
-        err.print(f"{label}: {problem}", markup=True, soft_wrap=True)
+        label = ("error", "red") if problem.is_error else ("warning", "yellow")
+        err.print(Text.assemble(label, f": {problem}"))
 
 
 def handles_failures(command: Callable[..., None]) -> Callable[..., None]:
@@ -110,10 +112,7 @@ def check(ctx: click.Context) -> None:
     errors = [p for p in problems if p.is_error]
     if errors:
         raise Failed(f"{len(errors)} error(s) in {config.path}")
-    out.print(
-        "[green]ok[/]: configuration, templates, audiences and schedules are valid"
-        f" ({len(problems)} warning(s))"
-    )
+    out.print(f"ok: configuration, templates, audiences and schedules are valid ({len(problems)} warning(s))")
 
 
 # -- audience and sources -------------------------------------------------------------
@@ -172,7 +171,7 @@ def _collect(service: Service, now: datetime) -> None:
     outcome = collect_all(service.config, service.db, now)
     table = Table("source", "new", "known", "updated", "outcome")
     for name, (result, counts) in outcome.per_source.items():
-        state = "[red]skipped[/]" if result.is_broken else ("not modified" if result.not_modified else "ok")
+        state = "skipped" if result.is_broken else ("not modified" if result.not_modified else "ok")
         table.add_row(name, str(counts.new), str(counts.known), str(counts.updated), state)
     out.print(table)
     report(outcome.problems)
@@ -205,11 +204,11 @@ def _build(service: Service, month: Month, now: datetime) -> editions.BuildOutco
     report(outcome.problems)
     edition = outcome.composition.edition
     if outcome.composition.is_held:
-        err.print(f"[yellow]held[/]: {edition.key}: {edition.status_reason}")
+        err.print(f"held: {edition.key}: {edition.status_reason}")
         raise Failed(f"{edition.key} is held and will not be sent")
     content = outcome.composition.content
     out.print(
-        f"built [bold]{edition.key}[/] ({edition.status}): {content.item_count} items, "
+        f"built {edition.key} ({edition.status}): {content.item_count} items, "
         f"{len(outcome.variants)} variants, {outcome.audience_size} recipients"
     )
     return outcome

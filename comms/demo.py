@@ -45,7 +45,7 @@ def run_demo(
         os.environ["COMMS_SECRET_KEY"] = secrets.token_urlsafe(48)  # throwaway: demo links only
     now = DEMO_NOW.astimezone(AMSTERDAM)
     month = Month.of(now)
-    out.print(f"[bold]comms demo[/]: the {month.label} newsletter, as of {long_date(now)} {time_of_day(now)}")
+    out.print(f"comms demo: the {month.label} newsletter, as of {long_date(now)} {time_of_day(now)}")
     out.print(f"database: {workdir / 'demo.sqlite3'} (throwaway); transport: outbox → {outbox_dir}\n")
 
     service = Service.open(config)
@@ -73,7 +73,7 @@ def _summary(
     key = sent.edition_key
     messages = sorted((outbox_dir / key / "messages").glob("*.eml"))
     out.print(
-        f"\n[green]done[/]: {sent.counts['sent']} messages in {outbox_dir / key / 'messages'}"
+        f"\ndone: {sent.counts['sent']} messages in {outbox_dir / key / 'messages'}"
         f" ({len(build.variants)} variants, {sent.counts['suppressed']} suppressed)"
     )
     out.print(f"open {outbox_dir / 'index.html'} for the edition and a preview of every variant")

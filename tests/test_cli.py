@@ -135,3 +135,89 @@ def test_missing_secret_key_stops_the_send_with_a_clear_message(
     assert result.exit_code == 1
     assert "COMMS_SECRET_KEY is not set" in result.output
     assert emls(project) == []
+
+
+def test_check_lists_every_error_at_once(project: Path) -> None:
+    mjml = project / "templates" / "newsletter" / "email.mjml"
+    mjml.write_text(mjml.read_text().replace("{{ edition.subject }}", "{{ edition.subjekt }}"))
+    utrecht = project / "audiences" / "contacts" / "utrecht.csv"
+    lines = utrecht.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace("@", "@@", 1)
+    lines[3] = lines[3].replace(",Utrecht,", ",Utrek,")
+    utrecht.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    schedule = project / "schedules" / "newsletter.toml"
+    schedule.write_text(schedule.read_text().replace("0 9 1-7 * thu", "0 25 1-7 * thu"))
+
+    result = comms(project, "check")
+
+    assert result.exit_code == 1
+    output = result.output
+    assert "templates/newsletter/email.mjml, line 8: undefined variable:" in output
+    assert "utrecht.csv, row 3" in output and "invalid email address" in output
+    assert "utrecht.csv, row 4" in output and "unknown province 'Utrek'" in output
+    assert "schedules/newsletter.toml: [send] cron '0 25 1-7 * thu' is not valid" in output
+    assert "error(s) in" in output
+
+
+def test_check_passes_on_the_repository_as_shipped(project: Path) -> None:
+    result = comms(project, "check")
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_rows_are_listed_and_the_good_rows_imported(project: Path) -> None:
+    zeeland = project / "audiences" / "contacts" / "zeeland.csv"
+    text = zeeland.read_text(encoding="utf-8-sig")
+    header, first, second, *rest = text.splitlines()
+    broken = [first.replace("@", " at ", 1), second.replace(";gedeputeerde", ";wethouder", 1)]
+    duplicate = rest[0]
+    zeeland.write_text("\ufeff" + "\n".join([header, *broken, *rest, duplicate]) + "\n", encoding="utf-8")
+
+    result = comms(project, "audience", "import")
+
+    assert result.exit_code == 1
+    assert "zeeland.csv, row 2" in result.output and "invalid email address" in result.output
+    assert "zeeland.csv, row 3" in result.output and "unknown role 'wethouder'" in result.output
+    assert f"zeeland.csv, row {len(rest) + 4}" in result.output and "duplicate of row 4" in result.output
+    assert "707 contacts from 13 file(s)" in result.output  # 709 + 1 duplicate - 3 bad rows
+
+
+def test_a_file_missing_a_column_stops_the_import_and_changes_nothing(project: Path) -> None:
+    assert comms(project, "audience", "import").exit_code == 0
+    limburg = project / "audiences" / "contacts" / "limburg.csv"
+    lines = limburg.read_bytes().decode("cp1252").splitlines()
+    limburg.write_bytes("\n".join(";".join(line.split(";")[:4]) for line in lines).encode("cp1252"))
+
+    result = comms(project, "audience", "import")
+
+    assert result.exit_code == 1
+    assert "limburg.csv, row 1: missing required column(s) provincie, rollen" in result.output
+    assert "nothing was sent" in result.output
+    status = comms(project, "status")
+    assert status.exit_code == 0
+
+
+def test_a_broken_source_is_reported_and_the_others_collected(project: Path) -> None:
+    (project / "sample" / "feeds" / "bij12-nieuws.xml").write_text("<rss><channel><item><title>Half")
+    config = project / "comms.toml"
+    config.write_text(config.read_text().replace("sample/feeds/position-papers.xml", "sample/feeds/weg.xml"))
+
+    result = comms(project, "collect")
+
+    assert result.exit_code == 0
+    truncated = "bij12-nieuws, line 1: not well-formed XML: the document ends too early (truncated?)"
+    assert truncated in result.output
+    assert "position-papers: could not fetch" in result.output and "file not found" in result.output
+    assert re.search(r"ipo-nieuws\s+│\s+25\s", result.output)
+
+
+def test_a_template_error_stops_the_build_before_anything_is_stored(project: Path) -> None:
+    comms(project, "audience", "import")
+    comms(project, "collect")
+    blocks = project / "templates" / "newsletter" / "partials" / "blocks.mjml"
+    blocks.write_text(blocks.read_text().replace("{{ entry.title }}", "{{ entry.titel }}"))
+
+    result = comms(project, "newsletter", "build", "--month", "2026-12")
+
+    assert result.exit_code == 1
+    assert "blocks.mjml, line 9: undefined variable: Entry has no attribute 'titel'" in result.output
+    assert "no editions yet" in comms(project, "status").output

@@ -8,7 +8,7 @@ from typing import Any
 from comms.compose.newsletter import NewsletterContent
 from comms.config import Config
 from comms.domain import province_by_name
-from comms.render.personalise import Placeholders
+from comms.render.personalise import RecipientFields
 from comms.render.templates import Rendered, Templates
 
 AV_SUFFIX = "|av"
@@ -64,7 +64,7 @@ def variant_context(
             "web_url": web_version_url(config, edition_key, variant),
         },
         "sender": config.sender,
-        "recipient": Placeholders(),
+        "recipient": RecipientFields(),
     }
 
 

@@ -19,7 +19,7 @@ def marker(field: str) -> str:
     return f"@@c.{field}@@"
 
 
-class Placeholders:
+class RecipientFields:
     """What templates see as `recipient`: each attribute is its marker."""
 
     def __getattr__(self, field: str) -> str:

@@ -6,6 +6,7 @@ an edition is built, so nothing is sent from a template that does not render.
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,9 +73,8 @@ class Templates:
             raise TemplateError(Problem(self._path(exc.name or name), "template not found")) from exc
         except jinja2.UndefinedError as exc:
             file, line = self._template_frame(exc)
-            raise TemplateError(
-                Problem(file or self._path(name), f"undefined variable: {exc.message}", line=line)
-            ) from exc
+            reason = f"undefined variable: {_plain_type_names(exc.message or '')}"
+            raise TemplateError(Problem(file or self._path(name), reason, line=line)) from exc
 
     def _template_frame(self, exc: BaseException) -> tuple[str | None, int | None]:
         """Jinja rewrites tracebacks to template lines; the innermost template frame is the culprit."""
@@ -86,6 +86,11 @@ class Templates:
 
     def _path(self, name: str) -> str:
         return _display(self.directory / name)
+
+
+def _plain_type_names(message: str) -> str:
+    """ "'comms.compose.newsletter.Entry object' has no attribute 'x'" → "Entry has no attribute 'x'"."""
+    return re.sub(r"'(?:\w+\.)*(\w+) object'", r"\1", message)
 
 
 def _display(path: Path) -> str:

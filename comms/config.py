@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from comms.collect.items import ItemKind, SourceConfig
 from comms.problems import Problem
+from comms.tomlfile import read_toml
 
 DEFAULT_CONFIG = Path("comms.toml")
-_LINE = re.compile(r"at line (\d+)")
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 
@@ -89,15 +88,11 @@ class Config:
 
 def load_config(path: Path) -> tuple[Config | None, list[Problem]]:
     """Read and validate comms.toml; every problem is reported, none raised."""
-    where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, [Problem(where, "configuration file not found (use --config or COMMS_CONFIG)")]
-    except tomllib.TOMLDecodeError as exc:
-        match = _LINE.search(str(exc))
-        return None, [Problem(where, f"not valid TOML: {exc}", line=int(match[1]) if match else None)]
-    problems: list[Problem] = []
+    if not path.exists():
+        return None, [Problem(str(path), "configuration file not found (use --config or COMMS_CONFIG)")]
+    _, raw, problems = read_toml(path)
+    if raw is None:
+        return None, problems
     config = _build(path.resolve(), raw, problems)
     return (None if any(p.is_error for p in problems) else config), problems
 

@@ -6,8 +6,6 @@ and checks the files, so a broken schedule is found before it is due.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +13,9 @@ from apscheduler.triggers.cron import CronTrigger
 
 from comms.dates import AMSTERDAM
 from comms.problems import Problem
+from comms.tomlfile import read_toml
 
 KINDS = ("newsletter",)
-_LINE = re.compile(r"at line (\d+)")
 _STEPS = ("build", "send")
 
 
@@ -47,12 +45,9 @@ def load_schedules(
 
 def _load(path: Path, segments: set[str], templates: set[str]) -> tuple[Schedule | None, list[Problem]]:
     where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        match = _LINE.search(str(exc))
-        return None, [Problem(where, f"not valid TOML: {exc}", line=int(match[1]) if match else None)]
-    problems = []
+    _, raw, problems = read_toml(path)
+    if raw is None:
+        return None, problems
     kind = raw.get("kind")
     if kind not in KINDS:
         problems.append(Problem(where, f"kind must be one of {', '.join(KINDS)}, got {kind!r}"))

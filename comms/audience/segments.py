@@ -13,7 +13,6 @@ reported problem rather than a segment that silently matches nobody.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from comms.audience.contacts import Contact
 from comms.domain import normalise_role, province_by_name, theme_by_name
 from comms.problems import Problem
+from comms.tomlfile import read_toml
 
 _FILTERS = ("roles", "provinces", "themes", "exclude_roles")
 _KEYS = ("description", *_FILTERS)
@@ -48,16 +48,9 @@ class Segment:
 def load_segments(path: Path) -> tuple[dict[str, Segment], list[Problem]]:
     """Every segment that is entirely valid, and the problems of the others."""
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        return {}, [Problem(where, f"cannot read the file: {exc.strerror or exc}")]
-    except UnicodeDecodeError:
-        return {}, [Problem(where, "cannot read the file: it is not UTF-8 text")]
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return {}, [_syntax_problem(where, text, exc)]
+    text, data, problems = read_toml(path)
+    if data is None:
+        return {}, problems
 
     problems = [_unknown_top_level_key(where, text, key) for key in data if key != "segments"]
     tables = data.get("segments", {})
@@ -78,17 +71,6 @@ def _unknown_top_level_key(where: str, text: str, key: str) -> Problem:
     reason = f"unknown key '{key}' (expected [segments.NAME] tables)"
     line = _line(text, rf"[ \t]*\[?[ \t]*{_quoted(key)}[ \t]*[=.\]]")
     return Problem(where, reason, line=line, subject=key)
-
-
-def _syntax_problem(where: str, text: str, exc: tomllib.TOMLDecodeError) -> Problem:
-    """tomllib puts the place in its message: '... (at line 3, column 5)'."""
-    message = str(exc)
-    if found := re.search(r" \(at line (\d+), column (\d+)\)$", message):
-        reason = f"{message[: found.start()]} (column {found[2]})"
-        return Problem(where, reason, line=int(found[1]))
-    if message.endswith(" (at end of document)"):
-        return Problem(where, message, line=text.count("\n") + 1)
-    return Problem(where, message)
 
 
 def _line(text: str, pattern: str) -> int | None:

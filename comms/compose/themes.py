@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from comms.domain import THEMES, Theme, theme_by_name
 from comms.problems import Problem
-
-_LINE = re.compile(r"at line (\d+)")
+from comms.tomlfile import read_toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +40,9 @@ class ThemeMap:
 
 def load_theme_map(path: Path) -> tuple[ThemeMap, list[Problem]]:
     where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return ThemeMap(()), [Problem(where, "theme mapping not found")]
-    except tomllib.TOMLDecodeError as exc:
-        match = _LINE.search(str(exc))
-        line = int(match[1]) if match else None
-        return ThemeMap(()), [Problem(where, f"not valid TOML: {exc}", line=line)]
-    problems: list[Problem] = []
+    _, raw, problems = read_toml(path)
+    if raw is None:
+        return ThemeMap(()), problems
     rules: list[ThemeRule] = []
     for key, table in raw.items():
         theme = theme_by_name(key)

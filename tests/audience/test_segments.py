@@ -116,12 +116,12 @@ KNOWN_KEYS = "description, roles, provinces, themes, exclude_roles"
     [
         pytest.param(
             '[segments.gs]\nroles = ["gedeputeerde"]\ndescription = \n',
-            ["line 3: Invalid value (column 15)"],
+            ["line 3: not valid TOML: Invalid value (column 15)"],
             id="syntax error",
         ),
         pytest.param(
             '[segments.gs]\nroles = ["gedeputeerde"\ndescription = "GS"\n',
-            ["line 3: Unclosed array (column 1)"],
+            ["line 3: not valid TOML: Unclosed array (column 1)"],
             id="unclosed list",
         ),
         pytest.param(

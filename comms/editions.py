@@ -12,9 +12,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.resolve import segment_clause
-from comms.compose.newsletter import Composition, Month, compose_newsletter, load_content
+from comms.compose.newsletter import (
+    Composition,
+    Month,
+    NewsletterContent,
+    compose_newsletter,
+    load_content,
+)
 from comms.dates import utcnow
 from comms.deliver import queue
 from comms.deliver.outbox import OutboxTransport, PreviewLink, write_manifest
@@ -27,6 +34,7 @@ from comms.render.templates import Rendered, TemplateError
 from comms.service import Service
 from comms.store.models import Contact, Edition, EditionStatus, Message
 from comms.store.models import Variant as VariantRow
+from comms.tokens import Signer
 
 PREVIEW_VALUES = {
     "first_name": "[voornaam]",
@@ -83,14 +91,14 @@ def build_newsletter(service: Service, month: Month, now: datetime) -> BuildOutc
     return BuildOutcome(composition, sorted(keys), size, problems)
 
 
-def _variant_keys(session: Session, audience) -> set[str]:  # type: ignore[no-untyped-def]
+def _variant_keys(session: Session, audience: ColumnElement[bool]) -> set[str]:
     rows = session.scalars(
         select(queue.variant_expression()).where(Contact.active.is_(True), audience).distinct()
     )
     return set(rows)
 
 
-def _audience_size(session: Session, audience) -> int:  # type: ignore[no-untyped-def]
+def _audience_size(session: Session, audience: ColumnElement[bool]) -> int:
     return (
         session.scalar(select(func.count()).select_from(Contact).where(Contact.active.is_(True), audience))
         or 0
@@ -105,7 +113,7 @@ def _render_variants(
         session.add(VariantRow(edition_id=edition.id, key=key, html=rendered.html, text=rendered.text))
 
 
-def _render(service: Service, edition: Edition, content, variant: Variant) -> Rendered:  # type: ignore[no-untyped-def]
+def _render(service: Service, edition: Edition, content: NewsletterContent, variant: Variant) -> Rendered:
     try:
         rendered = render_variant(
             service.templates, service.config, content, edition.key, edition.subject, variant
@@ -240,7 +248,9 @@ def _identity(service: Service, edition: Edition) -> MailingIdentity:
     )
 
 
-def _builder(service: Service, session: Session, edition: Edition, signer, now: datetime) -> MessageBuilder:  # type: ignore[no-untyped-def]
+def _builder(
+    service: Service, session: Session, edition: Edition, signer: Signer, now: datetime
+) -> MessageBuilder:
     rows = session.scalars(select(VariantRow).where(VariantRow.edition_id == edition.id))
     variants = {row.key: Rendered(row.html, row.text) for row in rows}
     return MessageBuilder(_identity(service, edition), variants, signer, now)

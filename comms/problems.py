@@ -7,8 +7,8 @@ so a user sees every mistake in one run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -40,43 +40,6 @@ class Problem:
             location += f", row {self.row}"
         subject = f" [{self.subject}]" if self.subject else ""
         return f"{location}{subject}: {self.reason}"
-
-
-@dataclass
-class Report:
-    """Problems collected across a run, in the order they were found."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, problem: Problem) -> None:
-        self.problems.append(problem)
-
-    def extend(self, problems: Iterable[Problem]) -> None:
-        self.problems.extend(problems)
-
-    def error(self, where: str, reason: str, **kwargs: object) -> None:
-        self.add(Problem(where, reason, **kwargs))  # type: ignore[arg-type]
-
-    def warning(self, where: str, reason: str, **kwargs: object) -> None:
-        self.add(Problem(where, reason, severity=Severity.WARNING, **kwargs))  # type: ignore[arg-type]
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
-
-    @property
-    def has_errors(self) -> bool:
-        return any(p.is_error for p in self.problems)
-
-    def __iter__(self) -> Iterator[Problem]:
-        return iter(self.problems)
-
-    def __len__(self) -> int:
-        return len(self.problems)
 
 
 class ValidationFailed(Exception):

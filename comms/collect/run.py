@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from comms.collect.items import SourceConfig, SourceResult
+from sqlalchemy.orm import Session
+
+from comms.collect.items import SourceResult
 from comms.collect.items import SourceState as Validators
 from comms.collect.ledger import LedgerCounts, record_items
 from comms.collect.source import collect_source
@@ -29,9 +30,6 @@ class CollectOutcome:
         return [name for name, (result, _) in self.per_source.items() if result.is_broken]
 
 
-Collector = Callable[[SourceConfig, Validators, "object"], SourceResult]
-
-
 def collect_all(config: Config, db: Database, now: datetime) -> CollectOutcome:
     outcome = CollectOutcome()
     for source in config.sources:
@@ -46,7 +44,7 @@ def collect_all(config: Config, db: Database, now: datetime) -> CollectOutcome:
     return outcome
 
 
-def _save_state(session, name: str, result: SourceResult, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _save_state(session: Session, name: str, result: SourceResult, now: datetime) -> None:
     state = session.get(SourceState, name) or SourceState(name=name)
     if not result.is_broken:
         # Keep the old validators when the fetch failed, so the next one is still conditional.

@@ -10,7 +10,7 @@ from comms.config import Config
 from comms.dates import utcnow
 from comms.domain import PROVINCES, THEMES
 from comms.problems import Problem
-from comms.render.newsletter import Variant, render_variant
+from comms.render.newsletter import render_newsletter
 from comms.render.personalise import Personaliser
 from comms.render.templates import TemplateError
 from comms.schedules import load_schedules
@@ -70,16 +70,11 @@ def sample_content() -> NewsletterContent:
 def check_templates(service: Service) -> list[Problem]:
     config = service.config
     try:
-        for variant in (Variant(PROVINCES[0].name, True), Variant(None, False)):
-            rendered = render_variant(
-                service.templates,
-                config,
-                sample_content(),
-                "nieuwsbrief-check",
-                "Controle",
-                variant,
-            )
-            Personaliser.cut(rendered.html, is_html=True)
+        rendered = render_newsletter(
+            service.templates, config, sample_content(), "nieuwsbrief-check", "Controle"
+        )
+        Personaliser.cut(rendered.html, is_html=True)
+        Personaliser.cut(rendered.text, is_html=False)
     except TemplateError as exc:
         return [exc.problem]
     except ValueError as exc:

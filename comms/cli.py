@@ -19,11 +19,13 @@ from rich.text import Text
 from comms import editions
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
+from comms.clock import Clock, SystemClock
 from comms.collect.run import collect_all
 from comms.compose.newsletter import AlreadySent, Month
 from comms.config import DEFAULT_CONFIG, Config, load_config
 from comms.dates import local, utcnow
-from comms.deliver.outbox import OutboxTransport
+from comms.deliver.transport import TransportUnavailable
+from comms.deliver.transports import make_transport
 from comms.problems import Problem, ValidationFailed
 from comms.service import MissingSecret, Service
 
@@ -209,7 +211,7 @@ def _build(service: Service, month: Month, now: datetime) -> editions.BuildOutco
     content = outcome.composition.content
     out.print(
         f"built {edition.key} ({edition.status}): {content.item_count} items, "
-        f"{len(outcome.variants)} variants, {outcome.audience_size} recipients"
+        f"{outcome.audience_size} recipients"
     )
     return outcome
 
@@ -253,16 +255,34 @@ def approve(ctx: click.Context, edition: str, by: str | None) -> None:
 
 @main.command()
 @click.argument("edition")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="SendGrid sandbox: validate every request, deliver nothing, change no ledger.",
+)
 @click.pass_context
 @handles_failures
-def send(ctx: click.Context, edition: str) -> None:
+def send(ctx: click.Context, edition: str, dry_run: bool) -> None:
     """Send an approved edition; resumes one that was interrupted, never sends twice."""
     service = _service(ctx)
+    if dry_run:
+        clock = SystemClock()
+        transport = make_transport(service.config, edition, clock, dry_run=True)
+        outcome = editions.dry_run(service, edition, transport, clock)
+        out.print(
+            f"dry run of {edition} ({transport.name} sandbox): {outcome.accepted} accepted, nothing delivered"
+        )
+        for reason, count in outcome.failures:
+            out.print(f"  would fail {count}×: {reason}")
+        if outcome.failures:
+            raise Failed(f"{sum(n for _, n in outcome.failures)} message(s) would fail")
+        return
     _send(service, edition)
 
 
-def _send(service: Service, key: str, clock: Callable[[], datetime] = utcnow) -> editions.SendOutcome:
-    transport = OutboxTransport(service.outbox_dir, key)
+def _send(service: Service, key: str, clock: Clock | None = None) -> editions.SendOutcome:
+    clock = clock or SystemClock()
+    transport = make_transport(service.config, key, clock)
     with _progress() as progress:
         task = progress.add_task(f"sending {key}", total=None)
 
@@ -271,7 +291,12 @@ def _send(service: Service, key: str, clock: Callable[[], datetime] = utcnow) ->
             if not sys.stdout.isatty():  # a plain line per batch for logs and pipes
                 print(f"sent {int(progress.tasks[0].completed)}/{total}", flush=True)
 
-        outcome = editions.send(service, key, transport, clock, advance)
+        try:
+            outcome = editions.send(service, key, transport, clock, advance)
+        except TransportUnavailable as exc:
+            raise Failed(
+                f"{exc}; stopped, the unsent messages wait in the ledger (run comms send again)"
+            ) from exc
     if outcome.already_sent:
         out.print(f"{key} was already sent; nothing sent again")
     else:

@@ -7,9 +7,10 @@ the file's database URL.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from comms.collect.items import ItemKind, SourceConfig
@@ -17,6 +18,7 @@ from comms.problems import Problem
 from comms.tomlfile import read_toml
 
 DEFAULT_CONFIG = Path("comms.toml")
+TRANSPORTS = ("outbox", "smtp", "sendgrid")
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 
@@ -33,10 +35,47 @@ class Sender:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
-    transport: str = "outbox"
+    transport: str = "outbox"  # outbox | smtp | sendgrid
     outbox_dir: Path = Path("outbox")
-    batch_size: int = 500
+    batch_size: int | None = None  # None: what the transport prefers (SendGrid 1000, SMTP 100)
     claim_timeout_seconds: int = 300  # a claim older than this belongs to a dead worker
+    max_attempts: int = 8  # a transient failure is retried until then, then it is final
+    retry_base_seconds: float = 60  # first retry after 30-60 s, doubling each attempt
+    max_per_second: float = 0  # 0: no limit
+    max_per_hour: int = 0  # sliding window over the whole ledger; 0: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """`[smtp]`; the password comes from COMMS_SMTP_PASSWORD, never from the file."""
+
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # starttls | tls (implicit, port 465) | none (loopback only)
+    username: str | None = None
+    timeout_seconds: float = 30
+    ca_file: str | None = None  # trust this CA as well (a private relay's certificate)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key_file: str | None = None  # PEM private key; relative to the config file
+
+    @property
+    def signs_dkim(self) -> bool:
+        return bool(self.dkim_selector and self.dkim_key_file)
+
+
+@dataclass(frozen=True, slots=True)
+class SendgridConfig:
+    """`[sendgrid]`; the API key comes from COMMS_SENDGRID_API_KEY."""
+
+    api_host: str = "https://api.sendgrid.com"
+    timeout_seconds: float = 30
+    max_retries: int = 4  # per request, for 429, 5xx and network errors
+    asm_groups: dict[str, int] = field(default_factory=dict)  # mailing kind → unsubscribe group id
+    track_opens: bool = False  # off by default: recipients are not followed unless chosen
+    track_clicks: bool = False
+    webhook_public_key: str | None = None  # base64 DER (SendGrid's "verification key")
+    webhook_max_age_seconds: int = 600  # a signed post older than this is refused (replays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +105,8 @@ class Config:
     templates_dir: Path
     schedules_dir: Path
     sources: tuple[SourceConfig, ...] = field(default_factory=tuple)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    sendgrid: SendgridConfig = field(default_factory=SendgridConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -142,24 +183,42 @@ def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
         templates_dir=Path(paths.get("templates", "templates")),
         schedules_dir=Path(paths.get("schedules", "schedules")),
         sources=_sources(raw.get("sources", []), where, problems),
+        smtp=_typed(SmtpConfig, table("smtp"), "smtp", where, problems),
+        sendgrid=_typed(SendgridConfig, table("sendgrid"), "sendgrid", where, problems),
     )
+
+
+def _typed(kind: type, raw: dict, name: str, where: str, problems: list[Problem]):  # type: ignore[no-untyped-def]
+    """A settings table into its dataclass; unknown keys and wrong types are reported."""
+    known = {f.name: f for f in fields(kind)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            problems.append(Problem(where, f"[{name}] unknown setting {key!r} (known: {', '.join(known)})"))
+            continue
+        default = known[key].default if known[key].default is not MISSING else known[key].default_factory()  # type: ignore[misc]
+        expected = type(default) if default is not None else (int if key == "batch_size" else str)
+        if expected is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, expected):
+            problems.append(Problem(where, f"[{name}] {key} must be a {expected.__name__}, got {value!r}"))
+            continue
+        values[key] = value
+    return kind(**values)
 
 
 def _delivery(raw: dict, where: str, problems: list[Problem]) -> DeliveryConfig:
-    transport = str(raw.get("transport", "outbox"))
-    if transport not in {"outbox"}:
+    settings = dict(raw)
+    outbox_dir = Path(settings.pop("outbox_dir", "outbox"))
+    delivery = _typed(DeliveryConfig, settings, "delivery", where, problems)
+    if delivery.transport not in TRANSPORTS:
+        known = ", ".join(TRANSPORTS)
         problems.append(
-            Problem(where, f"[delivery] transport {transport!r} is not available (known: outbox)")
+            Problem(where, f"[delivery] transport {delivery.transport!r} is not available (known: {known})")
         )
-    batch_size = int(raw.get("batch_size", 500))
-    if not 1 <= batch_size <= 10_000:
+    if delivery.batch_size is not None and not 1 <= delivery.batch_size <= 10_000:
         problems.append(Problem(where, "[delivery] batch_size must be between 1 and 10000"))
-    return DeliveryConfig(
-        transport=transport,
-        outbox_dir=Path(raw.get("outbox_dir", "outbox")),
-        batch_size=batch_size,
-        claim_timeout_seconds=int(raw.get("claim_timeout_seconds", 300)),
-    )
+    return dataclasses.replace(delivery, outbox_dir=outbox_dir)
 
 
 def _newsletter(raw: dict, where: str, problems: list[Problem]) -> NewsletterConfig:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from comms import editions
+from comms.clock import FixedClock
 from comms.compose.newsletter import Month
 from comms.config import Config
 from comms.dates import AMSTERDAM, long_date, time_of_day
@@ -56,7 +57,7 @@ def run_demo(
         key = build.composition.edition.key
         shutil.rmtree(outbox_dir / key, ignore_errors=True)  # a previous demo's copies of this edition
         editions.approve(service, key, "demo", now)
-        sent = cli._send(service, key, clock=lambda: now)
+        sent = cli._send(service, key, clock=FixedClock(now))
     finally:
         service.db.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -74,7 +75,7 @@ def _summary(
     messages = sorted((outbox_dir / key / "messages").glob("*.eml"))
     out.print(
         f"\ndone: {sent.counts['sent']} messages in {outbox_dir / key / 'messages'}"
-        f" ({len(build.variants)} variants, {sent.counts['suppressed']} suppressed)"
+        f" ({sent.counts['suppressed']} suppressed)"
     )
     out.print(f"open {outbox_dir / 'index.html'} for the edition and a preview of every variant")
     if messages:

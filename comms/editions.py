@@ -1,40 +1,35 @@
 """An edition's life: build → approve → send, with everything checked before sending.
 
-This is the newsletter job end to end; each step is one pipeline stage's public
-function, so this module reads as the pipeline in DESIGN.md.
+This is the newsletter job end to end; each step calls one pipeline stage, so
+this module reads as the pipeline in DESIGN.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from comms.audience.profile import Profile
 from comms.audience.resolve import segment_clause
-from comms.compose.newsletter import (
-    Composition,
-    Month,
-    NewsletterContent,
-    compose_newsletter,
-    load_content,
-)
-from comms.dates import utcnow
+from comms.audience.segments import Segment
+from comms.clock import Clock, SystemClock
+from comms.compose.newsletter import Composition, Month, compose_newsletter
 from comms.deliver import queue
 from comms.deliver.outbox import OutboxTransport, PreviewLink, write_manifest
+from comms.deliver.run import DeliveryJob, Progress, deliver
 from comms.deliver.transport import Transport
 from comms.problems import Problem, ValidationFailed
-from comms.render.message import MailingIdentity, MessageBuilder, Recipient
-from comms.render.newsletter import Variant, render_variant
+from comms.render.message import Mailing, MailingIdentity
+from comms.render.newsletter import blocks_for, label, render_newsletter
 from comms.render.personalise import Personaliser
 from comms.render.templates import Rendered, TemplateError
 from comms.service import Service
-from comms.store.models import Contact, Edition, EditionStatus, Message
-from comms.store.models import Variant as VariantRow
-from comms.tokens import Signer
+from comms.store.models import Contact, Edition, EditionStatus, Message, Preference
 
 PREVIEW_VALUES = {
     "first_name": "[voornaam]",
@@ -55,70 +50,56 @@ class EditionNotFound(LookupError):
 @dataclass
 class BuildOutcome:
     composition: Composition
-    variants: list[str]
     audience_size: int
     problems: list[Problem] = field(default_factory=list)
 
 
 def build_newsletter(service: Service, month: Month, now: datetime) -> BuildOutcome:
-    """Compose the month's edition and render every variant its audience needs.
+    """Compose the month's edition and render it once, with its optional blocks.
 
     Raises ValidationFailed (and stores nothing) when a template, the theme mapping
     or the audience definition is broken.
     """
     themes, problems = service.themes()
-    segments, segment_problems = service.segments()
-    problems += segment_problems
-    audience = segments.get(service.config.newsletter.audience)
-    if audience is None:
-        problems.append(
-            Problem(
-                str(service.config.segments_file),
-                f"audience segment {service.config.newsletter.audience!r} is not defined",
-            )
-        )
-    if any(p.is_error for p in problems):
-        raise ValidationFailed(problems)
+    audience = _audience(service, service.config.newsletter.audience, problems)
     with service.db.session() as session:
         composition = compose_newsletter(session, service.config, themes, month, now)
         problems += composition.problems
         edition = composition.edition
-        keys = _variant_keys(session, segment_clause(audience))
-        session.execute(delete(VariantRow).where(VariantRow.edition_id == edition.id))
+        edition.html = edition.text = None
         if not composition.is_held:
-            _render_variants(service, session, edition, composition, keys)
+            rendered = _render(service, composition)
+            edition.html, edition.text = rendered.html, rendered.text
         size = _audience_size(session, segment_clause(audience))
-    return BuildOutcome(composition, sorted(keys), size, problems)
+    return BuildOutcome(composition, size, problems)
 
 
-def _variant_keys(session: Session, audience: ColumnElement[bool]) -> set[str]:
-    rows = session.scalars(
-        select(queue.variant_expression()).where(Contact.active.is_(True), audience).distinct()
-    )
-    return set(rows)
+def _audience(service: Service, name: str, problems: list[Problem]) -> Segment:
+    segments, segment_problems = service.segments()
+    problems += segment_problems
+    audience = segments.get(name)
+    if audience is None:
+        where = str(service.config.segments_file)
+        problems.append(Problem(where, f"audience segment {name!r} is not defined"))
+    if audience is None or any(p.is_error for p in problems):
+        raise ValidationFailed(problems)
+    return audience
 
 
 def _audience_size(session: Session, audience: ColumnElement[bool]) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(Contact).where(Contact.active.is_(True), audience))
-        or 0
-    )
+    count = select(func.count()).select_from(Contact).where(Contact.active.is_(True), audience)
+    return session.scalar(count) or 0
 
 
-def _render_variants(
-    service: Service, session: Session, edition: Edition, composition: Composition, keys: set[str]
-) -> None:
-    for key in sorted(keys):
-        rendered = _render(service, edition, composition.content, Variant.from_key(key))
-        session.add(VariantRow(edition_id=edition.id, key=key, html=rendered.html, text=rendered.text))
-
-
-def _render(service: Service, edition: Edition, content: NewsletterContent, variant: Variant) -> Rendered:
+def _render(service: Service, composition: Composition) -> Rendered:
+    edition = composition.edition
     try:
-        rendered = render_variant(
-            service.templates, service.config, content, edition.key, edition.subject, variant
+        rendered = render_newsletter(
+            service.templates, service.config, composition.content, edition.key, edition.subject
         )
-        Personaliser.cut(rendered.html, is_html=True)  # unknown recipient fields fail here, not mid-send
+        # Unknown recipient fields and unbalanced blocks fail here, not mid-send.
+        Personaliser.cut(rendered.html, is_html=True)
+        Personaliser.cut(rendered.text, is_html=False)
         return rendered
     except TemplateError as exc:
         raise ValidationFailed([exc.problem]) from exc
@@ -142,14 +123,8 @@ def approve(service: Service, key: str, by: str, now: datetime) -> Edition:
         edition = find_edition(session, key)
         if edition.status != EditionStatus.DRAFT:
             reason = f": {edition.status_reason}" if edition.status_reason else ""
-            raise ValidationFailed(
-                [
-                    Problem(
-                        key,
-                        f"only a draft can be approved; this edition is {edition.status}{reason}",
-                    )
-                ]
-            )
+            problem = Problem(key, f"only a draft can be approved; this edition is {edition.status}{reason}")
+            raise ValidationFailed([problem])
         edition.status, edition.approved_at, edition.approved_by = EditionStatus.APPROVED, now, by
         return edition
 
@@ -170,17 +145,15 @@ class SendOutcome:
         return self.counts.get("pending", 0) == 0 and self.counts.get("claimed", 0) == 0
 
 
-Progress = Callable[[int, int], None]  # (delivered in this batch, total in the ledger)
-
-
 def send(
     service: Service,
     key: str,
     transport: Transport,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock | None = None,
     progress: Progress | None = None,
 ) -> SendOutcome:
     """Deliver every pending message of an approved edition; resumes an interrupted send."""
+    clock = clock or SystemClock()
     config = service.config
     signer = service.signer()
     with service.db.session() as session:
@@ -188,40 +161,71 @@ def send(
         if edition.status == EditionStatus.SENT:
             return SendOutcome(key, 0, queue.counts(session, edition.id), already_sent=True)
         _check_sendable(edition)
-        kind = edition.kind
-        builder = _builder(service, session, edition, signer, clock())
         if edition.status == EditionStatus.APPROVED:
-            segments, problems = service.segments()
-            audience = segments.get(edition.audience)
-            if audience is None:
-                raise ValidationFailed(
-                    [
-                        *problems,
-                        Problem(
-                            str(config.segments_file),
-                            f"audience segment {edition.audience!r} is not defined",
-                        ),
-                    ]
-                )
-            queue.snapshot(session, edition.id, kind, segment_clause(audience))
-            edition.status, edition.sending_at = EditionStatus.SENDING, clock()
-        edition_id = edition.id
-        total = sum(queue.counts(session, edition_id).values())
-        _ensure_variants(service, session, edition, builder)
-    with service.db.session() as session:
-        released = queue.release_orphans(
-            session, edition_id, clock(), timedelta(seconds=config.delivery.claim_timeout_seconds)
+            audience = _audience(service, edition.audience, [])
+            queue.snapshot(session, edition.id, edition.kind, segment_clause(audience))
+            edition.status, edition.sending_at = EditionStatus.SENDING, clock.now()
+        mailing = Mailing(
+            identity(service, edition), Rendered(edition.html or "", edition.text or ""), signer, clock.now()
         )
-    delivered = _deliver(service, edition_id, kind, builder, transport, clock, total, progress)
+        job = DeliveryJob(edition.id, edition.kind, mailing, lambda claimed: blocks_for(claimed.profile))
+        total = sum(queue.counts(session, edition.id).values())
     with service.db.session() as session:
-        edition = session.get(Edition, edition_id)
-        assert edition is not None
-        if queue.is_settled(session, edition_id):
-            edition.status, edition.sent_at = EditionStatus.SENT, clock()
-        counts = queue.counts(session, edition_id)
+        timeout = timedelta(seconds=config.delivery.claim_timeout_seconds)
+        released = queue.release_orphans(session, job.edition_id, clock.now(), timeout)
+    delivered = deliver(service.db, job, transport, config.delivery, clock, progress, total)
+    with service.db.session() as session:
+        edition = session.get_one(Edition, job.edition_id)
+        if queue.is_settled(session, edition.id):
+            edition.status, edition.sent_at = EditionStatus.SENT, clock.now()
+        counts = queue.counts(session, edition.id)
         if isinstance(transport, OutboxTransport):
-            _publish_outbox(service, session, edition, counts, builder)
+            _publish_outbox(service, session, edition, counts, mailing)
     return SendOutcome(key, delivered, counts, orphans_released=released)
+
+
+@dataclass
+class DryRunOutcome:
+    accepted: int = 0
+    failures: list[tuple[str, int]] = field(default_factory=list)
+
+
+def dry_run(service: Service, key: str, transport: Transport, clock: Clock) -> DryRunOutcome:
+    """Every message the edition would send, through the transport's sandbox; the ledger is
+    not touched, so a real send afterwards starts from scratch."""
+    with service.db.session() as session:
+        edition = find_edition(session, key)
+        _check_sendable(edition)
+        audience = segment_clause(_audience(service, edition.audience, []))
+        mailing = Mailing(
+            identity(service, edition),
+            Rendered(edition.html or "", edition.text or ""),
+            service.signer(),
+            clock.now(),
+        )
+        rows = session.execute(
+            select(Contact, Preference.themes)
+            .outerjoin(Preference, Preference.email == Contact.email)
+            .where(Contact.active.is_(True), audience, ~queue.is_suppressed(edition.kind))
+            .order_by(Contact.id)
+        ).all()
+    outcome, reasons = DryRunOutcome(), Counter[str]()
+    size = service.config.delivery.batch_size or transport.batch_size
+    for start in range(0, len(rows), size):
+        messages = [
+            mailing.message(
+                queue.recipient(0, contact),
+                blocks_for(Profile.from_columns(contact.province, contact.roles, themes)),
+            )
+            for contact, themes in rows[start : start + size]
+        ]
+        for result in transport.send_batch(messages):
+            if result.delivered:
+                outcome.accepted += 1
+            else:
+                reasons[result.reason or "unknown"] += 1
+    outcome.failures = reasons.most_common()
+    return outcome
 
 
 def _check_sendable(edition: Edition) -> None:
@@ -235,7 +239,7 @@ def _check_sendable(edition: Edition) -> None:
     raise ValidationFailed([Problem(edition.key, f"not sent: {why}")])
 
 
-def _identity(service: Service, edition: Edition) -> MailingIdentity:
+def identity(service: Service, edition: Edition) -> MailingIdentity:
     newsletter = service.config.newsletter
     return MailingIdentity(
         edition_key=edition.key,
@@ -248,89 +252,28 @@ def _identity(service: Service, edition: Edition) -> MailingIdentity:
     )
 
 
-def _builder(
-    service: Service, session: Session, edition: Edition, signer: Signer, now: datetime
-) -> MessageBuilder:
-    rows = session.scalars(select(VariantRow).where(VariantRow.edition_id == edition.id))
-    variants = {row.key: Rendered(row.html, row.text) for row in rows}
-    return MessageBuilder(_identity(service, edition), variants, signer, now)
-
-
-def _ensure_variants(service: Service, session: Session, edition: Edition, builder: MessageBuilder) -> None:
-    """Render variants the audience gained since the build (a re-import), before the first message."""
-    needed = set(session.scalars(select(Message.variant).where(Message.edition_id == edition.id).distinct()))
-    missing = needed - builder.variant_keys
-    if not missing:
-        return
-    themes, _ = service.themes()
-    content = load_content(session, service.config, themes, edition)
-    for key in sorted(missing):
-        rendered = _render(service, edition, content, Variant.from_key(key))
-        session.add(VariantRow(edition_id=edition.id, key=key, html=rendered.html, text=rendered.text))
-        builder.add_variant(key, rendered)
-
-
-def _deliver(
-    service: Service,
-    edition_id: int,
-    kind: str,
-    builder: MessageBuilder,
-    transport: Transport,
-    clock: Callable[[], datetime],
-    total: int,
-    progress: Progress | None,
-) -> int:
-    worker = queue.worker_name()
-    size = service.config.delivery.batch_size
-    delivered = 0
-    transport.open()
-    try:
-        while True:
-            with service.db.session() as session:
-                batch = queue.claim(session, edition_id, kind, worker, size, clock())
-            if not batch:
-                return delivered
-            messages = [builder.build(c.recipient, c.variant) for c in batch]
-            results = transport.send_batch(messages)
-            with service.db.session() as session:
-                queue.acknowledge(session, worker, results, clock())
-            done = sum(1 for r in results if r.delivered)
-            delivered += done
-            if progress:
-                progress(done, total)
-    finally:
-        transport.close()
-
-
 def _publish_outbox(
-    service: Service,
-    session: Session,
-    edition: Edition,
-    counts: dict[str, int],
-    builder: MessageBuilder,
+    service: Service, session: Session, edition: Edition, counts: dict[str, int], mailing: Mailing
 ) -> None:
-    edition_dir = service.outbox_dir / edition.key
-    preview_dir = edition_dir / "preview"
+    """index.html and a preview per variant (each distinct selection of blocks sent)."""
+    preview_dir = service.outbox_dir / edition.key / "preview"
     preview_dir.mkdir(parents=True, exist_ok=True)
-    per_variant = dict(
-        session.execute(
-            select(Message.variant, func.count())
-            .where(Message.edition_id == edition.id)
-            .group_by(Message.variant)
-        ).all()
-    )
+    per_variant = session.execute(
+        select(Message.variant, func.count())
+        .where(Message.edition_id == edition.id, Message.status == "sent")
+        .group_by(Message.variant)
+        .order_by(Message.variant)
+    ).all()
     previews = []
-    for key in sorted(per_variant):
-        variant = Variant.from_key(key)
-        html = builder.preview_html(key, PREVIEW_VALUES)
-        (preview_dir / f"{variant.slug}.html").write_text(html, encoding="utf-8")
-        previews.append(
-            PreviewLink(variant.label, f"{edition.key}/preview/{variant.slug}.html", per_variant[key])
-        )
+    for number, (variant, count) in enumerate(per_variant, start=1):
+        blocks = frozenset(b for b in variant.split(",") if b)
+        name = f"variant-{number:03d}.html"
+        (preview_dir / name).write_text(mailing.preview_html(blocks, PREVIEW_VALUES), encoding="utf-8")
+        previews.append(PreviewLink(label(blocks), f"{edition.key}/preview/{name}", count))
     write_manifest(service.outbox_dir, edition.key, edition.subject, edition.status, counts, previews)
 
 
-# -- status -----------------------------------------------------------------------------
+# -- status and preview -------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,33 +308,42 @@ def status(service: Service, key: str | None = None) -> list[EditionStatusReport
 
 
 def preview(service: Service, key: str, contact_email: str | None) -> tuple[str, str]:
-    """(html, text) of the edition: its first variant with sample values, or a contact's own copy."""
+    """(html, text): every block with sample values, or one contact's own copy."""
     with service.db.session() as session:
         edition = find_edition(session, key)
-        query = select(VariantRow).where(VariantRow.edition_id == edition.id).order_by(VariantRow.key)
-        variants = {row.key: Rendered(row.html, row.text) for row in session.scalars(query)}
-        if not variants:
-            why = edition.status_reason or "no variants rendered"
+        if not edition.html or not edition.text:
+            why = edition.status_reason or "not rendered"
             raise ValidationFailed(
                 [Problem(key, f"nothing to preview: the edition is {edition.status} ({why})")]
             )
+        rendered = Rendered(edition.html, edition.text)
         if contact_email is None:
-            return _fill(next(iter(variants.values())), PREVIEW_VALUES)
-        contact = session.scalars(
-            select(Contact).where(Contact.email == contact_email.strip().lower())
+            return _fill(rendered, PREVIEW_VALUES, None)
+        row = session.execute(
+            select(Contact, Preference.themes)
+            .outerjoin(Preference, Preference.email == Contact.email)
+            .where(Contact.email == contact_email.strip().lower())
         ).first()
-        if contact is None:
+        if row is None:
             raise ValidationFailed([Problem(key, f"no contact with address {contact_email!r}")])
-        variant_key = session.scalar(select(queue.variant_expression()).where(Contact.id == contact.id))
-        if variant_key not in variants:
-            reason = f"{contact_email} is not in this edition's audience ({edition.audience})"
-            raise ValidationFailed([Problem(key, reason)])
-        builder = MessageBuilder(_identity(service, edition), {}, service.signer(), utcnow())
-        name = " ".join(p for p in (contact.first_name, contact.infix, contact.last_name) if p)
-        recipient = Recipient(0, contact.public_id, contact.email, contact.first_name, name)
-        return _fill(variants[variant_key], builder.values(recipient))
+        contact, themes = row
+        mailing = Mailing(identity(service, edition), rendered, service.signer(), datetime.now().astimezone())
+        recipient = queue.recipient(0, contact)
+        blocks = blocks_for(Profile.from_columns(contact.province, contact.roles, themes))
+        return _fill(rendered, mailing.values(recipient), blocks)
 
 
-def _fill(rendered: Rendered, values: dict[str, str]) -> tuple[str, str]:
-    html = Personaliser.cut(rendered.html, is_html=True).fill(values)
-    return html, Personaliser.cut(rendered.text, is_html=False).fill(values)
+def web_version(service: Service, key: str) -> str | None:
+    """The edition as a public page: no personal values, no AV or province blocks."""
+    with service.db.session() as session:
+        edition = session.scalars(select(Edition).where(Edition.key == key)).first()
+        if edition is None or edition.status != EditionStatus.SENT or not edition.html:
+            return None
+        public = blocks_for(Profile(None, False, None))
+        values = PREVIEW_VALUES | {"first_name": "lezer", "name": "lezer", "email": ""}
+        return Personaliser.cut(edition.html, is_html=True).fill(values, public)
+
+
+def _fill(rendered: Rendered, values: dict[str, str], blocks: frozenset[str] | None) -> tuple[str, str]:
+    html = Personaliser.cut(rendered.html, is_html=True).fill(values, blocks)
+    return html, Personaliser.cut(rendered.text, is_html=False).fill(values, blocks)

@@ -47,9 +47,12 @@ def test_demo_writes_one_valid_message_per_statenlid(project: Path) -> None:
         recipients.add(message["To"].addresses[0].addr_spec)
     assert len(recipients) == 572
     index = (project / "outbox" / "index.html").read_text(encoding="utf-8")
-    previews = re.findall(r'href="(nieuwsbrief-2026-12/preview/[^"]+)"', index)
-    assert len(previews) == 24  # 12 provinces, with and without the AV section
-    assert all((project / "outbox" / p).exists() for p in previews)
+    previews = re.findall(r'href="(nieuwsbrief-2026-12/preview/[^"]+)">([^<]+)</a> \((\d+) ontvangers\)', index)
+    # one preview per distinct selection of blocks: province news (5 provinces have some) × AV
+    assert len(previews) == 10
+    assert sum(int(count) for _, _, count in previews) == 572
+    assert all((project / "outbox" / path).exists() for path, _, _ in previews)
+    assert "Fryslân, AV-lid, alle thema&#x27;s" in {label for _, label, _ in previews}
     assert "572 messages" in result.output
 
 
@@ -152,7 +155,7 @@ def test_check_lists_every_error_at_once(project: Path) -> None:
 
     assert result.exit_code == 1
     output = result.output
-    assert "templates/newsletter/email.mjml, line 8: undefined variable:" in output
+    assert "templates/newsletter/email.mjml, line 10: undefined variable:" in output
     assert "utrecht.csv, row 3" in output and "invalid email address" in output
     assert "utrecht.csv, row 4" in output and "unknown province 'Utrek'" in output
     assert "schedules/newsletter.toml: [send] cron '0 25 1-7 * thu' is not valid" in output
@@ -219,5 +222,5 @@ def test_a_template_error_stops_the_build_before_anything_is_stored(project: Pat
     result = comms(project, "newsletter", "build", "--month", "2026-12")
 
     assert result.exit_code == 1
-    assert "blocks.mjml, line 9: undefined variable: Entry has no attribute 'titel'" in result.output
+    assert "blocks.mjml, line 18: undefined variable: Entry has no attribute 'titel'" in result.output
     assert "no editions yet" in comms(project, "status").output

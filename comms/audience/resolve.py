@@ -31,3 +31,7 @@ def segment_clause(segment: Segment) -> ColumnElement[bool]:
 def tags(values: frozenset[str] | set[str]) -> str:
     """The stored form of a set of roles or themes."""
     return "," + ",".join(sorted(values)) + "," if values else ","
+
+
+def tags_of(stored: str) -> frozenset[str]:
+    return frozenset(t for t in stored.split(",") if t)

@@ -20,6 +20,7 @@ from comms.render.message import OutgoingMessage
 
 class OutboxTransport:
     name = "outbox"
+    batch_size = 500
 
     def __init__(self, directory: Path, edition_key: str):
         self.messages_dir = directory / edition_key / "messages"

@@ -12,29 +12,22 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from comms.audience.profile import Profile
 from comms.deliver.transport import DeliveryResult
 from comms.render.message import Recipient
-from comms.store.models import Contact, Message, MessageStatus, Suppression
-
-AV_ROLE = "%,av-lid,%"
+from comms.store.models import Contact, Message, MessageStatus, Preference, Suppression
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def variant_expression() -> ColumnElement[str]:
-    """The variant key in SQL, as render.newsletter.Variant.key builds it in Python."""
-    av = case((Contact.roles.like(AV_ROLE), literal("|av")), else_=literal(""))
-    return func.coalesce(Contact.province, literal("")) + av
 
 
 def is_suppressed(kind: str) -> ColumnElement[bool]:
@@ -48,7 +41,7 @@ def snapshot(session: Session, edition_id: int, kind: str, audience: ColumnEleme
         else_=literal(MessageStatus.PENDING.value),
     )
     already = exists().where(Message.edition_id == edition_id, Message.contact_id == Contact.id)
-    rows = select(literal(edition_id), Contact.id, variant_expression(), status, literal(0)).where(
+    rows = select(literal(edition_id), Contact.id, literal(""), status, literal(0)).where(
         Contact.active.is_(True), audience, ~already
     )
     before = _total(session, edition_id)
@@ -67,7 +60,7 @@ def _total(session: Session, edition_id: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Claimed:
     recipient: Recipient
-    variant: str
+    profile: Profile  # what decides the recipient's optional blocks
 
 
 def release_orphans(session: Session, edition_id: int, now: datetime, claim_timeout: timedelta) -> int:
@@ -125,7 +118,7 @@ def claim(
     candidates = (
         select(Message.id)
         .where(Message.edition_id == edition_id, due)
-        .order_by(Message.variant, Message.id)
+        .order_by(Message.id)
         .limit(size)
         .with_for_update(skip_locked=True)  # PostgreSQL: concurrent workers skip each other's rows
     )
@@ -149,49 +142,85 @@ def claim(
         .values(status=MessageStatus.SUPPRESSED, claimed_by=None)
     )
     rows = session.execute(
-        select(
-            Message.id,
-            Message.variant,
-            Contact.public_id,
-            Contact.email,
-            Contact.first_name,
-            Contact.infix,
-            Contact.last_name,
-        )
-        .join(Contact)
-        .where(
-            Message.id.in_(ids),
-            Message.claimed_by == worker,
-            Message.status == MessageStatus.CLAIMED,
-        )
-        .order_by(Message.variant, Message.id)
+        select(Message.id, Contact, Preference.themes)
+        .join(Contact, Message.contact_id == Contact.id)
+        .outerjoin(Preference, Preference.email == Contact.email)
+        .where(Message.id.in_(ids), Message.claimed_by == worker, Message.status == MessageStatus.CLAIMED)
+        .order_by(Message.id)
     )
     return [
-        Claimed(
-            Recipient(mid, public_id, email, first, " ".join(p for p in (first, infix, last) if p)),
-            variant,
-        )
-        for mid, variant, public_id, email, first, infix, last in rows
+        Claimed(recipient(mid, contact), Profile.from_columns(contact.province, contact.roles, themes))
+        for mid, contact, themes in rows
     ]
 
 
-def acknowledge(session: Session, worker: str, results: Sequence[DeliveryResult], now: datetime) -> None:
-    delivered = [r.ledger_id for r in results if r.delivered]
+def recipient(ledger_id: int, contact: Contact) -> Recipient:
+    name = " ".join(p for p in (contact.first_name, contact.infix, contact.last_name) if p)
+    return Recipient(ledger_id, contact.public_id, contact.email, contact.first_name, name)
+
+
+def acknowledge(
+    session: Session,
+    worker: str,
+    results: Sequence[DeliveryResult],
+    now: datetime,
+    variants: dict[int, str] | None = None,
+    backoff: Callable[[int], timedelta] | None = None,
+    max_attempts: int = 0,
+) -> None:
+    """Record what the transport said. A transient failure is retried after the longer of
+    the transport's hint and the backoff for its attempt; after `max_attempts` it is final.
+    `variants` notes which blocks each delivered message had."""
+    table = Message.__table__
+    delivered = [
+        {"b_id": r.ledger_id, "b_variant": (variants or {}).get(r.ledger_id, "")}
+        for r in results
+        if r.delivered
+    ]
     if delivered:
-        session.execute(
-            update(Message)
-            .where(Message.id.in_(delivered), Message.claimed_by == worker)
-            .values(status=MessageStatus.SENT, sent_at=now, claimed_by=None, error=None, retry_at=None)
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.claimed_by == worker)
+            .values(
+                status=MessageStatus.SENT,
+                sent_at=now,
+                claimed_by=None,
+                error=None,
+                retry_at=None,
+                variant=bindparam("b_variant"),
+            ),
+            delivered,
         )
-    for result in results:
-        if result.delivered:
-            continue
-        retry_at = now + result.retry_after if result.retry_after is not None else None
+    failed = [r for r in results if not r.delivered]
+    if not failed:
+        return
+    query = select(Message.id, Message.attempts).where(Message.id.in_([r.ledger_id for r in failed]))
+    attempts: dict[int, int] = {mid: tries for mid, tries in session.execute(query)}
+    for result in failed:
+        error, retry_at = result.reason, None
+        if result.retry_after is not None:
+            tries = attempts.get(result.ledger_id, 1)
+            if max_attempts and tries >= max_attempts:
+                error = f"gave up after {tries} attempts: {result.reason}"
+            else:
+                wait = max(result.retry_after, backoff(tries) if backoff else timedelta(0))
+                retry_at = now + wait
         session.execute(
             update(Message)
             .where(Message.id == result.ledger_id, Message.claimed_by == worker)
-            .values(status=MessageStatus.FAILED, claimed_by=None, error=result.reason, retry_at=retry_at)
+            .values(status=MessageStatus.FAILED, claimed_by=None, error=error, retry_at=retry_at)
         )
+
+
+def release(session: Session, ledger_ids: list[int], worker: str) -> None:
+    """Give a batch back untouched (the transport could not take it); the attempt is not counted."""
+    session.execute(
+        update(Message)
+        .where(
+            Message.id.in_(ledger_ids), Message.claimed_by == worker, Message.status == MessageStatus.CLAIMED
+        )
+        .values(status=MessageStatus.PENDING, claimed_by=None, claimed_at=None, attempts=Message.attempts - 1)
+    )
 
 
 def counts(session: Session, edition_id: int) -> dict[str, int]:

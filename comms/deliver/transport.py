@@ -22,8 +22,16 @@ class DeliveryResult:
         return not self.delivered and self.retry_after is None
 
 
+class TransportUnavailable(Exception):
+    """Nothing can be delivered now (wrong credentials, server unreachable): stop the run.
+
+    The batch goes back to the queue as it was, so a fixed configuration resumes cleanly.
+    """
+
+
 class Transport(Protocol):
     name: str
+    batch_size: int  # what suits it when [delivery] batch_size is not set
 
     def open(self) -> None: ...
 

@@ -1,4 +1,4 @@
-"""Assemble each recipient's RFC 5322 message from the variant's compiled parts.
+"""Each recipient's message, from the edition's compiled output.
 
 The MIME structure is written directly rather than through email.message: for
 100,000 recipients the stdlib generator is the bottleneck, while this costs one
@@ -11,14 +11,15 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from functools import cached_property
 from urllib.parse import quote
 
 from comms.config import Sender
-from comms.render.personalise import Personaliser
+from comms.render.personalise import Personaliser, Selected
 from comms.render.templates import Rendered
 from comms.tokens import Purpose, Signer
 
@@ -34,14 +35,6 @@ class Recipient:
     email: str
     first_name: str
     display_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    ledger_id: int
-    message_id: str  # "<…@domain>", the same on every attempt
-    recipient: Recipient
-    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +72,7 @@ def _qp(text: str) -> str:
 
 
 class EncodedBody:
-    """A variant's body, quoted-printable encoded once; per recipient only the values are.
+    """One selection's body, quoted-printable encoded once; per recipient only the values are.
 
     Each value sits between soft line breaks ("=" CRLF), which decode to nothing, so the
     pre-encoded literal parts never need re-wrapping and no line exceeds 76 characters.
@@ -87,48 +80,77 @@ class EncodedBody:
 
     SOFT_BREAK = "=" + CRLF
 
-    def __init__(self, personaliser: Personaliser):
-        self.personaliser = personaliser
-        self.literals = [_qp(text) for text in personaliser.literals]
-        self.fields = personaliser.fields
+    def __init__(self, selected: Selected):
+        self.selected = selected
+        self.literals = [_qp(text) for text in selected.literals]
 
     def fill(self, values: dict[str, str]) -> str:
-        escaped = self.personaliser.escaped(values)
+        escaped = self.selected.escaped(values)
         pieces = [self.literals[0]]
-        for field, literal in zip(self.fields, self.literals[1:], strict=True):
-            pieces += (self.SOFT_BREAK, _qp(escaped[field]), self.SOFT_BREAK, literal)
+        for name, literal in zip(self.selected.fields, self.literals[1:], strict=True):
+            pieces += (self.SOFT_BREAK, _qp(escaped[name]), self.SOFT_BREAK, literal)
         return "".join(pieces)
 
 
-class MessageBuilder:
-    """Builds messages for one edition; variants are compiled once and cut once."""
+@dataclass(eq=False)
+class OutgoingMessage:
+    """One recipient's copy; transports read what they need (MIME bytes, or the parts)."""
 
-    def __init__(
-        self,
-        identity: MailingIdentity,
-        variants: dict[str, Rendered],
-        signer: Signer,
-        now: datetime,
-    ):
+    ledger_id: int
+    recipient: Recipient
+    blocks: frozenset[str]  # the optional blocks this recipient gets
+    values: dict[str, str]  # personal values, unescaped
+    links: dict[str, str]
+    mailing: Mailing = field(repr=False)
+
+    @property
+    def message_id(self) -> str:
+        """ "<…@domain>", the same on every attempt: a repeat is recognisable."""
+        return self.mailing.message_id(self.recipient)
+
+    @property
+    def variant(self) -> str:
+        return variant_key(self.blocks)
+
+    @property
+    def list_unsubscribe(self) -> str:
+        return f"<{self.links['unsubscribe_url']}>, <{self.links['unsubscribe_mailto']}>"
+
+    @cached_property
+    def data(self) -> bytes:
+        return self.mailing.mime(self)
+
+
+def variant_key(blocks: frozenset[str]) -> str:
+    return ",".join(sorted(blocks))
+
+
+class Mailing:
+    """One edition's messages: its compiled output, identity, and signed links."""
+
+    def __init__(self, identity: MailingIdentity, rendered: Rendered, signer: Signer, now: datetime):
         self.identity = identity
         self.signer = signer
         self.now = now
-        self._bodies: dict[str, tuple[EncodedBody, EncodedBody]] = {}
-        for key, rendered in variants.items():
-            self.add_variant(key, rendered)
-        sender = identity.sender
+        self.html = Personaliser.cut(rendered.html, is_html=True)
+        self.text = Personaliser.cut(rendered.text, is_html=False)
+        self._encoded: dict[frozenset[str], tuple[EncodedBody, EncodedBody]] = {}
         # "=_" cannot occur in quoted-printable output, so the boundary never collides with a body.
         self._boundary = "=_comms_" + hashlib.sha256(identity.edition_key.encode()).hexdigest()[:24]
         self._common = self._common_headers()
         self._expires = now + TOKEN_LIFETIME
-        self._domain = sender.domain
+        self._domain = identity.sender.domain
+
+    @property
+    def blocks(self) -> frozenset[str]:
+        return self.html.blocks | self.text.blocks
 
     def _common_headers(self) -> str:
         identity = self.identity
         lines = [
             f"From: {formataddr((header_text(identity.sender.name), identity.sender.address), 'utf-8')}",
             f"Subject: {encode_header(identity.subject)}",
-            f"List-Id: {encode_header(identity.list_name)} <{identity.list_id}.{identity.sender.domain}>",
+            f"List-Id: {self.list_id}",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
             "MIME-Version: 1.0",
             f'Content-Type: multipart/alternative; boundary="{self._boundary}"',
@@ -136,6 +158,11 @@ class MessageBuilder:
         if identity.sender.reply_to:
             lines.insert(1, f"Reply-To: {identity.sender.reply_to}")
         return CRLF.join(lines)
+
+    @property
+    def list_id(self) -> str:
+        identity = self.identity
+        return f"{encode_header(identity.list_name)} <{identity.list_id}.{identity.sender.domain}>"
 
     def message_id(self, recipient: Recipient) -> str:
         return f"<{self.identity.edition_key}.{recipient.public_id}@{self._domain}>"
@@ -145,26 +172,12 @@ class MessageBuilder:
         unsubscribe = self.signer.sign(Purpose.UNSUBSCRIBE, recipient.public_id, kind, self._expires)
         preferences = self.signer.sign(Purpose.PREFERENCES, recipient.public_id, kind, self._expires)
         base = self.identity.base_url
+        mail_subject = quote(f"afmelden {unsubscribe}")
         return {
             "unsubscribe_url": f"{base}/afmelden/{unsubscribe}",
             "preferences_url": f"{base}/voorkeuren/{preferences}",
-            "unsubscribe_mailto": (
-                f"mailto:afmelden@{self._domain}?subject={quote('afmelden ' + unsubscribe)}"
-            ),
+            "unsubscribe_mailto": f"mailto:afmelden@{self._domain}?subject={mail_subject}",
         }
-
-    @property
-    def variant_keys(self) -> set[str]:
-        return set(self._bodies)
-
-    def add_variant(self, key: str, rendered: Rendered) -> None:
-        self._bodies[key] = (
-            EncodedBody(Personaliser.cut(rendered.text, is_html=False)),
-            EncodedBody(Personaliser.cut(rendered.html, is_html=True)),
-        )
-
-    def preview_html(self, variant: str, values: dict[str, str]) -> str:
-        return self._bodies[variant][1].personaliser.fill(values)
 
     def values(self, recipient: Recipient, links: dict[str, str] | None = None) -> dict[str, str]:
         """The recipient's personal values, as the templates' `recipient.*` fields."""
@@ -177,18 +190,35 @@ class MessageBuilder:
             "preferences_url": links["preferences_url"],
         }
 
-    def build(self, recipient: Recipient, variant: str) -> OutgoingMessage:
-        text_body, html_body = self._bodies[variant]
+    def message(self, recipient: Recipient, blocks: frozenset[str]) -> OutgoingMessage:
         links = self.links(recipient)
-        values = self.values(recipient, links)
-        message_id = self.message_id(recipient)
+        chosen = blocks & self.blocks
+        return OutgoingMessage(
+            recipient.ledger_id, recipient, chosen, self.values(recipient, links), links, self
+        )
+
+    def preview_html(self, blocks: frozenset[str], values: dict[str, str]) -> str:
+        return self.html.select(blocks).fill(values)
+
+    def _bodies(self, blocks: frozenset[str]) -> tuple[EncodedBody, EncodedBody]:
+        bodies = self._encoded.get(blocks)
+        if bodies is None:
+            bodies = (EncodedBody(self.text.select(blocks)), EncodedBody(self.html.select(blocks)))
+            self._encoded[blocks] = bodies
+        return bodies
+
+    def mime(self, message: OutgoingMessage) -> bytes:
+        """RFC 5322 bytes, multipart/alternative, CRLF line ends, ASCII only."""
+        text_body, html_body = self._bodies(message.blocks)
+        recipient = message.recipient
         headers = CRLF.join(
             [
                 self._common,
                 f"To: {formataddr((header_text(recipient.display_name), recipient.email), 'utf-8')}",
                 f"Date: {format_datetime(self.now)}",
-                f"Message-ID: {message_id}",
-                f"List-Unsubscribe: <{links['unsubscribe_url']}>,{CRLF} <{links['unsubscribe_mailto']}>",
+                f"Message-ID: {message.message_id}",
+                f"List-Unsubscribe: <{message.links['unsubscribe_url']}>,{CRLF}"
+                f" <{message.links['unsubscribe_mailto']}>",
             ]
         )
         boundary = self._boundary
@@ -198,15 +228,14 @@ class MessageBuilder:
                 'Content-Type: text/plain; charset="utf-8"',
                 "Content-Transfer-Encoding: quoted-printable",
                 "",
-                text_body.fill(values),
+                text_body.fill(message.values),
                 f"--{boundary}",
                 'Content-Type: text/html; charset="utf-8"',
                 "Content-Transfer-Encoding: quoted-printable",
                 "",
-                html_body.fill(values),
+                html_body.fill(message.values),
                 f"--{boundary}--",
                 "",
             ]
         )
-        data = f"{headers}{CRLF}{CRLF}{body}".encode("ascii")
-        return OutgoingMessage(recipient.ledger_id, message_id, recipient, data)
+        return f"{headers}{CRLF}{CRLF}{body}".encode("ascii")

@@ -1,55 +1,79 @@
-"""The newsletter's variants: one rendering per (province, AV membership)."""
+"""The newsletter rendered once per edition, with optional blocks per recipient.
+
+Blocks: `av` (the AV section), `provincie:<slug>` (a province's news) and
+`thema:<id>` (a BAC theme's section). Everyone gets the introduction, the
+general news ("Overig nieuws") and the agenda; a recipient gets the AV block if
+they sit in the AV, their own province's block, and the theme blocks they chose
+in the preference centre (all themes when they chose none).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from comms.audience.profile import Profile
 from comms.compose.newsletter import NewsletterContent
 from comms.config import Config
-from comms.domain import province_by_name
-from comms.render.personalise import RecipientFields
+from comms.domain import PROVINCES, THEMES, province_by_name
+from comms.render.personalise import BLOCK_END, RecipientFields, block_start
 from comms.render.templates import Rendered, Templates
 
-AV_SUFFIX = "|av"
+AV_BLOCK = "av"
+ALL_THEMES = frozenset(t.id for t in THEMES)
 
 
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """What differs between recipients' copies besides their personal values."""
-
-    province: str | None
-    is_av_member: bool
-
-    @property
-    def key(self) -> str:
-        return (self.province or "") + (AV_SUFFIX if self.is_av_member else "")
-
-    @classmethod
-    def from_key(cls, key: str) -> Variant:
-        province, is_av = key.removesuffix(AV_SUFFIX), key.endswith(AV_SUFFIX)
-        return cls(province or None, is_av)
-
-    @property
-    def slug(self) -> str:
-        province = province_by_name(self.province) if self.province else None
-        return (province.slug if province else "landelijk") + ("-av" if self.is_av_member else "")
-
-    @property
-    def label(self) -> str:
-        who = self.province or "zonder provincie"
-        return f"{who}, AV-lid" if self.is_av_member else who
+def province_block(province: str) -> str:
+    found = province_by_name(province)
+    return f"provincie:{found.slug if found else province.lower()}"
 
 
-def web_version_url(config: Config, edition_key: str, variant: Variant) -> str:
-    # The web version carries no personal data: it is the variant, not the recipient's copy.
-    return f"{config.web_base_url}/nieuwsbrief/{edition_key}/{variant.slug}"
+def theme_block(theme_id: str) -> str:
+    return f"thema:{theme_id}"
 
 
-def variant_context(
-    config: Config, content: NewsletterContent, edition_key: str, subject: str, variant: Variant
-) -> dict[str, Any]:
-    province_entries = content.province_entries.get(variant.province or "", [])
+def blocks_for(profile: Profile) -> frozenset[str]:
+    """The optional blocks a recipient gets; none of it is shown to anyone else."""
+    chosen = profile.themes if profile.themes else ALL_THEMES
+    blocks = {theme_block(t) for t in chosen}
+    if profile.province:
+        blocks.add(province_block(profile.province))
+    if profile.is_av_member:
+        blocks.add(AV_BLOCK)
+    return frozenset(blocks)
+
+
+def label(blocks: frozenset[str]) -> str:
+    """'Utrecht, AV-lid, thema's: Landelijk Gebied' for an outbox index or a log line."""
+    parts = [p.name for p in PROVINCES if province_block(p.name) in blocks]
+    if AV_BLOCK in blocks:
+        parts.append("AV-lid")
+    themes = [t.name for t in THEMES if theme_block(t.id) in blocks]
+    parts.append(
+        "alle thema's" if len(themes) == len(THEMES) else "thema's: " + (", ".join(themes) or "geen")
+    )
+    return ", ".join(parts)
+
+
+def web_version_url(config: Config, edition_key: str) -> str:
+    # One public page per edition: no province, AV or personal data in it.
+    return f"{config.web_base_url}/nieuwsbrief/{edition_key}"
+
+
+class BlockMarkers:
+    """`blocks.start('av')` / `blocks.end` in templates, wrapped in mj-raw in MJML."""
+
+    end = BLOCK_END
+
+    @staticmethod
+    def start(name: str) -> str:
+        return block_start(name)
+
+    av = AV_BLOCK
+    province = staticmethod(province_block)
+    theme = staticmethod(theme_block)
+
+
+def context(config: Config, content: NewsletterContent, edition_key: str, subject: str) -> dict[str, Any]:
     return {
         "edition": {
             "key": edition_key,
@@ -58,23 +82,17 @@ def variant_context(
             "intro_html": content.intro_html,
             "sections": [s for s in content.sections if s.entries],
             "events": content.events,
-            "av_entries": content.av_entries if variant.is_av_member else [],
-            "province": variant.province,
-            "province_entries": province_entries,
-            "web_url": web_version_url(config, edition_key, variant),
+            "av_entries": content.av_entries,
+            "province_entries": dict(sorted(content.province_entries.items())),
+            "web_url": web_version_url(config, edition_key),
         },
         "sender": config.sender,
         "recipient": RecipientFields(),
+        "blocks": BlockMarkers(),
     }
 
 
-def render_variant(
-    templates: Templates,
-    config: Config,
-    content: NewsletterContent,
-    edition_key: str,
-    subject: str,
-    variant: Variant,
+def render_newsletter(
+    templates: Templates, config: Config, content: NewsletterContent, edition_key: str, subject: str
 ) -> Rendered:
-    context = variant_context(config, content, edition_key, subject, variant)
-    return templates.render(config.newsletter.template, context)
+    return templates.render(config.newsletter.template, context(config, content, edition_key, subject))

@@ -17,6 +17,7 @@ import mjml
 
 from comms import dates
 from comms.problems import Problem
+from comms.render.personalise import BLOCK_END, block_start
 from comms.render.plaintext import html_to_text
 
 
@@ -44,6 +45,8 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # Optional blocks (render.personalise): kept or cut per recipient after compiling.
+        self.env.globals.update(block_start=block_start, block_end=BLOCK_END)
         self.env.filters.update(
             long_date=dates.long_date,
             short_date=dates.short_date,

@@ -122,6 +122,10 @@ class Edition(Base):
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: counts per section
+    # Compiled once per edition; optional blocks (AV, province, theme sections) are cut
+    # per recipient, personal values filled in (render.personalise).
+    html: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
 
 
 class Item(Base):
@@ -149,19 +153,6 @@ class Item(Base):
     edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id"))
 
 
-class Variant(Base):
-    """One compiled rendering of an edition, shared by every recipient it fits."""
-
-    __tablename__ = "edition_variants"
-    __table_args__ = (UniqueConstraint("edition_id", "key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"))
-    key: Mapped[str] = mapped_column(String(100))  # "utrecht" or "utrecht+av"
-    html: Mapped[str] = mapped_column(Text)  # compiled MJML with personalisation markers
-    text: Mapped[str] = mapped_column(Text)
-
-
 class Message(Base):
     """The message ledger: one row per edition × contact, whatever happens to it."""
 
@@ -174,7 +165,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    variant: Mapped[str] = mapped_column(String(100))
+    variant: Mapped[str] = mapped_column(String(300), default="")  # the blocks it got
     status: Mapped[str] = mapped_column(String(20), default=MessageStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(200))
@@ -182,3 +173,37 @@ class Message(Base):
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+    # What the provider told us afterwards (SendGrid's event webhook).
+    last_event: Mapped[str | None] = mapped_column(String(30))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Preference(Base):
+    """A recipient's own choices; keyed by address so a re-import never undoes them.
+
+    Opting out of a mailing kind is a Suppression with that kind as scope.
+    """
+
+    __tablename__ = "preferences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    themes: Mapped[str | None] = mapped_column(String(300))  # ",a,b,"; None: every theme
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DeliveryEvent(Base):
+    """Each provider event once (webhooks are retried and may repeat)."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(320))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[str | None] = mapped_column(Text)

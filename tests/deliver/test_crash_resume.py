@@ -54,7 +54,7 @@ def big_project(project: Path) -> Path:
     ]
     (contacts / "synthetic.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
     config = project / "comms.toml"
-    config.write_text(config.read_text().replace("batch_size = 500", f"batch_size = {BATCH}"))
+    config.write_text(config.read_text().replace("[delivery]\n", f"[delivery]\nbatch_size = {BATCH}\n"))
     return project
 
 

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from comms.audience.profile import Profile
 from comms.audience.resolve import tags
 from comms.deliver import queue
 from comms.deliver.transport import DeliveryResult
 from comms.store.database import Database
-from comms.store.models import Contact, Edition, Message, MessageStatus, Suppression
+from comms.store.models import Contact, Edition, Message, MessageStatus, Preference, Suppression
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 EVERYONE = Contact.active.is_(True)
@@ -69,9 +70,21 @@ def test_snapshot_makes_one_row_per_recipient_once(db: Database) -> None:
         assert queue.snapshot(session, edition_id, "newsletter", EVERYONE) == 10
         assert queue.snapshot(session, edition_id, "newsletter", EVERYONE) == 0
         counts = queue.counts(session, edition_id)
-        variants = dict(session.execute(select(Message.contact_id, Message.variant)).all())
     assert counts["pending"] == 9 and counts["suppressed"] == 1
-    assert sorted(set(variants.values())) == ["Utrecht", "Zeeland", "Zeeland|av"]
+
+
+def test_a_claim_carries_what_decides_the_recipients_blocks(db: Database) -> None:
+    edition_id = seed(db, count=3)
+    with db.session() as session:
+        session.add(Preference(email="lid1@utrecht.example.org", themes=",landelijk-gebied,", updated_at=NOW))
+        queue.snapshot(session, edition_id, "newsletter", EVERYONE)
+    with db.session() as session:
+        claimed = {
+            c.recipient.email: c.profile for c in queue.claim(session, edition_id, "newsletter", "w", 10, NOW)
+        }
+    assert claimed["lid0@utrecht.example.org"] == Profile("Zeeland", True, None)
+    assert claimed["lid1@utrecht.example.org"] == Profile("Utrecht", False, frozenset({"landelijk-gebied"}))
+    assert claimed["lid2@utrecht.example.org"] == Profile("Zeeland", False, None)
 
 
 def test_claims_do_not_overlap_and_acknowledgement_settles_the_edition(db: Database) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 import pytest
 
 from comms.config import Sender
-from comms.render.message import MailingIdentity, MessageBuilder, Recipient
+from comms.render.message import Mailing, MailingIdentity, Recipient
 from comms.render.personalise import Personaliser, marker
 from comms.render.templates import Rendered
 from comms.tokens import InvalidToken, Purpose, Signer
@@ -22,7 +22,7 @@ HTML = (
 TEXT = f"Beste {marker('first_name')},\n\nAfmelden: {marker('unsubscribe_url')}\n"
 
 
-def builder() -> MessageBuilder:
+def builder() -> Mailing:
     identity = MailingIdentity(
         edition_key="nieuwsbrief-2026-12",
         kind="newsletter",
@@ -32,7 +32,7 @@ def builder() -> MessageBuilder:
         list_id="nieuwsbrief-statenleden",
         base_url="https://comms.ipo.example.org",
     )
-    return MessageBuilder(identity, {"Utrecht": Rendered(HTML, TEXT)}, SIGNER, NOW)
+    return Mailing(identity, Rendered(HTML, TEXT), SIGNER, NOW)
 
 
 def recipient(**changes: str) -> Recipient:
@@ -51,7 +51,7 @@ def parse(data: bytes):  # type: ignore[no-untyped-def]
 
 
 def test_message_is_multipart_alternative_with_every_required_header() -> None:
-    message = parse(builder().build(recipient(), "Utrecht").data)
+    message = parse(builder().message(recipient(), frozenset()).data)
 
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
@@ -69,7 +69,7 @@ def test_message_is_multipart_alternative_with_every_required_header() -> None:
 
 
 def test_personal_values_land_in_both_parts_and_links_carry_signed_tokens() -> None:
-    message = parse(builder().build(recipient(), "Utrecht").data)
+    message = parse(builder().message(recipient(), frozenset()).data)
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
 
@@ -86,9 +86,9 @@ def test_personal_values_land_in_both_parts_and_links_carry_signed_tokens() -> N
 
 
 def test_message_id_is_stable_across_attempts() -> None:
-    first = parse(builder().build(recipient(), "Utrecht").data)
-    again = parse(builder().build(recipient(), "Utrecht").data)
-    other = parse(builder().build(recipient(public_id="ffff000011112222"), "Utrecht").data)
+    first = parse(builder().message(recipient(), frozenset()).data)
+    again = parse(builder().message(recipient(), frozenset()).data)
+    other = parse(builder().message(recipient(public_id="ffff000011112222"), frozenset()).data)
     assert first["Message-ID"] == again["Message-ID"] != other["Message-ID"]
 
 
@@ -102,7 +102,7 @@ def test_message_id_is_stable_across_attempts() -> None:
 )
 def test_personal_values_are_escaped_in_html(first_name: str, display_name: str, expected_html: str) -> None:
     message = parse(
-        builder().build(recipient(first_name=first_name, display_name=display_name), "Utrecht").data
+        builder().message(recipient(first_name=first_name, display_name=display_name), frozenset()).data
     )
     assert expected_html in message.get_body(("html",)).get_content()
 
@@ -112,7 +112,7 @@ def test_personal_values_are_escaped_in_html(first_name: str, display_name: str,
     ["Anna\r\nBcc: victim@example.org", "Anna\nX-Injected: yes", "Ängela\r\n\r\n<b>body</b>"],
 )
 def test_line_breaks_in_names_cannot_inject_headers(display_name: str) -> None:
-    message = parse(builder().build(recipient(display_name=display_name), "Utrecht").data)
+    message = parse(builder().message(recipient(display_name=display_name), frozenset()).data)
     assert message["Bcc"] is None
     assert message["X-Injected"] is None
     assert "\n" not in str(message["To"])
@@ -120,7 +120,7 @@ def test_line_breaks_in_names_cannot_inject_headers(display_name: str) -> None:
 
 
 def test_non_ascii_names_are_encoded_in_headers() -> None:
-    data = builder().build(recipient(display_name="Ingrid Bakker-Ömer"), "Utrecht").data
+    data = builder().message(recipient(display_name="Ingrid Bakker-Ömer"), frozenset()).data
     assert data.isascii()
     assert parse(data)["To"].addresses[0].display_name == "Ingrid Bakker-Ömer"
 
@@ -129,10 +129,10 @@ def test_non_ascii_names_are_encoded_in_headers() -> None:
 def test_encoded_bodies_decode_to_the_personalised_text_with_short_lines(first_name: str) -> None:
     make = builder()
     person = recipient(first_name=first_name)
-    built = make.build(person, "Utrecht")
+    built = make.message(person, frozenset())
     body = built.data.split(b"\r\n\r\n", 1)[1]
 
     assert max(len(line) for line in body.split(b"\r\n")) <= 76
     assert b"\n" not in body.replace(b"\r\n", b"")  # CRLF line ends only
-    expected = Personaliser.cut(HTML, is_html=True).fill(make.values(person))
+    expected = Personaliser.cut(HTML, is_html=True).fill(built.values)
     assert parse(built.data).get_body(("html",)).get_content() == expected

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from comms.checks import sample_content
-from comms.render.newsletter import Variant, render_variant
+from comms.render.newsletter import render_newsletter
 from comms.render.templates import TemplateError, Templates
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def render(templates: Path) -> None:
 
     config, _ = load_config(REPO / "comms.toml")
     assert config is not None
-    render_variant(Templates(templates), config, sample_content(), "k", "s", Variant("Utrecht", True))
+    render_newsletter(Templates(templates), config, sample_content(), "k", "s")
 
 
 @pytest.mark.parametrize(
@@ -50,14 +50,14 @@ def render(templates: Path) -> None:
             "newsletter/email.mjml",
             "{{ edition.subject }}",
             "{{ edition.subjekt }}",
-            "newsletter/email.mjml, line 8",
+            "newsletter/email.mjml, line 10",
             "undefined variable: ",
         ),
         (
             "newsletter/partials/blocks.mjml",
             "{{ entry.source }}",
             "{{ entry.bron }}",
-            "newsletter/partials/blocks.mjml, line 10",
+            "newsletter/partials/blocks.mjml, line 19",
             "undefined variable: Entry has no attribute 'bron'",
         ),
         (

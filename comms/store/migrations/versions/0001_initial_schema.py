@@ -53,8 +53,19 @@ def upgrade() -> None:
         sa.Column("sending_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("html", sa.Text(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
+    )
+    op.create_table(
+        "preferences",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("themes", sa.String(length=300), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("email"),
     )
     op.create_table(
         "source_states",
@@ -78,20 +89,6 @@ def upgrade() -> None:
     with op.batch_alter_table("suppressions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_suppressions_email"), ["email"], unique=False)
 
-    op.create_table(
-        "edition_variants",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("edition_id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=100), nullable=False),
-        sa.Column("html", sa.Text(), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["edition_id"],
-            ["editions.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("edition_id", "key"),
-    )
     op.create_table(
         "items",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -128,7 +125,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("edition_id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=False),
-        sa.Column("variant", sa.String(length=100), nullable=False),
+        sa.Column("variant", sa.String(length=300), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("claimed_by", sa.String(length=200), nullable=True),
@@ -136,6 +133,10 @@ def upgrade() -> None:
         sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("last_event", sa.String(length=30), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("clicked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["contact_id"],
             ["contacts.id"],
@@ -150,8 +151,27 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_queue", ["edition_id", "status", "variant"], unique=False)
 
+    op.create_table(
+        "delivery_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_key", sa.String(length=200), nullable=False),
+        sa.Column("event", sa.String(length=30), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_key"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("delivery_events")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_queue")
 
@@ -162,12 +182,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_items_content_hash"))
 
     op.drop_table("items")
-    op.drop_table("edition_variants")
     with op.batch_alter_table("suppressions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_suppressions_email"))
 
     op.drop_table("suppressions")
     op.drop_table("source_states")
+    op.drop_table("preferences")
     op.drop_table("editions")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_province"))

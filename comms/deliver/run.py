@@ -1,0 +1,144 @@
+"""The delivery loop: claim a batch, build it, hand it to the transport, acknowledge.
+
+Transient failures come back after a backoff (exponential, with jitter) until
+`max_attempts`; the loop waits for them rather than leaving an edition half
+sent. Rate limits hold per second (locally) and per hour (a sliding window
+counted in the message ledger, so it holds across restarts and workers).
+A transport that cannot deliver at all (bad credentials, unreachable) stops
+the run: the batch goes back to the queue untouched.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from comms.clock import Clock
+from comms.config import DeliveryConfig
+from comms.deliver import queue
+from comms.deliver.transport import Transport, TransportUnavailable
+from comms.render.message import Mailing
+from comms.store.database import Database
+from comms.store.models import Message, MessageStatus
+
+Progress = Callable[[int, int], None]  # (delivered in this batch, total in the ledger)
+Blocks = Callable[[queue.Claimed], frozenset[str]]
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    edition_id: int
+    kind: str
+    mailing: Mailing
+    blocks_for: Blocks
+
+
+def deliver(
+    db: Database,
+    job: DeliveryJob,
+    transport: Transport,
+    settings: DeliveryConfig,
+    clock: Clock,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> int:
+    """Deliver until nothing is due or waiting for a retry; returns how many were delivered."""
+    worker = queue.worker_name()
+    delivered = 0
+    transport.open()
+    try:
+        while True:
+            size = _allowed_now(db, settings, clock, settings.batch_size or transport.batch_size)
+            with db.session() as session:
+                batch = queue.claim(session, job.edition_id, job.kind, worker, size, clock.now())
+            if not batch:
+                if not _wait_for_retries(db, job.edition_id, clock):
+                    return delivered
+                continue
+            started = clock.now()
+            done = _deliver_batch(db, job, transport, settings, clock, worker, batch)
+            delivered += done
+            if progress:
+                progress(done, total)
+            _pace(settings, clock, started, len(batch))
+    finally:
+        transport.close()
+
+
+def _deliver_batch(
+    db: Database,
+    job: DeliveryJob,
+    transport: Transport,
+    settings: DeliveryConfig,
+    clock: Clock,
+    worker: str,
+    batch: list[queue.Claimed],
+) -> int:
+    messages = [job.mailing.message(c.recipient, job.blocks_for(c)) for c in batch]
+    try:
+        results = transport.send_batch(messages)
+    except TransportUnavailable:
+        with db.session() as session:
+            queue.release(session, [m.ledger_id for m in messages], worker)
+        raise
+    with db.session() as session:
+        queue.acknowledge(
+            session,
+            worker,
+            results,
+            clock.now(),
+            variants={m.ledger_id: m.variant for m in messages},
+            backoff=lambda attempts: backoff(attempts, settings.retry_base_seconds),
+            max_attempts=settings.max_attempts,
+        )
+    return sum(1 for r in results if r.delivered)
+
+
+def backoff(attempts: int, base_seconds: float, cap: timedelta = HOUR) -> timedelta:
+    """Exponential with full jitter: spreads retries so they do not come back as a crowd."""
+    ceiling = min(base_seconds * 2 ** max(attempts - 1, 0), cap.total_seconds())
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def _wait_for_retries(db: Database, edition_id: int, clock: Clock) -> bool:
+    """Sleep until the next transient failure is due; False when none is waiting."""
+    with db.session() as session:
+        next_retry = session.scalar(
+            select(func.min(Message.retry_at)).where(
+                Message.edition_id == edition_id,
+                Message.status == MessageStatus.FAILED,
+                Message.retry_at.is_not(None),
+            )
+        )
+    if next_retry is None:
+        return False
+    clock.sleep(max((next_retry - clock.now()).total_seconds(), 0))
+    return True
+
+
+def _allowed_now(db: Database, settings: DeliveryConfig, clock: Clock, batch_size: int) -> int:
+    """The batch size the hourly window allows, after waiting for room if it is full."""
+    if not settings.max_per_hour:
+        return batch_size
+    while True:
+        now = clock.now()
+        with db.session() as session:
+            in_window = select(Message.sent_at).where(Message.sent_at > now - HOUR)
+            sent = session.scalar(select(func.count()).select_from(in_window.subquery())) or 0
+            oldest = session.scalar(select(func.min(Message.sent_at)).where(Message.sent_at > now - HOUR))
+        room = settings.max_per_hour - sent
+        if room > 0:
+            return min(batch_size, room)
+        assert oldest is not None
+        clock.sleep((oldest + HOUR - now).total_seconds() + 1)
+
+
+def _pace(settings: DeliveryConfig, clock: Clock, started: datetime, sent: int) -> None:
+    if settings.max_per_second:
+        minimum = sent / settings.max_per_second
+        clock.sleep(minimum - (clock.now() - started).total_seconds())

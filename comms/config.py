@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import MISSING, dataclass, field, fields
+import types
+import typing
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from comms.collect.items import ItemKind, SourceConfig
@@ -19,6 +21,7 @@ from comms.tomlfile import read_toml
 
 DEFAULT_CONFIG = Path("comms.toml")
 TRANSPORTS = ("outbox", "smtp", "sendgrid")
+T = typing.TypeVar("T")
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 
@@ -188,23 +191,40 @@ def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
     )
 
 
-def _typed(kind: type, raw: dict, name: str, where: str, problems: list[Problem]):  # type: ignore[no-untyped-def]
+def _typed(kind: type[T], raw: dict, name: str, where: str, problems: list[Problem]) -> T:
     """A settings table into its dataclass; unknown keys and wrong types are reported."""
-    known = {f.name: f for f in fields(kind)}
+    hints = typing.get_type_hints(kind)
+    known = {f.name for f in fields(kind)}  # type: ignore[arg-type]
     values = {}
     for key, value in raw.items():
         if key not in known:
-            problems.append(Problem(where, f"[{name}] unknown setting {key!r} (known: {', '.join(known)})"))
+            problems.append(
+                Problem(where, f"[{name}] unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            )
             continue
-        default = known[key].default if known[key].default is not MISSING else known[key].default_factory()  # type: ignore[misc]
-        expected = type(default) if default is not None else (int if key == "batch_size" else str)
-        if expected is float and isinstance(value, int):
+        expected = _plain_type(hints[key])
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, expected):
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             problems.append(Problem(where, f"[{name}] {key} must be a {expected.__name__}, got {value!r}"))
             continue
         values[key] = value
     return kind(**values)
+
+
+def _plain_type(hint: object) -> type:
+    """`float | None` → float, `dict[str, int]` → dict: what a TOML value must be."""
+    options = (
+        [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_origin(hint)
+        in (
+            types.UnionType,
+            typing.Union,
+        )
+        else [hint]
+    )
+    plain = options[0]
+    return typing.get_origin(plain) or plain  # type: ignore[return-value]
 
 
 def _delivery(raw: dict, where: str, problems: list[Problem]) -> DeliveryConfig:

@@ -13,6 +13,8 @@ from sqlalchemy import text
 
 from comms.store.database import Database
 
+pytest_plugins = ["tests.fakes.smtp", "tests.fakes.sendgrid"]
+
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("COMMS_TEST_DATABASE_URL")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"

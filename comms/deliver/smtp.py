@@ -53,7 +53,7 @@ class DkimSigner:
 
 class SmtpTransport:
     name = "smtp"
-    batch_size = 100
+    batch_size = 20  # small: a batch is also the crash window (accepted, not yet acknowledged)
 
     def __init__(
         self,
@@ -141,13 +141,12 @@ class SmtpTransport:
                 f"{self.address} refused the login of {settings.username!r}: {_text(exc.smtp_error)}"
                 " (check COMMS_SMTP_PASSWORD)"
             ) from exc
-        except TimeoutError as exc:
-            self._connection = None
-            raise TransportUnavailable(
-                f"{self.address} did not answer within {settings.timeout_seconds:g} s"
-            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             self._connection = None
+            # smtplib reports a greeting that never comes as "unexpectedly closed: timed out".
+            if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+                reason = f"{self.address} did not answer within {settings.timeout_seconds:g} s"
+                raise TransportUnavailable(reason) from exc
             raise TransportUnavailable(f"cannot connect to SMTP server {self.address}: {exc}") from exc
         return self._connection
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from comms.config import load_config
 from comms.store.database import Database
 from comms.store.models import Message, MessageStatus
+from tests.fakes.smtp import FakeSMTPServer
 
 RECIPIENTS = 5000
 BATCH = 100
@@ -107,3 +108,39 @@ def test_kill_9_mid_send_then_resume_leaves_exactly_one_message_each(big_project
         f" at the kill, {redelivered} redelivered"
     )
     assert 0 <= redelivered <= BATCH
+
+
+def test_kill_9_mid_smtp_send_then_resume_duplicates_only_inside_the_window(
+    big_project: Path, smtp_server: FakeSMTPServer
+) -> None:
+    config = big_project / "comms.toml"
+    text = config.read_text().replace('transport = "outbox"', 'transport = "smtp"')
+    text += f'\n[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\nsecurity = "none"\n'
+    config.write_text(text.replace(f"batch_size = {BATCH}\n", "batch_size = 20\n"))
+    for args in (
+        ["audience", "import"],
+        ["collect"],
+        ["newsletter", "build", "--month", "2026-12"],
+        ["approve", KEY],
+    ):
+        run(big_project, *args)
+
+    kill_at = random.randint(1, RECIPIENTS // 2)
+    arrived = smtp_server.when_received(kill_at)
+    sender = comms_process(big_project, "send", KEY)
+    assert arrived.wait(timeout=300), "the send never reached the kill point"
+    sender.send_signal(signal.SIGKILL)
+    sender.wait(timeout=30)
+    interrupted = ledger(big_project)
+    assert interrupted.get(MessageStatus.SENT, 0) < RECIPIENTS
+
+    run(big_project, "send", KEY)
+
+    assert ledger(big_project) == {MessageStatus.SENT: RECIPIENTS}
+    received = smtp_server.count_by_recipient()
+    assert len(received) == RECIPIENTS  # nobody skipped
+    duplicates = sum(n - 1 for n in received.values())
+    claimed_at_kill = interrupted.get(MessageStatus.CLAIMED, 0)
+    print(f"killed after {kill_at} arrivals; {claimed_at_kill} claimed at the kill; {duplicates} duplicates")
+    # Only messages the server accepted in the batch that was in flight can arrive twice.
+    assert duplicates <= claimed_at_kill <= 20

@@ -1,0 +1,240 @@
+"""Delivery through a stand-in for SendGrid that checks every body against SendGrid's OpenAPI description."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from comms import editions
+from comms.deliver.queue import recipient as ledger_recipient
+from comms.deliver.sendgrid import SendgridTransport
+from comms.deliver.transport import TransportUnavailable
+from comms.deliver.transports import make_transport
+from comms.render.newsletter import blocks_for
+from comms.audience.profile import Profile
+from comms.store.models import Contact, Preference
+from tests.deliver.conftest import EditionFactory
+from tests.fakes.sendgrid import FakeSendGrid
+
+
+def sendgrid_config(server: FakeSendGrid, **settings: object) -> str:
+    values = {"api_host": server.url, "timeout_seconds": 2} | settings
+    lines = [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in values.items()]
+    return "[sendgrid]\n" + "\n".join(lines) + "\n[sendgrid.asm_groups]\nnewsletter = 4242\n"
+
+
+@pytest.fixture
+def sendgrid_key(sendgrid_server: FakeSendGrid, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("COMMS_SENDGRID_API_KEY", sendgrid_server.api_key)
+    return sendgrid_server.api_key
+
+
+def make(approved_edition: EditionFactory, server: FakeSendGrid, recipients: int, **settings: object):  # type: ignore[no-untyped-def]
+    return approved_edition(recipients, sendgrid_config(server, **settings), 'transport = "sendgrid"')
+
+
+def send(edition):  # type: ignore[no-untyped-def]
+    transport = make_transport(edition.service.config, edition.key, edition.clock)
+    return editions.send(edition.service, edition.key, transport, edition.clock), transport
+
+
+def apply(content: str, substitutions: dict[str, str]) -> str:
+    return re.sub(r"@@[a-z]\.[\w:.-]+@@", lambda m: substitutions[m[0]], content)
+
+
+def test_5000_recipients_take_five_valid_requests(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    edition = make(approved_edition, sendgrid_server, 5000)
+
+    outcome, transport = send(edition)
+
+    assert sendgrid_server.schema_violations == []
+    assert len(sendgrid_server.requests) == transport.requests_made <= 5
+    received = sendgrid_server.count_by_recipient()
+    assert len(received) == 5000 and set(received.values()) == {1}
+    assert outcome.counts["sent"] == 5000
+    body = sendgrid_server.requests[0].body
+    assert body["categories"] == ["newsletter"]
+    assert body["asm"] == {"group_id": 4242}
+    assert "mail_settings" not in body
+    personalization = body["personalizations"][0]
+    assert set(personalization["custom_args"]) == {"comms_edition", "comms_message", "comms_kind"}
+    assert personalization["custom_args"]["comms_edition"] == "nieuwsbrief-2026-12"
+    assert personalization["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert personalization["headers"]["List-Unsubscribe"].startswith(
+        "<https://comms.ipo.example.org/afmelden/"
+    )
+
+
+def test_each_recipient_sees_exactly_their_own_copy(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    """The content with a personalization's substitutions applied is the copy the outbox would write."""
+    edition = make(approved_edition, sendgrid_server, 120)
+    with edition.service.db.session() as session:
+        session.add(
+            Preference(
+                email="lid5@zeeland.example.org", themes=",landelijk-gebied,", updated_at=edition.clock.now()
+            )
+        )
+
+    send(edition)
+
+    mailing = editions_mailing(edition)
+    for index, personalization in sendgrid_server.accepted_personalizations():
+        body = sendgrid_server.requests[index].body
+        text, html = (part["value"] for part in body["content"])
+        email = personalization["to"][0]["email"]
+        expected = expected_copy(
+            edition, mailing, email, int(personalization["custom_args"]["comms_message"])
+        )
+        assert apply(html, personalization["substitutions"]) == expected.mailing.html.select(
+            expected.blocks
+        ).fill(expected.values)
+        assert apply(text, personalization["substitutions"]) == expected.mailing.text.select(
+            expected.blocks
+        ).fill(expected.values)
+    requests_for_theme_choice = [
+        r
+        for r in sendgrid_server.requests
+        if any(p["to"][0]["email"] == "lid5@zeeland.example.org" for p in r.body["personalizations"])
+    ]
+    assert (
+        len(requests_for_theme_choice[0].body["personalizations"]) == 1
+    )  # a different content: its own request
+
+
+def editions_mailing(edition):  # type: ignore[no-untyped-def]
+    from comms.render.message import Mailing
+    from comms.render.templates import Rendered
+    from comms.store.models import Edition
+
+    with edition.service.db.session() as session:
+        row = session.query(Edition).one()
+        return Mailing(
+            editions.identity(edition.service, row),
+            Rendered(row.html, row.text),
+            edition.service.signer(),
+            edition.clock.now(),
+        )
+
+
+def expected_copy(edition, mailing, email: str, ledger_id: int):  # type: ignore[no-untyped-def]
+    with edition.service.db.session() as session:
+        contact = session.query(Contact).filter_by(email=email).one()
+        preference = session.query(Preference).filter_by(email=email).one_or_none()
+        profile = Profile.from_columns(
+            contact.province, contact.roles, preference.themes if preference else None
+        )
+        return mailing.message(ledger_recipient(ledger_id, contact), blocks_for(profile))
+
+
+def test_a_500_on_every_third_request_still_ends_with_one_copy_each(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    edition = make(approved_edition, sendgrid_server, 5000, max_retries=0)
+    sendgrid_server.fail_every = 3
+
+    outcome, _ = send(edition)
+
+    statuses = [status for _, status in sendgrid_server.exchanges]
+    assert statuses.count(500) >= 2
+    received = sendgrid_server.count_by_recipient()
+    assert len(received) == 5000 and set(received.values()) == {1}
+    assert outcome.counts["sent"] == 5000
+
+
+def test_a_429_storm_waits_for_the_rate_limit_reset(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    edition = make(approved_edition, sendgrid_server, 50)
+    sendgrid_server.rate_limit_next = 4
+    sendgrid_server.rate_limit_reset = int((edition.clock.now() + timedelta(seconds=30)).timestamp())
+
+    outcome, _ = send(edition)
+
+    assert [s for _, s in sendgrid_server.exchanges] == [429, 429, 429, 429, 202]
+    assert edition.clock.slept >= 30  # waited for the reset (on the fake clock), not hammered
+    assert outcome.counts["sent"] == 50
+
+
+def test_a_wrong_api_key_stops_the_run_and_changes_no_message(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMMS_SENDGRID_API_KEY", "SG.wrong")
+    edition = make(approved_edition, sendgrid_server, 30)
+
+    with pytest.raises(
+        TransportUnavailable, match=r"SendGrid refused the API key \(401\).*COMMS_SENDGRID_API_KEY"
+    ):
+        send(edition)
+
+    [report] = editions.status(edition.service, edition.key)
+    assert report.counts["pending"] == 30 and report.status == "sending"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "shown"),
+    [
+        (
+            400,
+            {
+                "errors": [
+                    {"message": "The from address does not match a verified Sender Identity", "field": "from"}
+                ]
+            },
+            "SendGrid 400: The from address does not match a verified Sender Identity (field from)",
+        ),
+        (413, {"errors": [{"message": "Payload too large"}]}, "SendGrid 413: Payload too large"),
+    ],
+)
+def test_a_refused_request_fails_its_messages_permanently_with_sendgrids_reason(
+    approved_edition: EditionFactory,
+    sendgrid_server: FakeSendGrid,
+    sendgrid_key: str,
+    status: int,
+    body: dict,
+    shown: str,
+) -> None:
+    edition = make(approved_edition, sendgrid_server, 10)
+    sendgrid_server.status_override = status
+    sendgrid_server.status_body = body
+
+    outcome, _ = send(edition)
+
+    assert outcome.counts["failed"] == 10
+    [report] = editions.status(edition.service, edition.key)
+    assert report.failures == [(shown, 10)]
+
+
+def test_a_hanging_request_times_out_and_is_retried(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    edition = make(approved_edition, sendgrid_server, 10, timeout_seconds=0.5)
+    sendgrid_server.hang_next = 1
+
+    outcome, transport = send(edition)
+
+    assert transport.requests_made == 2
+    assert outcome.counts["sent"] == 10
+    assert set(sendgrid_server.count_by_recipient().values()) == {1}
+
+
+def test_dry_run_uses_the_sandbox_and_leaves_the_ledger_alone(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    edition = make(approved_edition, sendgrid_server, 30)
+    transport = make_transport(edition.service.config, edition.key, edition.clock, dry_run=True)
+    assert isinstance(transport, SendgridTransport)
+
+    outcome = editions.dry_run(edition.service, edition.key, transport, edition.clock)
+
+    assert outcome.accepted == 30 and outcome.failures == []
+    assert all(
+        r.body["mail_settings"] == {"sandbox_mode": {"enable": True}} for r in sendgrid_server.requests
+    )
+    [report] = editions.status(edition.service, edition.key)
+    assert sum(report.counts.values()) == 0 and report.status == "approved"

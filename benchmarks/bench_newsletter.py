@@ -87,22 +87,23 @@ def run_size(size: int, keep: bool) -> dict[str, float | str]:
 
     work = Path(tempfile.mkdtemp(prefix="comms-bench-"))
     service, key = prepare(work, size)
-    builder, sample = builder_and_sample(service, key)
+    mailing, sample = mailing_and_sample(service, key)
 
     started = time.perf_counter()
-    for claimed in sample_all(service, key):
-        builder.build(claimed.recipient, claimed.variant)
+    for recipient, blocks in recipients(service):
+        _ = mailing.message(recipient, blocks).data
     build_rate = size / (time.perf_counter() - started)
 
     started = time.perf_counter()
-    for claimed in sample:
-        baseline_message(service, claimed)
+    for recipient, blocks in sample:
+        baseline_message(mailing, recipient, blocks)
     baseline_rate = len(sample) / (time.perf_counter() - started)
 
     from comms import editions
+    from comms.clock import FixedClock
 
     started = time.perf_counter()
-    editions.send(service, key, OutboxTransport(service.outbox_dir, key), clock=lambda: NOW)
+    editions.send(service, key, OutboxTransport(service.outbox_dir, key), clock=FixedClock(NOW))
     send_rate = size / (time.perf_counter() - started)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     written = sum(1 for _ in (service.outbox_dir / key / "messages").glob("*.eml"))
@@ -173,69 +174,50 @@ def prepare(work: Path, size: int):  # type: ignore[no-untyped-def]
     return service, key
 
 
-def sample_all(service, key):  # type: ignore[no-untyped-def]
-    """Every recipient, streamed from the database like the send does (snapshot, then batches)."""
+def recipients(service):  # type: ignore[no-untyped-def]
+    """Every recipient and their blocks, streamed from the database (never all in memory)."""
     from sqlalchemy import select
 
-    from comms.deliver.queue import Claimed
-    from comms.render.message import Recipient
+    from comms.audience.profile import Profile
+    from comms.deliver.queue import recipient
+    from comms.render.newsletter import blocks_for
     from comms.store.models import Contact
 
     with service.db.session() as session:
-        result = session.execute(
-            select(
-                Contact.id,
-                Contact.public_id,
-                Contact.email,
-                Contact.first_name,
-                Contact.province,
-                Contact.roles,
-            ).execution_options(yield_per=1000)
-        )
-        for cid, public_id, email, first, province, roles in result:
-            variant = province + ("|av" if ",av-lid," in roles else "")
-            yield Claimed(Recipient(cid, public_id, email, first, first), variant)
+        result = session.scalars(select(Contact).execution_options(yield_per=1000))
+        for contact in result:
+            profile = Profile.from_columns(contact.province, contact.roles, None)
+            yield recipient(contact.id, contact), blocks_for(profile)
 
 
-def builder_and_sample(service, key):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from comms.editions import _builder, find_edition
+def mailing_and_sample(service, key):  # type: ignore[no-untyped-def]
+    from comms.editions import find_edition, identity
+    from comms.render.message import Mailing
+    from comms.render.templates import Rendered
 
     with service.db.session() as session:
         edition = find_edition(session, key)
-        builder = _builder(service, session, edition, service.signer(), NOW)
+        mailing = Mailing(
+            identity(service, edition), Rendered(edition.html, edition.text), service.signer(), NOW
+        )
     sample = []
-    for claimed in sample_all(service, key):
-        sample.append(claimed)
+    for item in recipients(service):
+        sample.append(item)
         if len(sample) == BASELINE_SAMPLE:
             break
-    del select
-    return builder, sample
+    return mailing, sample
 
 
-def baseline_message(service, claimed) -> bytes:  # type: ignore[no-untyped-def]
-    """The same message, personalised by str.replace and built by the standard library."""
-    from comms.store.models import Variant
-
-    cache = baseline_message.__dict__.setdefault("variants", {})
-    if claimed.variant not in cache:
-        from sqlalchemy import select
-
-        with service.db.session() as session:
-            row = session.scalars(select(Variant).where(Variant.key == claimed.variant)).first()
-            cache[claimed.variant] = (row.html, row.text)
-    html, text = cache[claimed.variant]
-    r = claimed.recipient
-    for marker, value in (("@@c.first_name@@", r.first_name), ("@@c.name@@", r.display_name)):
-        html, text = html.replace(marker, value), text.replace(marker, value)
+def baseline_message(mailing, recipient, blocks) -> bytes:  # type: ignore[no-untyped-def]
+    """The same copy, assembled by the standard library's email package: the usual way."""
+    values = mailing.values(recipient)
     message = EmailMessage()
     message["From"] = "IPO <nieuwsbrief@ipo.example.org>"
-    message["To"] = f"{r.display_name} <{r.email}>"
-    message["Subject"] = "IPO-nieuwsbrief voor Statenleden – december 2026"
-    message["Message-ID"] = f"<{r.public_id}@ipo.example.org>"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    message["To"] = f"{recipient.display_name} <{recipient.email}>"
+    message["Subject"] = mailing.identity.subject
+    message["Message-ID"] = mailing.message_id(recipient)
+    message.set_content(mailing.text.select(blocks).fill(values))
+    message.add_alternative(mailing.html.select(blocks).fill(values), subtype="html")
     return message.as_bytes()
 
 

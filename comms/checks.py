@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from comms.audience.contacts import read_audience
@@ -37,6 +38,7 @@ def run_checks(config: Config) -> list[Problem]:
     problems += schedule_problems
     if not config.secret_key:
         problems.append(Problem("environment", "COMMS_SECRET_KEY is not set; sending needs it to sign links"))
+    problems += _check_transport(config)
     return problems
 
 
@@ -87,3 +89,18 @@ def _check_audience(config: Config) -> list[Problem]:
     if not files:
         return [Problem(str(config.path), f"no contact files match {list(config.contacts)}")]
     return read_audience(files).problems
+
+
+def _check_transport(config: Config) -> list[Problem]:
+    transport = config.delivery.transport
+    if transport == "sendgrid" and not os.environ.get("COMMS_SENDGRID_API_KEY"):
+        return [Problem("environment", "COMMS_SENDGRID_API_KEY is not set; the sendgrid transport needs it")]
+    if transport == "smtp" and config.smtp.username and not os.environ.get("COMMS_SMTP_PASSWORD"):
+        return [Problem("environment", "COMMS_SMTP_PASSWORD is not set; [smtp] username needs it")]
+    if (
+        transport == "smtp"
+        and config.smtp.signs_dkim
+        and not config.resolve(config.smtp.dkim_key_file or "").is_file()
+    ):
+        return [Problem(str(config.path), f"[smtp] dkim_key_file {config.smtp.dkim_key_file} does not exist")]
+    return []

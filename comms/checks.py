@@ -33,7 +33,8 @@ def run_checks(config: Config) -> list[Problem]:
         )
     problems += check_templates(service)
     problems += _check_audience(config)
-    templates = {p.name for p in service.templates.directory.iterdir() if p.is_dir()}
+    # A mailing template is a folder with an email.mjml; templates/web holds the web pages.
+    templates = {p.parent.name for p in service.templates.directory.glob("*/email.mjml")}
     _, schedule_problems = load_schedules(config.resolve(config.schedules_dir), set(segments), templates)
     problems += schedule_problems
     if not config.secret_key:

@@ -342,6 +342,90 @@ def status(ctx: click.Context, edition: str | None) -> None:
             out.print(f"  failed {count}×: {reason}")
 
 
+# -- suppressions and the web app ---------------------------------------------------
+
+
+@main.group()
+def suppressions() -> None:
+    """Addresses that must not receive mail (unsubscribes, bounces), managed by hand."""
+
+
+@suppressions.command("list")
+@click.option("--email", help="Only this address.")
+@click.pass_context
+@handles_failures
+def suppressions_list(ctx: click.Context, email: str | None) -> None:
+    """Every suppression with its scope (a mailing kind, or * for all) and reason."""
+    from comms.track.suppressions import list_suppressions
+
+    service = _service(ctx)
+    with service.db.session() as session:
+        rows = list_suppressions(session, email)
+        table = Table("address", "scope", "reason", "since")
+        for row in rows:
+            table.add_row(row.email, row.scope, row.reason, f"{local(row.created_at):%Y-%m-%d %H:%M}")
+    out.print(table if rows else "no suppressions")
+
+
+@suppressions.command("add")
+@click.argument("email")
+@click.option("--scope", default="*", show_default=True, help="A mailing kind, or * for every kind.")
+@click.pass_context
+@handles_failures
+def suppressions_add(ctx: click.Context, email: str, scope: str) -> None:
+    """Stop all mail (or one kind) to an address, at once and for every later send."""
+    from comms.track.suppressions import ADDED_BY_HAND, suppress
+
+    _check_scope(scope)
+    service = _service(ctx)
+    with service.db.session() as session:
+        added = suppress(session, email, scope, ADDED_BY_HAND, utcnow())
+    out.print(f"{email}: suppressed ({scope})" if added else f"{email} was already suppressed ({scope})")
+
+
+@suppressions.command("remove")
+@click.argument("email")
+@click.option("--scope", default="*", show_default=True)
+@click.pass_context
+@handles_failures
+def suppressions_remove(ctx: click.Context, email: str, scope: str) -> None:
+    """Lift a suppression a person may lift (not a hard bounce or a spam report)."""
+    from comms.track.suppressions import unsuppress
+
+    _check_scope(scope)
+    service = _service(ctx)
+    with service.db.session() as session:
+        removed = unsuppress(session, email, scope)
+    if not removed:
+        raise Failed(f"{email}: no suppression ({scope}) that may be lifted; bounces and spam reports stay")
+    out.print(f"{email}: suppression ({scope}) removed")
+
+
+def _check_scope(scope: str) -> None:
+    from comms.track.preferences import MAILING_KINDS
+
+    if scope != "*" and scope not in MAILING_KINDS:
+        raise click.BadParameter(
+            f"{scope!r} is not a mailing kind ({', '.join(MAILING_KINDS)}) or *", param_hint="--scope"
+        )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_context
+@handles_failures
+def web(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the recipients' pages and SendGrid's event webhook (uvicorn)."""
+    import uvicorn
+
+    from comms.web.app import create_app
+
+    service = _service(ctx)
+    service.signer()  # no links can be checked without the key: say so now, not per request
+    uvicorn.run(create_app(service), host=host, port=port, proxy_headers=True, server_header=False)
+
+
 # -- demo -----------------------------------------------------------------------------
 
 

@@ -47,7 +47,8 @@ def test_demo_writes_one_valid_message_per_statenlid(project: Path) -> None:
         recipients.add(message["To"].addresses[0].addr_spec)
     assert len(recipients) == 572
     index = (project / "outbox" / "index.html").read_text(encoding="utf-8")
-    previews = re.findall(r'href="(nieuwsbrief-2026-12/preview/[^"]+)">([^<]+)</a> \((\d+) ontvangers\)', index)
+    link = r'href="(nieuwsbrief-2026-12/preview/[^"]+)">([^<]+)</a> \((\d+) ontvangers\)'
+    previews = re.findall(link, index)
     # one preview per distinct selection of blocks: province news (5 provinces have some) × AV
     assert len(previews) == 10
     assert sum(int(count) for _, _, count in previews) == 572
@@ -224,3 +225,16 @@ def test_a_template_error_stops_the_build_before_anything_is_stored(project: Pat
     assert result.exit_code == 1
     assert "blocks.mjml, line 18: undefined variable: Entry has no attribute 'titel'" in result.output
     assert "no editions yet" in comms(project, "status").output
+
+
+def test_suppressions_by_hand(project: Path) -> None:
+    address = "lid@utrecht.example.org"
+    assert comms(project, "suppressions", "add", address, "--scope", "newsletter").exit_code == 0
+    listed = comms(project, "suppressions", "list")
+    assert re.search(rf"{re.escape(address)}\s+│\s+newsletter\s+│\s+added by hand", listed.output), (
+        listed.output
+    )
+    assert comms(project, "suppressions", "remove", address, "--scope", "newsletter").exit_code == 0
+    assert "no suppressions" in comms(project, "suppressions", "list").output
+    wrong = comms(project, "suppressions", "add", address, "--scope", "nieuwsbrief")
+    assert wrong.exit_code == 2 and "'nieuwsbrief' is not a mailing kind" in wrong.output

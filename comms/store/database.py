@@ -34,10 +34,11 @@ def normalise_url(url: str, base_dir: Path | None = None) -> str:
 def make_engine(url: str, base_dir: Path | None = None) -> Engine:
     url = normalise_url(url, base_dir)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: a database error must not put addresses into a log.
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 
 from comms import editions
+from comms.audience.profile import Profile
 from comms.deliver.queue import recipient as ledger_recipient
 from comms.deliver.sendgrid import SendgridTransport
 from comms.deliver.transport import TransportUnavailable
 from comms.deliver.transports import make_transport
 from comms.render.newsletter import blocks_for
-from comms.audience.profile import Profile
 from comms.store.models import Contact, Preference
 from tests.deliver.conftest import EditionFactory
 from tests.fakes.sendgrid import FakeSendGrid

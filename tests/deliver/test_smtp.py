@@ -123,7 +123,7 @@ def test_login_with_the_password_from_the_environment(
         send(edition)
         assert {m.auth_login for m in smtp_server.messages} == {"comms"}
     else:
-        with pytest.raises(TransportUnavailable, match="refused the login of 'comms'.*COMMS_SMTP_PASSWORD"):
+        with pytest.raises(TransportUnavailable, match=r"refused the login of 'comms'.*COMMS_SMTP_PASSWORD"):
             send(edition)
         assert smtp_server.messages == []
 

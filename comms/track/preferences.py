@@ -1,0 +1,116 @@
+"""The preference centre's rules: which mailing kinds an address gets, and which themes.
+
+Opting out of a kind is a suppression with that kind as scope (reason 'preference centre'),
+so the delivery queue honours it without knowing about preferences. Themes live in
+`Preference`. Both are keyed by address: a re-import of the contacts never undoes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from comms.audience.resolve import tags, tags_of
+from comms.domain import THEMES
+from comms.store.models import Preference
+from comms.track.sql import insert_once
+from comms.track.suppressions import (
+    EVERY_KIND,
+    PREFERENCE_CENTRE,
+    Block,
+    blocks,
+    normalise_email,
+    suppress,
+    unsuppress,
+)
+
+# Every mailing kind the service sends, with the name a recipient knows it by.
+MAILING_KINDS: dict[str, str] = {
+    "newsletter": "Maandelijkse nieuwsbrief voor Statenleden",
+    "agenda-notice": "Agendabericht voor de GS-vergadering",
+    "agenda-digest": "Wekelijks agendaoverzicht voor griffies",
+    "survey": "Evaluatie van het pamflet",
+}
+THEME_IDS: frozenset[str] = frozenset(t.id for t in THEMES)
+
+
+def kind_label(kind: str) -> str:
+    return MAILING_KINDS.get(kind, "deze mailing")
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceView:
+    """What an address receives now, as the preference centre shows it."""
+
+    email: str
+    subscribed: frozenset[str]  # mailing kinds it receives
+    held: dict[str, Block]  # kind → the permanent suppression a person cannot lift
+    chosen_themes: frozenset[str] | None  # None: no choice made, so every theme
+
+    @property
+    def themes(self) -> frozenset[str]:
+        return self.chosen_themes if self.chosen_themes else THEME_IDS
+
+    @property
+    def every_theme(self) -> bool:
+        return self.themes == THEME_IDS
+
+    @property
+    def held_everywhere(self) -> Block | None:
+        """The bounce or complaint that stops every kind at once, if there is one."""
+        return next((b for b in self.held.values() if b.scope == EVERY_KIND), None)
+
+    def receives(self, kind: str) -> bool:
+        return kind in self.subscribed
+
+    def may_change(self, kind: str) -> bool:
+        return kind not in self.held
+
+
+def get_preferences(session: Session, email: str) -> PreferenceView:
+    address = normalise_email(email)
+    rules = blocks(session, address)
+    subscribed = frozenset(k for k in MAILING_KINDS if not any(b.covers(k) for b in rules))
+    held = {k: b for k in MAILING_KINDS for b in rules if b.covers(k) and b.is_permanent}
+    stored = session.scalars(select(Preference.themes).where(Preference.email == address)).first()
+    return PreferenceView(address, subscribed, held, tags_of(stored) if stored else None)
+
+
+def save_preferences(
+    session: Session, email: str, kinds: Collection[str], themes: Collection[str], now: datetime
+) -> PreferenceView:
+    """Make the address receive exactly `kinds` (except those held by a bounce or complaint,
+    which stay as they are) and read about `themes` (none or all five: every theme)."""
+    unknown = (set(kinds) - MAILING_KINDS.keys()) | (set(themes) - THEME_IDS)
+    if unknown:
+        raise ValueError(f"unknown mailing kinds or themes: {sorted(unknown)}")
+    address = normalise_email(email)
+    before = get_preferences(session, address)
+    changeable = [k for k in MAILING_KINDS if before.may_change(k)]
+    wanted = [k for k in changeable if k in kinds]
+    if wanted:
+        # A personal '*' (SendGrid's global unsubscribe) would still stop the kinds chosen
+        # now; it becomes per-kind suppressions of the kinds left out, just below.
+        unsuppress(session, address, EVERY_KIND)
+    for kind in changeable:
+        if kind in kinds:
+            unsuppress(session, address, kind)
+        else:
+            suppress(session, address, kind, PREFERENCE_CENTRE, now)
+    _save_themes(session, address, frozenset(themes), now)
+    return get_preferences(session, address)
+
+
+def _save_themes(session: Session, address: str, themes: frozenset[str], now: datetime) -> None:
+    stored = None if themes in (frozenset(), THEME_IDS) else tags(themes)
+    values = {"email": address, "themes": stored, "updated_at": now}
+    if insert_once(session, Preference, values, ["email"]) is None:
+        session.execute(
+            update(Preference)
+            .where(Preference.email == address, Preference.themes.is_distinct_from(stored))
+            .values(themes=stored, updated_at=now)
+        )

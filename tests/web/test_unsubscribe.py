@@ -1,0 +1,239 @@
+"""One-click unsubscribe (RFC 8058), token failures, the web version, health and headers, over HTTP."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import pytest
+
+from comms.tokens import Purpose, Signer
+from comms.track.suppressions import HARD_BOUNCE, list_suppressions, suppress
+from tests.web.support import ANNA, BRAM, EDITION_KEY, NOW, Site, seed_ledger
+
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+
+
+def suppressions(site: Site) -> set[tuple[str, str, str]]:
+    with site.service.db.session() as session:
+        return {(s.email, s.scope, s.reason) for s in list_suppressions(session)}
+
+
+def tamper(token: str) -> str:
+    """The same token with another scope in its body: the signature no longer matches."""
+    body, mac = token.split(".")
+    text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    other = text.replace(".newsletter.", ".survey.")
+    return base64.urlsafe_b64encode(other.encode()).rstrip(b"=").decode() + "." + mac
+
+
+def test_get_shows_a_confirmation_page_and_changes_nothing(site: Site) -> None:
+    response = site.client.get(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}")
+
+    assert response.status_code == 200
+    page = response.text
+    assert '<html lang="nl">' in page
+    assert "Maandelijkse nieuwsbrief voor Statenleden" in page
+    assert '<form method="post">' in page
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page
+    assert '<button type="submit">Afmelden</button>' in page
+    assert ANNA[0] not in page  # the address only masked: a forwarded link does not show it
+    assert "a…@utrecht.example.org" in page
+    assert suppressions(site) == set()
+
+
+def test_the_confirmation_page_links_to_the_preference_centre_of_the_same_contact(site: Site) -> None:
+    page = site.client.get(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope='survey')}").text
+
+    token = page.split('href="/voorkeuren/')[1].split('"')[0]
+    claims = site.service.signer().verify(token, Purpose.PREFERENCES, NOW)
+    assert (claims.subject, claims.scope) == (ANNA[1], "survey")
+    assert claims.expires_at == NOW + timedelta(days=400)
+    assert site.client.get(f"/voorkeuren/{token}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param({"data": ONE_CLICK}, id="form-urlencoded"),
+        pytest.param({"files": {"List-Unsubscribe": (None, "One-Click")}}, id="multipart"),
+        pytest.param({"content": b"List-Unsubscribe=One-Click"}, id="no-content-type"),
+    ],
+)
+def test_one_click_post_unsubscribes_at_once(site: Site, send: dict) -> None:
+    response = site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}", **send)
+
+    assert response.status_code == 200
+    assert "U bent afgemeld" in response.text
+    assert suppressions(site) == {(ANNA[0], "newsletter", "unsubscribed")}
+
+
+def test_one_click_is_idempotent_and_answers_without_redirect(site: Site) -> None:
+    url = f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}"
+    first = site.client.post(url, data=ONE_CLICK)
+    site.clock.sleep(3600)
+    second = site.client.post(url, data=ONE_CLICK)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert suppressions(site) == {(ANNA[0], "newsletter", "unsubscribed")}
+    with site.service.db.session() as session:
+        (row,) = list_suppressions(session)
+        assert row.created_at == NOW  # the first unsubscribe is the one on record
+    assert "afgemeld" in site.client.get(url).text  # the page now says so, and offers no button
+    assert "<button" not in site.client.get(url).text
+
+
+def test_the_scope_comes_from_the_token(site: Site) -> None:
+    site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, BRAM, 'survey')}", data=ONE_CLICK)
+
+    assert suppressions(site) == {(BRAM[0], "survey", "unsubscribed")}
+
+
+def test_a_post_without_the_one_click_body_changes_nothing(site: Site) -> None:
+    response = site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}", data={"anders": "iets"})
+
+    assert response.status_code == 400
+    assert "Uw afmelding is niet verwerkt" in response.text
+    assert suppressions(site) == set()
+
+
+def test_unsubscribing_keeps_a_hard_bounce(site: Site) -> None:
+    with site.service.db.session() as session:
+        suppress(session, ANNA[0], "newsletter", HARD_BOUNCE, NOW)
+    site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}", data=ONE_CLICK)
+
+    assert suppressions(site) == {(ANNA[0], "newsletter", HARD_BOUNCE)}
+
+
+BAD_TOKENS = [
+    # (id, make the token, status, heading on the page)
+    ("tampered", lambda s: tamper(s.token(Purpose.UNSUBSCRIBE)), 400, "Deze link werkt niet"),
+    (
+        "forged",
+        lambda s: Signer("another-secret-key-that-is-long-enough-000").sign(
+            Purpose.UNSUBSCRIBE, ANNA[1], "newsletter", NOW + timedelta(days=9)
+        ),
+        400,
+        "Deze link werkt niet",
+    ),
+    ("garbage", lambda s: "niet-een-token", 400, "Deze link werkt niet"),
+    ("truncated", lambda s: s.token(Purpose.UNSUBSCRIBE)[:-6], 400, "Deze link werkt niet"),
+    ("three-parts", lambda s: s.token(Purpose.UNSUBSCRIBE) + ".x", 400, "Deze link werkt niet"),
+    ("non-ascii", lambda s: "é." + s.token(Purpose.UNSUBSCRIBE).split(".")[1], 400, "Deze link werkt niet"),
+    (
+        "expired",
+        lambda s: s.token(Purpose.UNSUBSCRIBE, expires_at=NOW - timedelta(seconds=1)),
+        410,
+        "Deze link is verlopen",
+    ),
+    (
+        "expiring-now",
+        lambda s: s.token(Purpose.UNSUBSCRIBE, expires_at=NOW),
+        410,
+        "Deze link is verlopen",
+    ),
+    (
+        "preferences-token",
+        lambda s: s.token(Purpose.PREFERENCES),
+        403,
+        "Deze link hoort bij een andere pagina",
+    ),
+    (
+        "contact-gone",
+        lambda s: s.token(Purpose.UNSUBSCRIBE, ("weg@example.org", "ffffffffffffffff")),
+        404,
+        "Dit adres staat niet in onze verzendlijsten",
+    ),
+]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("make", "status", "heading"), [t[1:] for t in BAD_TOKENS], ids=[t[0] for t in BAD_TOKENS]
+)
+def test_a_bad_token_gets_a_dutch_page_and_changes_nothing(
+    site: Site, method: str, make, status: int, heading: str
+) -> None:
+    response = site.client.request(
+        method, f"/afmelden/{make(site)}", data=ONE_CLICK if method == "POST" else None
+    )
+
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"<h1>{heading}</h1>" in response.text
+    assert '<html lang="nl">' in response.text
+    assert suppressions(site) == set()
+
+
+def test_the_web_version_is_public_and_unknown_editions_get_a_dutch_404(site: Site) -> None:
+    seed_ledger(site.service, html="<html><body><h1>Nieuws uit de provincies</h1></body></html>")
+
+    found = site.client.get(f"/nieuwsbrief/{EDITION_KEY}")
+    missing = site.client.get("/nieuwsbrief/nieuwsbrief-1999-01")
+    odd = site.client.get("/nieuwsbrief/..%2Fcomms.toml")
+
+    assert found.status_code == 200
+    assert "Nieuws uit de provincies" in found.text
+    assert found.headers["cache-control"].startswith("public")
+    assert "'unsafe-inline'" in found.headers["content-security-policy"]  # MJML's inline styles
+    assert missing.status_code == 404
+    assert "<h1>Deze nieuwsbrief is niet gevonden</h1>" in missing.text
+    assert odd.status_code == 404
+
+
+def test_health_check_queries_the_database(site: Site) -> None:
+    response = site.client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "content_type"),
+    [
+        ("GET", "/static/comms.css", 200, "text/css"),
+        ("GET", "/healthz", 200, "application/json"),
+        ("GET", "/bestaat-niet", 404, "text/html"),
+        ("DELETE", "/afmelden/x", 405, "text/html"),
+        ("GET", "/webhooks/sendgrid", 405, "application/json"),
+        ("GET", "/docs", 404, "text/html"),
+    ],
+)
+def test_every_response_carries_the_security_headers(
+    site: Site, method: str, path: str, status: int, content_type: str
+) -> None:
+    # The client's response hook (conftest.check_response) checks the headers and cookies.
+    response = site.client.request(method, path)
+
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith(content_type)
+
+
+def test_pages_use_no_inline_script_or_style(site: Site) -> None:
+    pages = [
+        site.client.get(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}").text,
+        site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}", data=ONE_CLICK).text,
+        site.client.get(f"/voorkeuren/{site.token(Purpose.PREFERENCES)}").text,
+        site.client.get("/afmelden/kapot").text,
+    ]
+    for page in pages:
+        assert "<script" not in page
+        assert "<style" not in page
+        assert " style=" not in page
+        assert '<link rel="stylesheet" href="/static/comms.css">' in page
+
+
+def test_an_internal_error_gets_a_dutch_page_with_the_security_headers(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("comms.web.app._unsubscribe", broken)
+
+    response = site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}", data=ONE_CLICK)
+
+    assert response.status_code == 500
+    assert "<h1>Er ging iets mis</h1>" in response.text
+    assert "database on fire" not in response.text
+    assert suppressions(site) == set()

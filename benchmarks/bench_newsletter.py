@@ -191,15 +191,10 @@ def recipients(service):  # type: ignore[no-untyped-def]
 
 
 def mailing_and_sample(service, key):  # type: ignore[no-untyped-def]
-    from comms.editions import find_edition, identity
-    from comms.render.message import Mailing
-    from comms.render.templates import Rendered
+    from comms.editions import find_edition, mailing_for
 
     with service.db.session() as session:
-        edition = find_edition(session, key)
-        mailing = Mailing(
-            identity(service, edition), Rendered(edition.html, edition.text), service.signer(), NOW
-        )
+        mailing = mailing_for(service, find_edition(session, key), service.signer(), NOW)
     sample = []
     for item in recipients(service):
         sample.append(item)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from comms.render.personalise import Personaliser
 from comms.render.templates import Rendered, TemplateError
 from comms.service import Service
 from comms.store.models import Contact, Edition, EditionStatus, Message, Preference
+from comms.tokens import Signer
 
 PREVIEW_VALUES = {
     "first_name": "[voornaam]",
@@ -165,9 +166,7 @@ def send(
             audience = _audience(service, edition.audience, [])
             queue.snapshot(session, edition.id, edition.kind, segment_clause(audience))
             edition.status, edition.sending_at = EditionStatus.SENDING, clock.now()
-        mailing = Mailing(
-            identity(service, edition), Rendered(edition.html or "", edition.text or ""), signer, clock.now()
-        )
+        mailing = mailing_for(service, edition, signer, clock.now())
         job = DeliveryJob(edition.id, edition.kind, mailing, lambda claimed: blocks_for(claimed.profile))
         total = sum(queue.counts(session, edition.id).values())
     with service.db.session() as session:
@@ -197,12 +196,7 @@ def dry_run(service: Service, key: str, transport: Transport, clock: Clock) -> D
         edition = find_edition(session, key)
         _check_sendable(edition)
         audience = segment_clause(_audience(service, edition.audience, []))
-        mailing = Mailing(
-            identity(service, edition),
-            Rendered(edition.html or "", edition.text or ""),
-            service.signer(),
-            clock.now(),
-        )
+        mailing = mailing_for(service, edition, service.signer(), clock.now())
         rows = session.execute(
             select(Contact, Preference.themes)
             .outerjoin(Preference, Preference.email == Contact.email)
@@ -250,6 +244,12 @@ def identity(service: Service, edition: Edition) -> MailingIdentity:
         list_id=newsletter.list_id,
         base_url=service.config.web_base_url,
     )
+
+
+def mailing_for(service: Service, edition: Edition, signer: Signer, now: datetime) -> Mailing:
+    """The edition's compiled output, ready to make each recipient's message."""
+    rendered = Rendered(edition.html or "", edition.text or "")
+    return Mailing(identity(service, edition), rendered, signer, now)
 
 
 def _publish_outbox(
@@ -327,7 +327,7 @@ def preview(service: Service, key: str, contact_email: str | None) -> tuple[str,
         if row is None:
             raise ValidationFailed([Problem(key, f"no contact with address {contact_email!r}")])
         contact, themes = row
-        mailing = Mailing(identity(service, edition), rendered, service.signer(), datetime.now().astimezone())
+        mailing = mailing_for(service, edition, service.signer(), datetime.now(UTC))
         recipient = queue.recipient(0, contact)
         blocks = blocks_for(Profile.from_columns(contact.province, contact.roles, themes))
         return _fill(rendered, mailing.values(recipient), blocks)

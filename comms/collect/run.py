@@ -25,10 +25,6 @@ class CollectOutcome:
     def problems(self) -> list[Problem]:
         return [p for result, _ in self.per_source.values() for p in result.problems]
 
-    @property
-    def broken_sources(self) -> list[str]:
-        return [name for name, (result, _) in self.per_source.items() if result.is_broken]
-
 
 def collect_all(config: Config, db: Database, now: datetime) -> CollectOutcome:
     outcome = CollectOutcome()

@@ -23,7 +23,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import python_http_client
 from sendgrid import SendGridAPIClient
@@ -51,6 +51,15 @@ def substitution_blocks(mailing: Mailing) -> frozenset[str]:
             continue  # quirk: a substitution value is not itself substituted
         chosen.add(name)
     return frozenset(chosen)
+
+
+class Planned(NamedTuple):
+    """One message's place in a request: the blocks in the content, and its substitutions."""
+
+    message: OutgoingMessage
+    inline: frozenset[str]
+    substituted: frozenset[str]
+    substitutions: dict[str, str]
 
 
 class SendgridTransport:
@@ -96,51 +105,55 @@ class SendgridTransport:
 
     # -- grouping ---------------------------------------------------------------------
 
-    def _requests(self, messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+    def _requests(self, messages: Sequence[OutgoingMessage]) -> list[list[Planned]]:
         """Messages that can share one request body, at most 1000, each address once."""
-        groups: dict[tuple[int, frozenset[str]], list[OutgoingMessage]] = defaultdict(list)
+        groups: dict[tuple[int, frozenset[str], frozenset[str]], list[Planned]] = defaultdict(list)
         for message in messages:
-            groups[(id(message.mailing), self._content_blocks(message))].append(message)
-        requests: list[list[OutgoingMessage]] = []
+            planned = self._plan(message)
+            groups[(id(message.mailing), planned.inline, planned.substituted)].append(planned)
+        requests: list[list[Planned]] = []
         for members in groups.values():
-            current: list[OutgoingMessage] = []
+            current: list[Planned] = []
             addresses: set[str] = set()
-            for message in members:
-                address = message.recipient.email.lower()
+            for planned in members:
+                address = planned.message.recipient.email.lower()
                 if len(current) == MAX_PERSONALIZATIONS or address in addresses:  # quirk: once per request
                     requests.append(current)
                     current, addresses = [], set()
-                current.append(message)
+                current.append(planned)
                 addresses.add(address)
             if current:
                 requests.append(current)
         return requests
 
-    def _content_blocks(self, message: OutgoingMessage) -> frozenset[str]:
-        """The blocks written into the content itself; the rest are substitutions."""
+    def _plan(self, message: OutgoingMessage) -> Planned:
+        """Which blocks go into the content and which travel as substitutions, worked out once."""
         mailing = message.mailing
         substituted = self._substitution_blocks.get(id(mailing))
         if substituted is None:
             substituted = self._substitution_blocks[id(mailing)] = substitution_blocks(mailing)
-        if _substitutions_size(message, substituted) > MAX_SUBSTITUTION_BYTES:
+        values = _substitutions(message, substituted)
+        if sum(len(k.encode()) + len(v.encode()) for k, v in values.items()) > MAX_SUBSTITUTION_BYTES:
             substituted = frozenset()  # quirk: 10,000 bytes at most; inline this copy's blocks
-        return message.blocks - substituted | frozenset(f"~{b}" for b in substituted)
+            values = _substitutions(message, substituted)
+        return Planned(message, message.blocks - substituted, substituted, values)
 
     # -- one request ------------------------------------------------------------------
 
-    def _send_request(self, group: list[OutgoingMessage]) -> list[DeliveryResult]:
+    def _send_request(self, group: list[Planned]) -> list[DeliveryResult]:
         body = self.request_body(group)
         status, detail, reset = self._post_with_retries(body)
+        ids = [p.message.ledger_id for p in group]
         if status == 202:
-            return [DeliveryResult(m.ledger_id, True) for m in group]
+            return [DeliveryResult(i, True) for i in ids]
         if status in UNAVAILABLE:
             raise TransportUnavailable(
                 f"SendGrid refused the API key ({status}): {detail} (check COMMS_SENDGRID_API_KEY)"
             )
         reason = f"SendGrid {status}: {detail}"
         if status in PERMANENT:
-            return [DeliveryResult(m.ledger_id, False, reason) for m in group]
-        return [DeliveryResult(m.ledger_id, False, reason, reset or RETRY_LATER) for m in group]
+            return [DeliveryResult(i, False, reason) for i in ids]
+        return [DeliveryResult(i, False, reason, reset or RETRY_LATER) for i in ids]
 
     def _post_with_retries(self, body: dict[str, Any]) -> tuple[int, str, timedelta | None]:
         """POST, waiting out 429s (X-RateLimit-Reset) and backing off on 5xx and network errors."""
@@ -171,19 +184,17 @@ class SendgridTransport:
         reset = datetime.fromtimestamp(int(value), UTC)
         return max(reset - self.clock.now(), timedelta(0)) + timedelta(seconds=1)
 
-    def request_body(self, group: list[OutgoingMessage]) -> dict[str, Any]:
+    def request_body(self, group: list[Planned]) -> dict[str, Any]:
         first = group[0]
-        mailing = first.mailing
+        mailing = first.message.mailing
         identity = mailing.identity
-        substituted = frozenset(b[1:] for b in self._content_blocks(first) if b.startswith("~"))
-        inline = first.blocks - substituted
-        html = _with_slots(mailing.html, inline, substituted, "c", "s")
-        text = _with_slots(mailing.text, inline, substituted, "t", "u")
+        html = _with_slots(mailing.html, first.inline, first.substituted, "c", "s")
+        text = _with_slots(mailing.text, first.inline, first.substituted, "t", "u")
         body: dict[str, Any] = {
             "from": {"email": identity.sender.address, "name": identity.sender.name},
             "subject": identity.subject,
             "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
-            "personalizations": [self._personalization(m, substituted) for m in group],
+            "personalizations": [_personalization(p) for p in group],
             "headers": {"List-Id": mailing.list_id},
             "categories": [identity.kind],
             "tracking_settings": {
@@ -200,21 +211,23 @@ class SendgridTransport:
             body["mail_settings"] = {"sandbox_mode": {"enable": True}}
         return body
 
-    def _personalization(self, message: OutgoingMessage, substituted: frozenset[str]) -> dict[str, Any]:
-        return {
-            "to": [{"email": message.recipient.email, "name": message.recipient.display_name}],
-            "substitutions": _substitutions(message, substituted),
-            # quirk: custom_args values must be strings
-            "custom_args": {
-                "comms_edition": message.mailing.identity.edition_key,
-                "comms_message": str(message.ledger_id),
-                "comms_kind": message.mailing.identity.kind,
-            },
-            "headers": {
-                "List-Unsubscribe": message.list_unsubscribe,
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        }
+
+def _personalization(planned: Planned) -> dict[str, Any]:
+    message = planned.message
+    return {
+        "to": [{"email": message.recipient.email, "name": message.recipient.display_name}],
+        "substitutions": planned.substitutions,
+        # quirk: custom_args values must be strings
+        "custom_args": {
+            "comms_edition": message.mailing.identity.edition_key,
+            "comms_message": str(message.ledger_id),
+            "comms_kind": message.mailing.identity.kind,
+        },
+        "headers": {
+            "List-Unsubscribe": message.list_unsubscribe,
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    }
 
 
 def _with_slots(
@@ -250,10 +263,6 @@ def _substitutions(message: OutgoingMessage, substituted: frozenset[str]) -> dic
         values[f"@@s.{name}@@"] = mailing.html.block(name).fill({}) if keep else ""
         values[f"@@u.{name}@@"] = mailing.text.block(name).fill({}) if keep else ""
     return values
-
-
-def _substitutions_size(message: OutgoingMessage, substituted: frozenset[str]) -> int:
-    return sum(len(k.encode()) + len(v.encode()) for k, v in _substitutions(message, substituted).items())
 
 
 def _backoff(attempt: int) -> float:

@@ -15,7 +15,7 @@ from comms.audience.profile import Profile
 from comms.compose.newsletter import NewsletterContent
 from comms.config import Config
 from comms.domain import PROVINCES, THEMES, province_by_name
-from comms.render.personalise import BLOCK_END, RecipientFields, block_start
+from comms.render.personalise import RecipientFields
 from comms.render.templates import Rendered, Templates
 
 AV_BLOCK = "av"
@@ -59,14 +59,9 @@ def web_version_url(config: Config, edition_key: str) -> str:
     return f"{config.web_base_url}/nieuwsbrief/{edition_key}"
 
 
-class BlockMarkers:
-    """`blocks.start('av')` / `blocks.end` in templates, wrapped in mj-raw in MJML."""
-
-    end = BLOCK_END
-
-    @staticmethod
-    def start(name: str) -> str:
-        return block_start(name)
+class BlockNames:
+    """`blocks.av`, `blocks.province(name)`, `blocks.theme(id)` in templates: the names that
+    the `block_start(...)` / `block_end` markers (Templates' globals) take."""
 
     av = AV_BLOCK
     province = staticmethod(province_block)
@@ -88,7 +83,7 @@ def context(config: Config, content: NewsletterContent, edition_key: str, subjec
         },
         "sender": config.sender,
         "recipient": RecipientFields(),
-        "blocks": BlockMarkers(),
+        "blocks": BlockNames(),
     }
 
 

@@ -144,10 +144,3 @@ class Selected:
         for field, literal in zip(self.fields, self.literals[1:], strict=True):
             pieces += (escaped[field], literal)
         return "".join(pieces)
-
-    def with_markers(self, tag: str = "c") -> str:
-        """The text with each field as `@@<tag>.field@@` (SendGrid substitution tags)."""
-        pieces = [self.literals[0]]
-        for field, literal in zip(self.fields, self.literals[1:], strict=True):
-            pieces += (f"@@{tag}.{field}@@", literal)
-        return "".join(pieces)

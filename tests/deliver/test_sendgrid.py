@@ -108,18 +108,9 @@ def test_each_recipient_sees_exactly_their_own_copy(
 
 
 def editions_mailing(edition):  # type: ignore[no-untyped-def]
-    from comms.render.message import Mailing
-    from comms.render.templates import Rendered
-    from comms.store.models import Edition
-
     with edition.service.db.session() as session:
-        row = session.query(Edition).one()
-        return Mailing(
-            editions.identity(edition.service, row),
-            Rendered(row.html, row.text),
-            edition.service.signer(),
-            edition.clock.now(),
-        )
+        row = editions.find_edition(session, edition.key)
+        return editions.mailing_for(edition.service, row, edition.service.signer(), edition.clock.now())
 
 
 def expected_copy(edition, mailing, email: str, ledger_id: int):  # type: ignore[no-untyped-def]

@@ -82,6 +82,28 @@ class SendgridConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamConfig:
+    """`[team]`: the communications team, told about approvals, held and missed mailings."""
+
+    name: str = "Communicatie IPO"
+    addresses: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """`[serve]`: the long-running processes (`comms serve`, `comms worker`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # A standby `comms serve` tries to become leader this often: the takeover interval.
+    leader_poll_seconds: float = 5
+    # How often a worker looks for editions to deliver when it found none.
+    worker_poll_seconds: float = 5
+    # At most this long between scheduler wake-ups (also how soon a schedule edit is seen).
+    scheduler_max_wait_seconds: float = 60
+
+
+@dataclass(frozen=True, slots=True)
 class NewsletterConfig:
     audience: str = "statenleden"
     template: str = "newsletter"
@@ -110,6 +132,8 @@ class Config:
     sources: tuple[SourceConfig, ...] = field(default_factory=tuple)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     sendgrid: SendgridConfig = field(default_factory=SendgridConfig)
+    team: TeamConfig = field(default_factory=TeamConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -188,7 +212,17 @@ def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
         sources=_sources(raw.get("sources", []), where, problems),
         smtp=_typed(SmtpConfig, table("smtp"), "smtp", where, problems),
         sendgrid=_typed(SendgridConfig, table("sendgrid"), "sendgrid", where, problems),
+        team=_team(table("team"), where, problems),
+        serve=_typed(ServeConfig, table("serve"), "serve", where, problems),
     )
+
+
+def _team(raw: dict, where: str, problems: list[Problem]) -> TeamConfig:
+    team = _typed(TeamConfig, raw, "team", where, problems)
+    for address in team.addresses:
+        if not isinstance(address, str) or not _ADDRESS.match(address):
+            problems.append(Problem(where, f"[team] addresses: {address!r} is not an e-mail address"))
+    return team
 
 
 def _typed(kind: type[T], raw: dict, name: str, where: str, problems: list[Problem]) -> T:

@@ -21,7 +21,7 @@ from comms.clock import Clock, SystemClock
 from comms.compose.newsletter import Composition, Month, compose_newsletter
 from comms.deliver import queue
 from comms.deliver.outbox import OutboxTransport, PreviewLink, write_manifest
-from comms.deliver.run import DeliveryJob, Progress, deliver
+from comms.deliver.run import DeliveryJob, Progress, ShouldStop, deliver
 from comms.deliver.transport import Transport
 from comms.problems import Problem, ValidationFailed
 from comms.render.message import Mailing, MailingIdentity
@@ -155,27 +155,60 @@ def send(
 ) -> SendOutcome:
     """Deliver every pending message of an approved edition; resumes an interrupted send."""
     clock = clock or SystemClock()
-    config = service.config
-    signer = service.signer()
     with service.db.session() as session:
         edition = find_edition(session, key)
         if edition.status == EditionStatus.SENT:
             return SendOutcome(key, 0, queue.counts(session, edition.id), already_sent=True)
+    start_sending(service, key, clock)
+    return deliver_edition(service, key, transport, clock, progress)
+
+
+def start_sending(service: Service, key: str, clock: Clock) -> Edition:
+    """approved → sending: the audience is snapshotted into the message ledger, once.
+
+    From here any worker may deliver it. Refuses (ValidationFailed) anything not approved.
+    """
+    with service.db.session() as session:
+        edition = find_edition(session, key)
         _check_sendable(edition)
         if edition.status == EditionStatus.APPROVED:
             audience = _audience(service, edition.audience, [])
             queue.snapshot(session, edition.id, edition.kind, segment_clause(audience))
             edition.status, edition.sending_at = EditionStatus.SENDING, clock.now()
-        mailing = mailing_for(service, edition, signer, clock.now())
+        return edition
+
+
+def deliver_edition(
+    service: Service,
+    key: str,
+    transport: Transport,
+    clock: Clock,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+    wait_for_retries: bool = True,
+) -> SendOutcome:
+    """Deliver what is due of an edition that is sending; marks it sent once settled.
+
+    Safe to run in several processes at once: the ledger hands each message to one of them.
+    """
+    config = service.config
+    with service.db.session() as session:
+        edition = find_edition(session, key)
+        if edition.status == EditionStatus.SENT:
+            return SendOutcome(key, 0, queue.counts(session, edition.id), already_sent=True)
+        _check_sendable(edition)
+        mailing = mailing_for(service, edition, service.signer(), clock.now())
         job = DeliveryJob(edition.id, edition.kind, mailing, lambda claimed: blocks_for(claimed.profile))
         total = sum(queue.counts(session, edition.id).values())
     with service.db.session() as session:
         timeout = timedelta(seconds=config.delivery.claim_timeout_seconds)
         released = queue.release_orphans(session, job.edition_id, clock.now(), timeout)
-    delivered = deliver(service.db, job, transport, config.delivery, clock, progress, total)
+    delivered = deliver(
+        service.db, job, transport, config.delivery, clock, progress, total, should_stop, wait_for_retries
+    )
     with service.db.session() as session:
         edition = session.get_one(Edition, job.edition_id)
-        if queue.is_settled(session, edition.id):
+        if edition.status == EditionStatus.SENDING and queue.is_settled(session, edition.id):
             edition.status, edition.sent_at = EditionStatus.SENT, clock.now()
         counts = queue.counts(session, edition.id)
         if isinstance(transport, OutboxTransport):

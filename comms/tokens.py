@@ -18,6 +18,7 @@ from enum import StrEnum
 class Purpose(StrEnum):
     UNSUBSCRIBE = "u"
     PREFERENCES = "p"
+    PREVIEW = "v"  # the team's preview link in an approval request
 
 
 class InvalidToken(ValueError):

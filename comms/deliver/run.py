@@ -26,6 +26,7 @@ from comms.store.database import Database
 from comms.store.models import Message, MessageStatus
 
 Progress = Callable[[int, int], None]  # (delivered in this batch, total in the ledger)
+ShouldStop = Callable[[], bool]
 Blocks = Callable[[queue.Claimed], frozenset[str]]
 HOUR = timedelta(hours=1)
 
@@ -46,18 +47,25 @@ def deliver(
     clock: Clock,
     progress: Progress | None = None,
     total: int = 0,
+    should_stop: ShouldStop | None = None,
+    wait_for_retries: bool = True,
 ) -> int:
-    """Deliver until nothing is due or waiting for a retry; returns how many were delivered."""
+    """Deliver until nothing is due (or waiting for a retry); returns how many were delivered.
+
+    `should_stop` is asked between batches (SIGTERM in a worker): the batch in hand is
+    finished and acknowledged, nothing more is claimed. A worker serving many editions
+    passes `wait_for_retries=False` and comes back for the retries on a later round.
+    """
     worker = queue.worker_name()
     delivered = 0
     transport.open()
     try:
-        while True:
+        while not (should_stop and should_stop()):
             size = _allowed_now(db, settings, clock, settings.batch_size or transport.batch_size)
             with db.session() as session:
                 batch = queue.claim(session, job.edition_id, job.kind, worker, size, clock.now())
             if not batch:
-                if not _wait_for_retries(db, job.edition_id, clock):
+                if not wait_for_retries or not _wait_for_retries(db, job.edition_id, clock):
                     return delivered
                 continue
             started = clock.now()
@@ -66,6 +74,7 @@ def deliver(
             if progress:
                 progress(done, total)
             _pace(settings, clock, started, len(batch))
+        return delivered
     finally:
         transport.close()
 

@@ -8,9 +8,11 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -121,6 +123,9 @@ class Edition(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when a schedule built it: which one, and the planned send it is for.
+    schedule: Mapped[str | None] = mapped_column(String(100))
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: counts per section
     # Compiled once per edition; optional blocks (AV, province, theme sections) are cut
     # per recipient, personal values filled in (render.personalise).
@@ -207,3 +212,43 @@ class DeliveryEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRunOutcome(StrEnum):
+    RUNNING = "running"  # started; a runner that died leaves it so, and the next leader finishes it
+    DONE = "done"
+    HELD = "held"  # ran, but its mailing was held (not approved, nothing new): the team was told
+    MISSED = "missed"  # too late (beyond the schedule's staleness limit): reported, not run
+    FAILED = "failed"
+
+
+class JobRun(Base):
+    """Each planned run of a scheduled job, once: the scheduler's own ledger.
+
+    The unique (schedule, step, planned_for) is what keeps a job from firing twice when
+    a standby takes over, whatever APScheduler's job store had recorded at the time.
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("schedule", "step", "planned_for"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    step: Mapped[str] = mapped_column(String(30))  # build | send | approval-deadline
+    planned_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(20), default=JobRunOutcome.RUNNING)
+    detail: Mapped[str | None] = mapped_column(Text)
+    runner: Mapped[str] = mapped_column(String(200))  # host:pid
+    edition_key: Mapped[str | None] = mapped_column(String(100))
+
+
+class SchedulerJob(Base):
+    """APScheduler 3's SQLAlchemyJobStore table, declared here so Alembic owns the schema."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)

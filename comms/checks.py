@@ -14,7 +14,7 @@ from comms.problems import Problem
 from comms.render.newsletter import render_newsletter
 from comms.render.personalise import Personaliser
 from comms.render.templates import TemplateError
-from comms.schedules import load_schedules
+from comms.schedule.definitions import load_schedules
 from comms.service import Service
 
 

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from comms import editions
 from comms.clock import Clock, SystemClock
 from comms.domain import THEMES
+from comms.problems import ValidationFailed
 from comms.service import Service
 from comms.store.models import Contact
 from comms.tokens import InvalidToken, Purpose, Signer, TokenClaims
@@ -179,7 +180,10 @@ class Pages:
         return b""
 
 
-def create_app(service: Service, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    service: Service, clock: Clock | None = None, health: Callable[[], dict[str, str]] | None = None
+) -> FastAPI:
+    """The app; `health` adds the process's own state to /healthz (the scheduler's role)."""
     clock = clock or SystemClock()
     signer = service.signer()  # no COMMS_SECRET_KEY: fail at start, not on the first click
     pages = Pages(service)
@@ -261,6 +265,19 @@ def create_app(service: Service, clock: Clock | None = None) -> FastAPI:
         headers = {"Content-Security-Policy": WEB_VERSION_CSP, "Cache-Control": PUBLIC_CACHE}
         return HTMLResponse(html, headers=headers)
 
+    @app.get("/voorbeeld/{token}")
+    async def team_preview(token: str) -> Response:
+        """The edition as the approval request shows it: every block, sample values, not cached."""
+        claims = _verify(signer, token, Purpose.PREVIEW, clock.now())
+        if isinstance(claims, str):
+            status, problem = _TOKEN_FAILURES.get(claims, (400, "invalid"))
+            return pages.problem(status, problem)
+        try:
+            html, _ = await run_in_threadpool(editions.preview, service, claims.subject, None)
+        except (editions.EditionNotFound, ValidationFailed):
+            return pages.problem(404, "unknown-edition")
+        return HTMLResponse(html, headers={"Content-Security-Policy": WEB_VERSION_CSP})
+
     @app.get("/static/comms.css")
     async def stylesheet() -> Response:
         return Response(pages.stylesheet(), media_type="text/css", headers={"Cache-Control": PUBLIC_CACHE})
@@ -272,7 +289,7 @@ def create_app(service: Service, clock: Clock | None = None) -> FastAPI:
         except Exception as exc:  # any database failure means: not healthy
             log.error("health check failed: %s", type(exc).__name__)
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", **(health() if health else {})})
 
     @app.post("/webhooks/sendgrid")
     async def sendgrid_events(request: Request) -> Response:

@@ -1,0 +1,94 @@
+"""Notices to the communications team: approval needed, a mailing held, a planned send missed.
+
+They go through the configured transport like any mailing (the outbox in development),
+but not through the message ledger: a notice is about a mailing, not part of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+
+from comms.clock import Clock
+from comms.config import Config
+from comms.dates import local, long_date, time_of_day
+from comms.deliver.transports import make_transport
+from comms.render.message import Mailing, MailingIdentity, Recipient
+from comms.render.templates import Rendered
+from comms.tokens import Signer
+
+log = logging.getLogger(__name__)
+OUTBOX_KEY = "meldingen"  # the outbox folder for team notices
+
+
+@dataclass(frozen=True, slots=True)
+class TeamNotice:
+    subject: str  # Dutch, like everything the team reads in its mailbox
+    lines: list[str] = field(default_factory=list)
+    link: tuple[str, str] | None = None  # (label, url)
+
+    def text(self) -> str:
+        parts = list(self.lines)
+        if self.link:
+            parts.append(f"{self.link[0]}: {self.link[1]}")
+        return "\n\n".join([*parts, "-- comms, de verzendservice van het IPO"]) + "\n"
+
+    def html(self) -> str:
+        paragraphs = "".join(f"<p>{escape(line)}</p>" for line in self.lines)
+        if self.link:
+            label, url = self.link
+            paragraphs += f'<p><a href="{escape(url)}">{escape(label)}</a></p>'
+        return (
+            '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
+            f"<title>{escape(self.subject)}</title></head><body>{paragraphs}"
+            "<p>-- comms, de verzendservice van het IPO</p></body></html>"
+        )
+
+
+def notify_team(
+    config: Config, signer: Signer, notice: TeamNotice, addresses: tuple[str, ...], clock: Clock
+) -> int:
+    """Send the notice to the schedule's addresses, else the [team] addresses; returns how many.
+
+    Never raises: a notice that cannot be sent is logged, it must not stop the job it is about.
+    """
+    recipients = addresses or tuple(config.team.addresses)
+    if not recipients:
+        log.warning("team notice not sent, no [team] addresses configured: %s", notice.subject)
+        return 0
+    now = clock.now()
+    identity = MailingIdentity(
+        edition_key=OUTBOX_KEY,
+        kind="team",
+        subject=notice.subject,
+        sender=config.sender,
+        list_name="Meldingen van comms",
+        list_id="comms-meldingen",
+        base_url=config.web_base_url,
+    )
+    mailing = Mailing(identity, Rendered(notice.html(), notice.text()), signer, now)
+    stamp = f"{now:%Y%m%dT%H%M%S}-{hashlib.sha256(notice.subject.encode()).hexdigest()[:8]}"
+    messages = [
+        mailing.message(Recipient(number, f"{stamp}-{number}", address, "", config.team.name), frozenset())
+        for number, address in enumerate(recipients, start=1)
+    ]
+    try:
+        transport = make_transport(config, OUTBOX_KEY, clock)
+        transport.open()
+        try:
+            results = transport.send_batch(messages)
+        finally:
+            transport.close()
+    except Exception as exc:  # the transport is down or misconfigured: log, do not stop the job
+        log.error("team notice %r not sent: %s", notice.subject, type(exc).__name__)
+        return 0
+    return sum(1 for r in results if r.delivered)
+
+
+def local_time(moment: datetime) -> str:
+    """ "donderdag 7 januari 2027 om 9.00 uur": how the team reads a planned time."""
+    at = local(moment)
+    return f"{long_date(at)} om {time_of_day(at)}"

@@ -1,0 +1,616 @@
+"""schedules/*.toml: one scheduled job per file (the file stem is its name), read and checked.
+
+Everything that can be known about a schedule's timing is checked here, for `comms check`:
+cron syntax, dates that never come, sends outside the send window, a send without a build
+(and time to approve it) before it, and two sends for one edition. The scheduler only runs
+schedules that passed.
+
+All times are Europe/Amsterdam wall-clock times. Summer time, as APScheduler 3 handles it
+(with one correction, see WallClockCronTrigger):
+- a time that does not exist (02:00-02:59 on the last Sunday of March) fires one hour later by
+  the clock, at the same moment: "30 2 * * *" runs at 03:30 CEST that day, once;
+- a time that happens twice (02:00-02:59 on the last Sunday of October) fires once, at the
+  first (CEST) occurrence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+
+from comms.config import _ADDRESS
+from comms.dates import AMSTERDAM, local, utcnow
+from comms.problems import Problem
+from comms.tomlfile import read_toml
+
+Step = Literal["build", "send"]
+STEPS: tuple[Step, ...] = ("build", "send")
+KINDS = ("newsletter",)
+# One edition per period: two sends whose local send times give the same key are one edition twice.
+EDITION_KEY = {"newsletter": "%Y-%m"}
+
+HORIZON = timedelta(days=400)  # how far ahead windows, ordering and editions are checked
+NEVER_HORIZON = timedelta(days=5 * 366)  # a cron without a run this far ahead never runs
+_LOOK_BACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=32), timedelta(days=400), NEVER_HORIZON)
+_MAX_RUNS = 2000  # runs examined per check: a cron firing every minute must not take minutes
+_TICK = timedelta(microseconds=1)
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+_LONG_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_NUMERIC_WEEKDAYS = re.compile(r"^(\*|\d+)(?:-(\d+))?(?:/(\d+))?$")
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+
+# The tables and keys a schedule file may have; anything else is a typo to report.
+_SHAPE: dict[str, tuple[str, ...]] = {
+    "": ("kind", "audience", "template", "build", "approval", "send"),
+    "build": ("cron", "stale_after_hours"),
+    "approval": ("required", "deadline_hours", "notify"),
+    "send": ("cron", "stale_after_hours", "window"),
+    "send.window": ("days", "hours"),
+}
+_EXAMPLES = {
+    "kind": 'kind = "newsletter"',
+    "audience": 'audience = "statenleden"',
+    "template": 'template = "newsletter"',
+    "cron": 'cron = "0 9 1-7 * thu"',
+}
+_TYPE_NAMES = {str: "text in quotes", bool: "true or false", float: "a number", list: "a list"}
+_REQUIRED: Any = object()
+
+
+# -- cron expressions -------------------------------------------------------------------
+
+
+class WallClockCronTrigger(CronTrigger):
+    """A CronTrigger that fires once per wall-clock time.
+
+    On the autumn change APScheduler 3 fires a time in the repeated hour twice ("30 2 * * *"
+    at 02:30 CEST and again at 02:30 CET); a job planned for 02:30 means once, so the second,
+    CET occurrence (fold=1) is skipped. A spring-forward time that does not exist is left to
+    APScheduler: it fires at the same moment, one hour later by the clock.
+    """
+
+    __slots__ = ()
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        fire = super().get_next_fire_time(previous_fire_time, now)
+        while fire is not None and fire.astimezone(self.timezone).fold == 1:
+            fire = super().get_next_fire_time(fire, fire)
+        return fire
+
+
+def normalise_cron(expression: str) -> str:
+    """The expression in lower case, single-spaced, with day-of-week numbers as names.
+
+    APScheduler 3 quirk: `CronTrigger.from_crontab` reads day-of-week 0 as Monday, while
+    crontab, which the team writes, has 0 and 7 = Sunday. Names mean the same to both, so
+    numbers become names before APScheduler sees them. Raises ValueError for a bad weekday.
+    """
+    fields = expression.lower().split()
+    if len(fields) == 5:  # otherwise APScheduler reports the field count
+        fields[4] = _weekdays(fields[4])
+    return " ".join(fields)
+
+
+def _weekdays(field: str) -> str:
+    days: set[int] = set()
+    names: list[str] = []
+    for token in field.split(","):
+        numbers = _crontab_days(token)
+        if numbers is None:
+            names.append(token)
+        else:
+            days |= numbers
+    return ",".join([describe_days(days)] * bool(days) + names)
+
+
+def _crontab_days(token: str) -> set[int] | None:
+    """The days (0 = Monday) a numeric crontab token means; None for '*' and names."""
+    found = _NUMERIC_WEEKDAYS.match(token)
+    if token == "*" or not found:
+        return None  # names (and mistakes in them) are APScheduler's to read
+    first, last, step = found.groups()
+    if first == "*":
+        start, end = (0, 6) if last is None else (1, 0)  # "*-3" is not valid
+    else:
+        start = int(first)
+        end = int(last) if last else (7 if step else start)  # "1/2" is 1-7/2, as in crontab
+    if not 0 <= start <= end <= 7 or step == "0":
+        raise ValueError(
+            f"day-of-week {token!r} is not valid: crontab numbers the days 0-7 "
+            "(0 and 7 are Sunday, 1 is Monday) and a range goes upwards; names such as mon-fri work too"
+        )
+    return {(n - 1) % 7 for n in range(start, end + 1, int(step or 1))}
+
+
+def cron_trigger(cron: str, end: datetime | None = None) -> CronTrigger:
+    """A trigger for a normalised expression, in Europe/Amsterdam; raises ValueError if invalid."""
+    trigger = WallClockCronTrigger.from_crontab(cron, timezone=AMSTERDAM)
+    trigger.end_date = end  # bounds the search: an impossible date ends here, not in the year 9999
+    return trigger
+
+
+def next_fire(trigger: CronTrigger, after: datetime) -> datetime | None:
+    """The first fire time strictly after `after`, as aware UTC."""
+    fire = trigger.get_next_fire_time(None, after.astimezone(UTC) + _TICK)
+    return fire.astimezone(UTC) if fire else None
+
+
+def fires_between(cron: str, start: datetime, end: datetime, limit: int = _MAX_RUNS) -> list[datetime]:
+    """Fire times strictly after start and before end (UTC), at most `limit` of them."""
+    trigger, fires = cron_trigger(cron, end), []
+    moment: datetime | None = start
+    while len(fires) < limit and (moment := next_fire(trigger, moment)) is not None and moment < end:
+        fires.append(moment)
+    return fires
+
+
+# -- days and the send window -----------------------------------------------------------
+
+
+def describe_days(days: Iterable[int]) -> str:
+    """{0, 1, 2, 3, 4} → 'mon-fri'; {0, 2, 4} → 'mon,wed,fri'; every day → 'mon-sun'."""
+    runs: list[list[int]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = [
+        f"{DAY_NAMES[run[0]]}-{DAY_NAMES[run[-1]]}" if len(run) > 2 else ",".join(DAY_NAMES[d] for d in run)
+        for run in runs
+    ]
+    return ",".join(parts)
+
+
+def parse_days(value: object) -> frozenset[int] | None:
+    """'mon-fri', 'mon,wed,fri' or ['mon', 'tue'] (a range may wrap: 'fri-mon'); None if not valid."""
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
+    days: set[int] = set()
+    for item in items:
+        if not isinstance(item, str):
+            return None
+        first, _, last = item.strip().lower().partition("-")
+        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
+            return None
+        start, end = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
+        days.update((start + offset) % 7 for offset in range((end - start) % 7 + 1))
+    return frozenset(days) or None
+
+
+def parse_hours(value: str) -> tuple[time, time] | None:
+    """'08:00-18:00' → (08:00, 18:00); None if it does not look like that."""
+    found = _HOURS.match(value.strip())
+    try:
+        return (time(int(found[1]), int(found[2])), time(int(found[3]), int(found[4]))) if found else None
+    except ValueError:  # 25:00, 08:75
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SendWindow:
+    """When a send may start: these weekdays, from start up to (not including) end, local time."""
+
+    days: frozenset[int]  # 0 = Monday … 6 = Sunday
+    start: time
+    end: time
+
+    def allows(self, moment: datetime) -> bool:
+        wall = local(moment)
+        return wall.weekday() in self.days and self.start <= wall.time() < self.end
+
+    def describe(self) -> str:
+        return f"{describe_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+# -- the schedule -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    name: str
+    path: Path
+    kind: str
+    audience: str
+    template: str
+    build_cron: str  # normalised (normalise_cron): means the same to crontab and APScheduler
+    send_cron: str
+    build_stale_after: timedelta
+    send_stale_after: timedelta
+    approval_required: bool
+    approval_deadline: timedelta  # approval is needed this long before the send
+    notify: tuple[str, ...]  # empty: the [team] addresses of comms.toml
+    window: SendWindow
+
+    def cron(self, step: Step) -> str:
+        return self.build_cron if step == "build" else self.send_cron
+
+    def stale_after(self, step: Step) -> timedelta:
+        return self.build_stale_after if step == "build" else self.send_stale_after
+
+    def trigger(self, step: Step) -> CronTrigger:
+        return cron_trigger(self.cron(step))
+
+    def next_runs(self, step: Step, after: datetime, count: int) -> list[datetime]:
+        """The next `count` runs strictly after `after`, as aware UTC."""
+        trigger, runs = self.trigger(step), []
+        moment: datetime | None = after
+        while len(runs) < count and (moment := next_fire(trigger, moment)) is not None:
+            runs.append(moment)
+        return runs
+
+    def previous_run_before(self, step: Step, moment: datetime) -> datetime | None:
+        """The last run strictly before `moment` (within five years), as aware UTC.
+
+        APScheduler 3 only counts forward, so look back over growing spans until one has a run.
+        """
+        for span in _LOOK_BACK:
+            if runs := fires_between(self.cron(step), moment - span - _TICK, moment, limit=10 * _MAX_RUNS):
+                return runs[-1]
+        return None
+
+    def previous_send_before(self, moment: datetime) -> datetime | None:
+        return self.previous_run_before("send", moment)
+
+    def next_send_after(self, moment: datetime) -> datetime | None:
+        runs = self.next_runs("send", moment, 1)
+        return runs[0] if runs else None
+
+    def approval_due(self, send: datetime) -> datetime | None:
+        """When the edition for this send must be approved; None if no approval is required."""
+        return send - self.approval_deadline if self.approval_required else None
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when anything that affects timing changes; the same in every process."""
+        timing = [
+            self.build_cron,
+            self.send_cron,
+            self.build_stale_after.total_seconds(),
+            self.send_stale_after.total_seconds(),
+            self.approval_required,
+            self.approval_deadline.total_seconds(),
+            self.window.describe(),
+        ]
+        return hashlib.sha256(json.dumps(timing).encode()).hexdigest()[:12]
+
+
+def local_text(moment: datetime) -> str:
+    """'2027-03-28 09:00 CEST'."""
+    return f"{local(moment):%Y-%m-%d %H:%M %Z}"
+
+
+def _day_and_time(moment: datetime) -> str:
+    """'Saturday 2027-01-02 09:00 CET'."""
+    return f"{_LONG_DAY_NAMES[local(moment).weekday()]} {local_text(moment)}"
+
+
+def start_of_day(day: date) -> datetime:
+    """Local midnight at the start of `day`, as aware UTC."""
+    return datetime.combine(day, time(), AMSTERDAM).astimezone(UTC)
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def load_schedules(
+    directory: Path, segments: set[str], templates: set[str], now: datetime | None = None
+) -> tuple[list[Schedule], list[Problem]]:
+    """The valid schedules, and every problem of every file; checks look ahead from `now`."""
+    now = now or utcnow()
+    sources = [_Source(path) for path in sorted(directory.glob("*.toml"))]
+    loaded = [(source, _load(source, segments, templates, now)) for source in sources]
+    complete = [(source, s) for source, s in loaded if s is not None]
+    _check_editions(complete, now)
+    problems = [p for source in sources for p in source.problems]
+    return [s for source, s in complete if not source.problems], problems
+
+
+@dataclass
+class _Source:
+    """One schedule file being read: its text, for line numbers, and the problems found so far."""
+
+    path: Path
+    text: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def problem(self, reason: str, table: str = "", key: str | None = None) -> None:
+        self.problems.append(Problem(self.where, reason, line=_line(self.text, table, key)))
+
+
+def _load(source: _Source, segments: set[str], templates: set[str], now: datetime) -> Schedule | None:
+    source.text, data, source.problems = read_toml(source.path)
+    if data is None:
+        return None
+    _check_keys(source, data, "")
+    build, approval, send = (_table(source, data, name) for name in ("build", "approval", "send"))
+    window = _window(source, _table(source, send, "send.window"))
+    kind = _name(source, data, "kind", set(KINDS), "kinds")
+    audience = _name(source, data, "audience", segments, "segments in the segments file")
+    template = _name(source, data, "template", templates, "folders in templates/ with an email.mjml")
+    crons = {step: _cron(source, table, step, now) for step, table in zip(STEPS, (build, send), strict=True)}
+    schedule = _schedule(source, (build, approval, send), (kind, audience, template), crons, window)
+    if schedule is not None:  # even with an unknown audience: report every problem at once
+        _check_timing(source, schedule, now)
+    return schedule
+
+
+def _schedule(
+    source: _Source,
+    tables: tuple[dict[str, Any], ...],
+    names: tuple[str | None, ...],
+    crons: dict[str, str | None],
+    window: SendWindow | None,
+) -> Schedule | None:
+    build, approval, send = tables
+    values: dict[str, Any] = {
+        **dict(zip(("kind", "audience", "template"), names, strict=True)),
+        "build_cron": crons["build"],
+        "send_cron": crons["send"],
+        "build_stale_after": _hours(source, build, "build", "stale_after_hours", 24, positive=True),
+        "send_stale_after": _hours(source, send, "send", "stale_after_hours", 2, positive=True),
+        "approval_required": _get(source, approval, "approval", "required", bool, True),
+        "approval_deadline": _hours(source, approval, "approval", "deadline_hours", 24, positive=False),
+        "notify": _notify(source, approval),
+        "window": window,
+    }
+    if any(value is None for value in values.values()):
+        return None
+    return Schedule(name=source.path.stem, path=source.path, **values)
+
+
+# -- reading values ---------------------------------------------------------------------
+
+
+def _label(table: str, key: str) -> str:
+    return f"[{table}] {key}" if table else key
+
+
+def _check_keys(source: _Source, data: dict[str, Any], table: str) -> None:
+    expected = _SHAPE[table]
+    for key in sorted(data.keys() - set(expected)):
+        what = f"table [{_join(table, key)}]" if isinstance(data[key], dict) else _key_name(table, key)
+        guess = difflib.get_close_matches(key, expected, n=1)
+        hint = f"did you mean '{guess[0]}'? " if guess else ""
+        known = ", ".join(expected)
+        source.problem(f"unknown {what}: {hint}(known: {known})", *_place(table, key, data[key]))
+
+
+def _key_name(table: str, key: str) -> str:
+    return f"key '{key}' in [{table}]" if table else f"key '{key}'"
+
+
+def _place(table: str, key: str, value: Any) -> tuple[str, str | None]:
+    """Where to look for a key: a table is found by its [header]."""
+    return (_join(table, key), None) if isinstance(value, dict) else (table, key)
+
+
+def _join(table: str, key: str) -> str:
+    return f"{table}.{key}" if table else key
+
+
+def _table(source: _Source, data: dict[str, Any], name: str) -> dict[str, Any]:
+    """The table `name` (dotted) in data, {} when absent; its unknown keys are problems."""
+    parent, _, key = name.rpartition(".")
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        reason = f"{_label(parent, key)} must be a table: a line [{name}] with its keys below it"
+        source.problem(reason, parent, key)
+        return {}
+    _check_keys(source, value, name)
+    return value
+
+
+def _get(
+    source: _Source, data: dict[str, Any], table: str, key: str, expected: type, default: Any = _REQUIRED
+) -> Any:
+    """data[key] if it has the expected type, else None and a problem; default if absent."""
+    if key not in data:
+        if default is _REQUIRED:
+            source.problem(f"{_label(table, key)} is missing: add a line like {_EXAMPLES[key]}", table)
+            return None
+        return default
+    value = data[key]
+    allowed = (int, float) if expected is float else (expected,)
+    if isinstance(value, bool) is not (expected is bool) or not isinstance(value, allowed):
+        source.problem(f"{_label(table, key)} must be {_TYPE_NAMES[expected]}, not {value!r}", table, key)
+        return None
+    return value
+
+
+def _name(source: _Source, data: dict[str, Any], key: str, known: set[str], what: str) -> str | None:
+    """The name, also when unknown (reported), so the timing checks still run."""
+    value = _get(source, data, "", key, str)
+    if value is not None and value not in known:
+        listed = ", ".join(sorted(known)) or "none"
+        source.problem(f"unknown {key} {value!r}: use one of the {what} ({listed})", "", key)
+    return value
+
+
+def _hours(
+    source: _Source, data: dict[str, Any], table: str, key: str, default: float, *, positive: bool
+) -> timedelta | None:
+    hours = _get(source, data, table, key, float, default)
+    if hours is None:
+        return None
+    if hours < 0 or (positive and hours == 0):
+        rule = "more than 0" if positive else "0 or more"
+        source.problem(f"{_label(table, key)} must be {rule} hours, not {hours}", table, key)
+        return None
+    return timedelta(hours=hours)
+
+
+def _notify(source: _Source, approval: dict[str, Any]) -> tuple[str, ...]:
+    """The valid addresses; the others are reported (and the schedule with them)."""
+    addresses = _get(source, approval, "approval", "notify", list, []) or []
+    valid = tuple(a for a in addresses if isinstance(a, str) and _ADDRESS.match(a))
+    for address in addresses:
+        if address not in valid:
+            source.problem(f"[approval] notify: {address!r} is not an e-mail address", "approval", "notify")
+    return valid
+
+
+def _window(source: _Source, data: dict[str, Any]) -> SendWindow | None:
+    days = parse_days(data.get("days", "mon-fri"))
+    if days is None:
+        source.problem(
+            f'[send.window] days {data["days"]!r} is not valid: write "mon-fri", "mon,wed,fri", '
+            '["mon", "tue"] or "mon-sun" for every day',
+            "send.window",
+            "days",
+        )
+    text = data.get("hours", "08:00-18:00")
+    hours = parse_hours(text) if isinstance(text, str) else None
+    if hours is None:
+        source.problem(f'[send.window] hours {text!r} is not valid: write it like "08:00-18:00"', *_HOURS_KEY)
+    elif hours[0] >= hours[1]:
+        reason = (
+            f"[send.window] hours {text!r}: the start must be before the end (a window cannot pass midnight)"
+        )
+        source.problem(reason, *_HOURS_KEY)
+        hours = None
+    return SendWindow(days, *hours) if days and hours else None
+
+
+_HOURS_KEY = ("send.window", "hours")
+
+
+def _cron(source: _Source, table: dict[str, Any], step: Step, now: datetime) -> str | None:
+    expression = _get(source, table, step, "cron", str)
+    if expression is None:
+        return None
+    try:
+        cron = normalise_cron(expression)
+        cron_trigger(cron)
+    except ValueError as exc:
+        # No line number: the reason names [step] cron, and tests/test_cli.py pins "file: [send] cron …".
+        source.problems.append(
+            Problem(
+                source.where,
+                f"[{step}] cron {expression!r} is not valid: {exc}; "
+                "write 5 fields, minute hour day-of-month month day-of-week, like '0 9 1-7 * thu'",
+            )
+        )
+        return None
+    if not fires_between(cron, now, now + NEVER_HORIZON, limit=1):
+        source.problem(
+            f"[{step}] cron {expression!r} never runs: no date in the next five years matches it "
+            "(a day that does not exist, such as 30 or 31 February?); correct the day and month",
+            step,
+            "cron",
+        )
+        return None
+    return cron
+
+
+def _line(text: str, table: str, key: str | None) -> int | None:
+    """The line of `key` in [table], else of the [table] header: tomllib keeps no positions."""
+    current, header = "", None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if found := re.match(r"\s*\[\s*([^\[\]]+?)\s*\]", line):
+            current = re.sub(r"[\s\"']", "", found[1])
+            header = number if current == table and header is None else header
+        elif current == table and key and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+            return number
+    if header is None and "." in table:  # an inline table: window = { days = … }
+        return _line(text, *table.rsplit(".", 1))
+    return header
+
+
+# -- timing checks ----------------------------------------------------------------------
+
+
+def _check_timing(source: _Source, schedule: Schedule, now: datetime) -> None:
+    sends = fires_between(schedule.send_cron, now, now + HORIZON)
+    _check_window(source, schedule, sends)
+    _check_order(source, schedule, sends)
+
+
+def _check_window(source: _Source, schedule: Schedule, sends: list[datetime]) -> None:
+    outside = next((send for send in sends if not schedule.window.allows(send)), None)
+    if outside is not None:
+        source.problem(
+            f"send at {_day_and_time(outside)} is outside the send window {schedule.window.describe()}: "
+            "change [send] cron or [send.window]",
+            "send",
+            "cron",
+        )
+
+
+def _check_order(source: _Source, schedule: Schedule, sends: list[datetime]) -> None:
+    """Every send needs a build after the previous send and early enough to approve it."""
+    previous = schedule.previous_send_before(sends[0]) if sends else None
+    for send in sends:
+        lower = previous or send - NEVER_HORIZON
+        due = schedule.approval_due(send) or send
+        build = next(iter(fires_between(schedule.build_cron, lower, due, limit=1)), None)
+        if build is None:
+            source.problem(_order_reason(schedule, send, previous, due), "build", "cron")
+            return
+        previous = send
+
+
+def _order_reason(schedule: Schedule, send: datetime, previous: datetime | None, due: datetime) -> str:
+    since = f"after the previous send ({local_text(previous)}) " if previous else ""
+    if schedule.approval_required:
+        until = f"before the approval deadline {local_text(due)}"
+        fix = "make [build] cron run earlier or lower [approval] deadline_hours"
+    else:
+        until = "before it"
+        fix = "make [build] cron run earlier"
+    return f"send at {_day_and_time(send)} has no build {since}{until}: {fix}"
+
+
+def _check_editions(loaded: list[tuple[_Source, Schedule]], now: datetime) -> None:
+    """One send per edition, within a schedule and across schedules of the same kind."""
+    told: set[str] = set()
+    for kind, key_format in EDITION_KEY.items():
+        editions: dict[str, list[tuple[datetime, _Source]]] = defaultdict(list)
+        for source, schedule in loaded:
+            if schedule.kind == kind:
+                for send in fires_between(schedule.send_cron, now, now + HORIZON):
+                    editions[local(send).strftime(key_format)].append((send, source))
+        for edition, sends in sorted(editions.items()):
+            if len(sends) > 1:
+                involved = list({source.where: source for _, source in sends}.values())
+                reason = _overlap_reason(kind, edition, sends, involved)
+                for source in involved:
+                    if source.where not in told:  # the first clash per file is enough to act on
+                        source.problem(reason, "send", "cron")
+                told.update(source.where for source in involved)
+
+
+def _overlap_reason(
+    kind: str, edition: str, sends: list[tuple[datetime, _Source]], involved: list[_Source]
+) -> str:
+    shown = [f"{local_text(send)} ({source.path.name})" for send, source in sorted(sends, key=_first)[:3]]
+    more = f" and {len(sends) - 3} more" if len(sends) > 3 else ""
+    times = " and ".join(shown) + more
+    if len(involved) == 1:
+        return (
+            f"{involved[0].where} sends the {kind} edition {edition} more than once: {times}; "
+            "one send per edition: change [send] cron"
+        )
+    files = " and ".join(source.where for source in involved)
+    return (
+        f"{files} {'both' if len(involved) == 2 else 'all'} send the {kind} edition {edition}: {times}; "
+        "one send per edition: change a [send] cron or remove one of the schedules"
+    )
+
+
+def _first(pair: tuple[datetime, _Source]) -> datetime:
+    return pair[0]

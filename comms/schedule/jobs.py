@@ -1,0 +1,316 @@
+"""What a scheduled job does when it fires: build, remind about approval, start the send.
+
+APScheduler stores jobs by reference ("comms.schedule.jobs:run_step") with plain
+arguments, so the running service is handed over through `JobContext` rather than
+pickled. Every run goes through the job-run ledger (runs.py) first.
+
+The send step only moves an approved edition to `sending` (its audience snapshotted
+into the message ledger); the workers deliver it, in `comms serve` and in any number
+of `comms worker` processes. So a job is short and the scheduler is never blocked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from comms import editions
+from comms.clock import Clock
+from comms.collect.run import collect_all
+from comms.compose.newsletter import AlreadySent, Month
+from comms.dates import local
+from comms.notify import TeamNotice, local_time, notify_team
+from comms.problems import ValidationFailed
+from comms.schedule import runs
+from comms.schedule.definitions import Schedule
+from comms.service import Service
+from comms.store.models import Edition, EditionStatus, JobRunOutcome
+from comms.tokens import Purpose
+
+log = logging.getLogger(__name__)
+APPROVAL_DEADLINE = "approval-deadline"
+PREVIEW_LINK_DAYS = 14  # after the planned send, the preview link in an approval request expires
+
+
+@dataclass
+class JobContext:
+    service: Service
+    clock: Clock
+    schedules: dict[str, Schedule]
+    # Adds a one-off job (the approval reminder); set by the scheduler that runs the jobs.
+    add_reminder: Callable[[Schedule, str, datetime], None] = lambda *_: None
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    outcome: JobRunOutcome
+    detail: str
+    edition: str | None = None
+    notices: list[TeamNotice] = field(default_factory=list)
+
+
+_context: JobContext | None = None
+
+
+def install(context: JobContext | None) -> None:
+    global _context
+    _context = context
+
+
+def run_step(
+    schedule_name: str, step: str, planned_for: datetime | None = None, edition_key: str | None = None
+) -> None:
+    """The one function APScheduler calls, for every step of every schedule.
+
+    `planned_for` comes from our executor (APScheduler itself does not pass the run time);
+    it has a default only because APScheduler checks a job's arguments when it is added.
+    """
+    context = _context
+    if context is None or planned_for is None:
+        raise RuntimeError("no job context installed: jobs run only inside comms serve")
+    schedule = context.schedules.get(schedule_name)
+    if schedule is None:
+        log.warning("job for unknown schedule %s ignored (file removed?)", schedule_name)
+        return
+    key = runs.RunKey(schedule_name, step, planned_for)
+    db, now = context.service.db, context.clock.now()
+    run_id = runs.begin(db, key, now)
+    if run_id is None:
+        log.info("%s already ran; not run again", key)
+        return
+    try:
+        result = _STEPS[step](context, schedule, planned_for, edition_key)
+    except Exception as exc:
+        log.exception("%s failed", key)
+        result = StepResult(JobRunOutcome.FAILED, f"{type(exc).__name__}: {exc}")
+        result.notices.append(_failed_notice(schedule, step, planned_for, result.detail))
+    runs.finish(db, run_id, result.outcome, result.detail, context.clock.now(), result.edition)
+    log.info("%s: %s (%s)", key, result.outcome, result.detail)
+    for notice in result.notices:
+        notify_team(context.service.config, context.service.signer(), notice, schedule.notify, context.clock)
+
+
+def report_missed(
+    context: JobContext, schedule: Schedule, step: str, planned_for: datetime, why: str
+) -> None:
+    """A run that will not be made (too late): in the ledger and in the team's mailbox, once."""
+    key = runs.RunKey(schedule.name, step, planned_for)
+    if not runs.record_missed(context.service.db, key, context.clock.now(), why):
+        return
+    log.warning("%s missed: %s", key, why)
+    notice = TeamNotice(
+        f"Niet uitgevoerd: {_step_label(step)} van {schedule.name}",
+        [
+            f"De geplande {_step_label(step)} van {schedule.name} op {local_time(planned_for)} "
+            "is niet uitgevoerd.",
+            f"Reden: {why}",
+            "Er is niets te laat verstuurd. Bekijk de stand met 'comms status' en verstuur zo nodig "
+            "met de hand ('comms send').",
+        ],
+    )
+    notify_team(context.service.config, context.service.signer(), notice, schedule.notify, context.clock)
+
+
+# -- the steps ---------------------------------------------------------------------------
+
+
+def _build(context: JobContext, schedule: Schedule, planned_for: datetime, _: str | None) -> StepResult:
+    service, now = _for_schedule(context.service, schedule), context.clock.now()
+    send_at = _next_send(schedule, planned_for)
+    month = Month.of(local(send_at))
+    collected = collect_all(service.config, service.db, now)
+    broken = [p for p in collected.problems if p.is_error]
+    try:
+        outcome = editions.build_newsletter(service, month, now)
+    except AlreadySent as exc:
+        return StepResult(JobRunOutcome.DONE, f"nothing to build: {exc}", month.edition_key)
+    except ValidationFailed as exc:
+        reasons = [str(p) for p in exc.problems if p.is_error]
+        notice = TeamNotice(
+            f"Niet opgebouwd: {month.edition_key}",
+            [f"{month.edition_key} kon niet worden opgebouwd. Wat er mis is:", *reasons],
+        )
+        return StepResult(JobRunOutcome.FAILED, "; ".join(reasons), month.edition_key, [notice])
+    edition = outcome.composition.edition
+    key = edition.key
+    _plan(service, key, schedule, send_at)
+    if outcome.composition.is_held:
+        notice = TeamNotice(
+            f"Aangehouden: {key}",
+            [
+                f"{key} wordt niet verstuurd op {local_time(send_at)}.",
+                f"Reden: {edition.status_reason}",
+            ],
+        )
+        return StepResult(JobRunOutcome.HELD, edition.status_reason or "held", key, [notice])
+    detail = f"built {key} for {outcome.audience_size} recipients, send at {send_at:%Y-%m-%d %H:%M} UTC"
+    if broken:
+        detail += f"; {len(broken)} source problem(s)"
+    if not schedule.approval_required:
+        editions.approve(service, key, f"schedule {schedule.name} (no approval required)", now)
+        return StepResult(JobRunOutcome.DONE, detail + "; approved by the schedule", key)
+    deadline = send_at - schedule.approval_deadline
+    context.add_reminder(schedule, key, deadline)
+    return StepResult(
+        JobRunOutcome.DONE,
+        detail + "; waiting for approval",
+        key,
+        [_approval_request(service, edition, send_at, deadline, outcome.audience_size, broken)],
+    )
+
+
+def _approval_deadline(
+    context: JobContext, schedule: Schedule, planned_for: datetime, edition_key: str | None
+) -> StepResult:
+    service = context.service
+    with service.db.session() as session:
+        edition = editions.find_edition(session, edition_key or "")
+        status, send_at = edition.status, edition.send_at
+    if status != EditionStatus.DRAFT:
+        return StepResult(JobRunOutcome.DONE, f"no reminder needed: {edition_key} is {status}", edition_key)
+    assert edition_key is not None
+    notice = TeamNotice(
+        f"Nog niet goedgekeurd: {edition_key}",
+        [
+            f"{edition_key} is nog niet goedgekeurd en wordt zonder goedkeuring niet verstuurd.",
+            f"Geplande verzending: {local_time(send_at) if send_at else 'onbekend'}.",
+            f"Goedkeuren: comms approve {edition_key}",
+        ],
+        _preview_link(service, edition_key, send_at or planned_for),
+    )
+    return StepResult(JobRunOutcome.DONE, "reminder sent: still a draft", edition_key, [notice])
+
+
+def _send(context: JobContext, schedule: Schedule, planned_for: datetime, _: str | None) -> StepResult:
+    service, now = context.service, context.clock.now()
+    late = now - planned_for
+    if late > schedule.send_stale_after:
+        # Belt and braces: the executor checks the grace time too, but a slow job before
+        # this one may have pushed the start past it.
+        return _held(
+            schedule, None, planned_for, f"started {_minutes(late)} late, beyond the staleness limit"
+        )
+    if not schedule.window.allows(now):
+        return _held(schedule, None, planned_for, f"outside the send window {schedule.window.describe()}")
+    key = _edition_for(service, schedule, planned_for)
+    if key is None:
+        return _held(schedule, None, planned_for, "no edition was built for this send")
+    with service.db.session() as session:
+        edition = editions.find_edition(session, key)
+        status, reason = EditionStatus(edition.status), edition.status_reason
+    if status in (EditionStatus.SENDING, EditionStatus.SENT):
+        return StepResult(JobRunOutcome.DONE, f"{key} is already {status}", key)
+    if status == EditionStatus.DRAFT:
+        return _held(schedule, key, planned_for, "not approved by the planned send time")
+    if status != EditionStatus.APPROVED:
+        return _held(schedule, key, planned_for, f"{status}: {reason or ''}".rstrip(": "))
+    editions.start_sending(service, key, context.clock)
+    return StepResult(JobRunOutcome.DONE, f"{key} is sending; the workers deliver it", key)
+
+
+_STEPS: dict[str, Callable[[JobContext, Schedule, datetime, str | None], StepResult]] = {
+    "build": _build,
+    "send": _send,
+    APPROVAL_DEADLINE: _approval_deadline,
+}
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _for_schedule(service: Service, schedule: Schedule) -> Service:
+    """The service as this schedule sees it: its audience and template for the mailing."""
+    config = service.config
+    newsletter = dataclasses.replace(
+        config.newsletter, audience=schedule.audience, template=schedule.template
+    )
+    return dataclasses.replace(service, config=dataclasses.replace(config, newsletter=newsletter))
+
+
+def _next_send(schedule: Schedule, after: datetime) -> datetime:
+    upcoming = schedule.next_runs("send", after, 1)
+    if not upcoming:
+        raise ValueError(f"schedule {schedule.name} has no send after {after:%Y-%m-%d %H:%M}")
+    return upcoming[0]
+
+
+def _plan(service: Service, key: str, schedule: Schedule, send_at: datetime) -> None:
+    with service.db.session() as session:
+        edition = editions.find_edition(session, key)
+        edition.schedule, edition.send_at, edition.audience = schedule.name, send_at, schedule.audience
+
+
+def _edition_for(service: Service, schedule: Schedule, send_at: datetime) -> str | None:
+    from sqlalchemy import select
+
+    with service.db.session() as session:
+        return session.scalars(
+            select(Edition.key).where(Edition.schedule == schedule.name, Edition.send_at == send_at)
+        ).first()
+
+
+def _held(schedule: Schedule, key: str | None, planned_for: datetime, why: str) -> StepResult:
+    what = key or f"de verzending van {schedule.name}"
+    notice = TeamNotice(
+        f"Niet verstuurd: {what}",
+        [
+            f"{what} is niet verstuurd op {local_time(planned_for)}.",
+            f"Reden: {_dutch_reason(why)}",
+            "Er gaat niets ongemerkt of te laat de deur uit. Na goedkeuring kan de editie met de hand "
+            f"worden verstuurd: comms send {key or 'EDITIE'}",
+        ],
+    )
+    return StepResult(JobRunOutcome.HELD, why, key, [notice])
+
+
+_DUTCH = {
+    "not approved by the planned send time": "niet goedgekeurd vóór de geplande verzendtijd",
+    "no edition was built for this send": "er is voor deze verzending geen editie opgebouwd",
+}
+
+
+def _dutch_reason(why: str) -> str:
+    return _DUTCH.get(why, why)
+
+
+def _approval_request(
+    service: Service, edition: Edition, send_at: datetime, deadline: datetime, size: int, broken: list
+) -> TeamNotice:
+    lines = [
+        f"{edition.key} ({edition.subject}) is opgebouwd en wacht op goedkeuring.",
+        f"Ontvangers: {size}. Geplande verzending: {local_time(send_at)}.",
+        f"Graag goedkeuren vóór {local_time(deadline)}: comms approve {edition.key}",
+        "Zonder goedkeuring wordt de editie niet verstuurd.",
+    ]
+    if broken:
+        lines.append(f"Let op: {len(broken)} bron(nen) konden niet worden gelezen; zie 'comms collect'.")
+    return TeamNotice(f"Ter goedkeuring: {edition.key}", lines, _preview_link(service, edition.key, send_at))
+
+
+def _preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, str]:
+    expires = send_at + timedelta(days=PREVIEW_LINK_DAYS)
+    token = service.signer().sign(Purpose.PREVIEW, key, "team", expires)
+    return ("Bekijk de editie", f"{service.config.web_base_url}/voorbeeld/{token}")
+
+
+def _failed_notice(schedule: Schedule, step: str, planned_for: datetime, detail: str) -> TeamNotice:
+    return TeamNotice(
+        f"Mislukt: {_step_label(step)} van {schedule.name}",
+        [
+            f"De {_step_label(step)} van {schedule.name} (gepland {local_time(planned_for)}) is mislukt.",
+            f"Fout: {detail}",
+        ],
+    )
+
+
+def _step_label(step: str) -> str:
+    return {"build": "opbouw", "send": "verzending", APPROVAL_DEADLINE: "goedkeuringsherinnering"}.get(
+        step, step
+    )
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 60)} min"

@@ -1,0 +1,148 @@
+"""`comms serve`: the scheduler (when leader), a delivery worker and the web app in one process.
+
+Leadership (schedule/leadership.py) decides which of several `comms serve` runs the
+schedules; the others are standby and keep trying every `leader_poll_seconds`, which
+bounds the takeover time. Every one of them delivers and serves the web app, so a
+standby is not idle. On SIGTERM the worker finishes or releases its batch, the
+scheduler stops between jobs, and the leadership is given up for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from comms.clock import Clock
+from comms.problems import Problem
+from comms.schedule import jobs
+from comms.schedule.definitions import Schedule, load_schedules
+from comms.schedule.leadership import Leadership, leadership_for
+from comms.schedule.scheduler import SteppedScheduler, make_scheduler, reminder_adder, sync_jobs
+from comms.service import Service
+
+log = logging.getLogger(__name__)
+Role = Literal["starting", "standby", "leader", "stopped"]
+
+
+def read_schedules(service: Service) -> tuple[list[Schedule], list[Problem]]:
+    """The schedule files, checked against the audiences and templates they name."""
+    config = service.config
+    segments, problems = service.segments()
+    templates = {p.parent.name for p in service.templates.directory.glob("*/email.mjml")}
+    schedules, schedule_problems = load_schedules(
+        config.resolve(config.schedules_dir), set(segments), templates
+    )
+    return schedules, problems + schedule_problems
+
+
+@dataclass
+class ScheduleRunner:
+    """The leader's part: keeps the job store in step with the files and runs what is due."""
+
+    service: Service
+    clock: Clock
+    scheduler: SteppedScheduler | None = None
+    context: jobs.JobContext | None = None
+    _seen: tuple[tuple[str, float], ...] = field(default=())
+
+    def start(self) -> None:
+        self.context = jobs.JobContext(self.service, self.clock, {})
+        self.scheduler = make_scheduler(self.context)
+        self.context.add_reminder = reminder_adder(self.scheduler)
+        jobs.install(self.context)
+        self.scheduler.start(paused=True)  # jobs are synced before anything may fire
+        self.reload(force=True)
+        self.scheduler.resume()
+
+    def reload(self, force: bool = False) -> None:
+        """Re-read the schedule files when they changed. A broken file changes nothing:
+        the jobs stay as they were (removing them would silently drop sends)."""
+        assert self.scheduler is not None and self.context is not None
+        seen = self._stamp()
+        if seen == self._seen and not force:
+            return
+        self._seen = seen
+        schedules, problems = read_schedules(self.service)
+        errors = [p for p in problems if p.is_error]
+        if errors:
+            for problem in errors:
+                log.error("schedule not loaded: %s", problem)
+            if self.context.schedules:
+                log.error("keeping the schedules as they were until the files are fixed")
+                return
+        self.context.schedules = {s.name: s for s in schedules}
+        for change in sync_jobs(self.scheduler, schedules):
+            log.info("schedule %s", change)
+
+    def tick(self) -> float | None:
+        assert self.scheduler is not None
+        self.reload()
+        return self.scheduler.tick()
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        jobs.install(None)
+        self.scheduler = None
+
+    def _stamp(self) -> tuple[tuple[str, float], ...]:
+        directory = self.service.config.resolve(self.service.config.schedules_dir)
+        return tuple((str(p), p.stat().st_mtime) for p in sorted(Path(directory).glob("*.toml")))
+
+
+class Serve:
+    def __init__(
+        self, service: Service, clock: Clock, stop: threading.Event, leadership: Leadership | None = None
+    ):
+        self.service = service
+        self.clock = clock
+        self.stop = stop
+        self.leadership = leadership or leadership_for(service.db)
+        self.role: Role = "starting"
+        self.runner = ScheduleRunner(service, clock)
+
+    def run_scheduler(self) -> None:
+        """Standby until leader, then run the schedules until stopped or the lead is lost."""
+        settings = self.service.config.serve
+        try:
+            while not self.stop.is_set():
+                if not self.leadership.try_acquire():
+                    self._become("standby")
+                    self.stop.wait(settings.leader_poll_seconds)
+                    continue
+                self._become("leader")
+                self._lead()
+        finally:
+            self.runner.stop()
+            self.leadership.release()
+            self._become("stopped")
+
+    def _lead(self) -> None:
+        settings = self.service.config.serve
+        self.runner.start()
+        try:
+            while not self.stop.is_set():
+                wait = self.runner.tick()
+                assert self.runner.scheduler is not None
+                wait = min(
+                    wait if wait is not None else settings.scheduler_max_wait_seconds,
+                    settings.scheduler_max_wait_seconds,
+                    settings.leader_poll_seconds,
+                )
+                self.runner.scheduler.wait(max(wait, 0), self.stop)
+                if not self.leadership.is_held():
+                    log.error("leadership lost (database connection gone); standing by")
+                    return
+        finally:
+            self.runner.stop()
+
+    def _become(self, role: Role) -> None:
+        if role != self.role:
+            log.info("scheduler: %s", role)
+            self.role = role
+
+    def health(self) -> dict[str, str]:
+        return {"scheduler": self.role}

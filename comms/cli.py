@@ -24,6 +24,7 @@ from comms.collect.run import collect_all
 from comms.compose.newsletter import AlreadySent, Month
 from comms.config import DEFAULT_CONFIG, Config, load_config
 from comms.dates import local, utcnow
+from comms.deliver.run import AcknowledgementFailed
 from comms.deliver.transport import TransportUnavailable
 from comms.deliver.transports import make_transport
 from comms.problems import Problem, ValidationFailed
@@ -62,7 +63,7 @@ def handles_failures(command: Callable[..., None]) -> Callable[..., None]:
             report(exc.problems)
             errors = sum(1 for p in exc.problems if p.is_error)
             raise Failed(f"{errors} problem(s) found; nothing was sent") from exc
-        except (editions.EditionNotFound, MissingSecret, AlreadySent) as exc:
+        except (editions.EditionNotFound, MissingSecret, AlreadySent, AcknowledgementFailed) as exc:
             raise Failed(str(exc)) from exc
 
     return wrapper
@@ -424,6 +425,251 @@ def web(ctx: click.Context, host: str, port: int) -> None:
     service = _service(ctx)
     service.signer()  # no links can be checked without the key: say so now, not per request
     uvicorn.run(create_app(service), host=host, port=port, proxy_headers=True, server_header=False)
+
+
+# -- schedules (comms schedule …) ---------------------------------------------------
+
+
+@main.group()
+def schedule() -> None:
+    """The scheduled jobs in schedules/*.toml."""
+
+
+@schedule.command("list")
+@click.option("--count", default=3, show_default=True, type=click.IntRange(min=1), help="Next runs per job.")
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="List runs from the start of this day, Dutch time (default: now).",
+)
+@click.pass_context
+def schedule_list(ctx: click.Context, count: int, start: datetime | None) -> None:
+    """Each job's next runs in Dutch time, with the approval deadline and the send window."""
+    from datetime import timedelta
+
+    from comms.schedule.definitions import start_of_day
+
+    config = _config(ctx)
+    # Just before midnight, so a run at 00:00 on the first day is listed (runs are strictly after).
+    after = start_of_day(start.date()) - timedelta(microseconds=1) if start else utcnow()
+    schedules, problems = _load_schedules(config, after)
+    errors = sum(p.is_error for p in problems)
+    if errors:
+        raise Failed(f"{errors} error(s) in {config.resolve(config.schedules_dir)}")
+    out.print(_schedule_table(schedules, after, count) if schedules else "no schedules")
+
+
+def _load_schedules(config: Config, now: datetime) -> tuple[list[Any], list[Problem]]:
+    """The schedules and their problems (reported), checked as `comms check` does; no database."""
+    from comms.schedule.definitions import schedules_of
+
+    schedules, problems = schedules_of(config, now)
+    report(problems)
+    return schedules, problems
+
+
+@schedule.command("runs")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1))
+@click.pass_context
+@handles_failures
+def schedule_runs(ctx: click.Context, limit: int) -> None:
+    """What the scheduler did: each planned run, newest first, and its outcome."""
+    from comms.schedule.definitions import local_text
+    from comms.schedule.runs import recent
+
+    service = _service(ctx)
+    table = Table("planned", "schedule", "step", "outcome", "edition", "detail")
+    rows = recent(service.db, limit)
+    for run in rows:
+        table.add_row(
+            local_text(run.planned_for),
+            run.schedule,
+            run.step,
+            run.outcome,
+            run.edition_key or "",
+            run.detail or "",
+        )
+    out.print(table if rows else "no scheduled runs yet")
+
+
+def _schedule_table(schedules: list[Any], after: datetime, count: int) -> Table:
+    from comms.schedule.definitions import STEPS, local_text
+
+    table = Table("schedule", "step", "cron", "next runs", "approval by", "window")
+    for item in schedules:
+        for step in STEPS:
+            runs = item.next_runs(step, after, count)
+            dues = [item.approval_due(run) for run in runs] if step == "send" else []
+            table.add_row(
+                item.name,
+                step,
+                item.cron(step),
+                "\n".join(local_text(run) for run in runs),
+                "\n".join(local_text(due) if due else "not required" for due in dues),
+                item.window.describe() if step == "send" else "",
+            )
+    return table
+
+
+# -- worker and test copies (comms worker, comms test-send) --------------------------
+
+
+@main.command()
+@click.option(
+    "--exit-when-idle",
+    is_flag=True,
+    help="Stop once nothing is due (retries waiting for a later time are left); for batch runs.",
+)
+@click.pass_context
+@handles_failures
+def worker(ctx: click.Context, exit_when_idle: bool) -> None:
+    """Deliver the editions that are sending; start as many as you like (PostgreSQL scales out)."""
+    import logging
+    import signal
+    import threading
+
+    from comms.deliver.queue import worker_name
+    from comms.deliver.run import AcknowledgementFailed
+    from comms.worker import EditionRound, Worker
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = _service(ctx)
+    clock = SystemClock()
+    service.signer()  # a missing key stops the worker now, not at its first edition
+    make_transport(service.config, "worker", clock)  # likewise a missing transport secret
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())  # finish the batch in hand, claim no more
+    poll = service.config.serve.worker_poll_seconds
+    out.print(
+        f"worker {worker_name()} started; "
+        + ("exits when idle" if exit_when_idle else f"looks for work every {poll:g} s")
+    )
+
+    def show(done: EditionRound) -> None:
+        out.print(f"{done.key}: {done.delivered} delivered; ledger: {_counts(done.counts)}")
+
+    try:
+        delivered = Worker(service, clock, stop, on_round=show).run(exit_when_idle)
+    except AcknowledgementFailed as exc:
+        raise Failed(str(exc)) from exc
+    state = "stopped" if stop.is_set() else "idle"
+    out.print(f"worker {worker_name()} {state}: {delivered} delivered")
+
+
+@main.command("test-send")
+@click.argument("edition")
+@click.option(
+    "--to",
+    "addresses",
+    multiple=True,
+    required=True,
+    metavar="ADDRESS",
+    help="Where the test copy goes (repeat for more, at most 10).",
+)
+@click.pass_context
+@handles_failures
+def test_copy(ctx: click.Context, edition: str, addresses: tuple[str, ...]) -> None:
+    """Send one marked test copy of EDITION (even a draft) to these addresses only; the real send
+    is not affected."""
+    from comms.deliver.proofs import send_proofs
+
+    service = _service(ctx)
+    try:
+        outcome = send_proofs(service, edition, addresses, SystemClock())
+    except TransportUnavailable as exc:
+        raise Failed(f"{exc}; no test copy was sent") from exc
+    for address in outcome.delivered:
+        out.print(f"test copy of {edition} sent to {address} ({outcome.destination})")
+    for address, reason in outcome.failed:
+        err.print(f"test copy of {edition} not sent to {address}: {reason}")
+    if outcome.failed:
+        raise Failed(f"the test copy did not reach {len(outcome.failed)} address(es)")
+
+
+# -- the scheduled service (comms serve) ---------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Web app address (default: [serve] host).")
+@click.option("--port", default=None, type=int, help="Web app port (default: [serve] port).")
+@click.option("--no-worker", is_flag=True, help="Do not deliver in this process (run comms worker instead).")
+@click.pass_context
+@handles_failures
+def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: bool) -> None:
+    """Run the schedules (as leader, or standby), a delivery worker and the web app."""
+    import logging
+    import threading
+
+    import uvicorn
+
+    from comms.serve import Serve, read_schedules
+    from comms.web.app import create_app
+
+    _log_to_stderr()
+    service = _service(ctx)
+    service.signer()
+    _, problems = read_schedules(service)
+    if any(p.is_error for p in problems):
+        raise ValidationFailed(problems)
+    report(problems)
+    stop = _stop_on_signals()
+    clock = SystemClock()
+    process = Serve(service, clock, stop)
+    settings = service.config.serve
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(service, clock, process.health),
+            host=host or settings.host,
+            port=port or settings.port,
+            proxy_headers=True,
+            server_header=False,
+            log_level="warning",
+        )
+    )
+    threads = [threading.Thread(target=server.run, name="web", daemon=True)]
+    if not no_worker:
+        from comms.worker import Worker
+
+        worker = Worker(service, clock, stop)
+
+        def deliver() -> None:
+            try:
+                worker.run(exit_when_idle=False)
+            except Exception:  # the whole process stops, so its supervisor restarts it whole
+                logging.getLogger("comms.serve").exception("the delivery worker stopped; stopping")
+                stop.set()
+
+        threads.append(threading.Thread(target=deliver, name="worker", daemon=True))
+    for thread in threads:
+        thread.start()
+    try:
+        process.run_scheduler()
+    finally:
+        stop.set()
+        server.should_exit = True
+        for thread in threads:
+            thread.join(timeout=60)
+    out.print("stopped")
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _stop_on_signals() -> Any:
+    """SIGTERM and SIGINT set the returned event: finish the batch in hand, then stop."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
 
 
 # -- demo -----------------------------------------------------------------------------

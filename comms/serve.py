@@ -18,7 +18,7 @@ from typing import Literal
 from comms.clock import Clock
 from comms.problems import Problem
 from comms.schedule import jobs
-from comms.schedule.definitions import Schedule, load_schedules
+from comms.schedule.definitions import Schedule, schedules_of
 from comms.schedule.leadership import Leadership, leadership_for
 from comms.schedule.scheduler import SteppedScheduler, make_scheduler, reminder_adder, sync_jobs
 from comms.service import Service
@@ -28,14 +28,7 @@ Role = Literal["starting", "standby", "leader", "stopped"]
 
 
 def read_schedules(service: Service) -> tuple[list[Schedule], list[Problem]]:
-    """The schedule files, checked against the audiences and templates they name."""
-    config = service.config
-    segments, problems = service.segments()
-    templates = {p.parent.name for p in service.templates.directory.glob("*/email.mjml")}
-    schedules, schedule_problems = load_schedules(
-        config.resolve(config.schedules_dir), set(segments), templates
-    )
-    return schedules, problems + schedule_problems
+    return schedules_of(service.config)
 
 
 @dataclass

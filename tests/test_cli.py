@@ -238,3 +238,54 @@ def test_suppressions_by_hand(project: Path) -> None:
     assert "no suppressions" in comms(project, "suppressions", "list").output
     wrong = comms(project, "suppressions", "add", address, "--scope", "nieuwsbrief")
     assert wrong.exit_code == 2 and "'nieuwsbrief' is not a mailing kind" in wrong.output
+
+
+@pytest.mark.parametrize(
+    ("crons", "rows"),
+    [
+        (
+            {},  # as shipped: fourth Monday 07:00, first Thursday 09:00
+            [
+                r"newsletter\s+│\s+build\s+│\s+0 7 22-28 \* mon\s+│\s+2027-03-22 07:00 CET\s",
+                r"│\s+2027-04-26 07:00 CEST\s",
+                r"send\s+│\s+0 9 1-7 \* thu\s+│\s+2027-04-01 09:00 CEST\s+│\s+2027-03-30 09:00 CEST\s+│"
+                r"\s+mon-fri 08:00-18:00",
+                r"│\s+2027-06-03 09:00 CEST\s+│\s+2027-06-01 09:00 CEST\s",
+            ],
+        ),
+        (
+            {"0 7 22-28 * mon": "0 7 8-14 * mon", "0 9 1-7 * thu": "0 9 22-28 * thu"},
+            [
+                r"build\s+│\s+0 7 8-14 \* mon\s+│\s+2027-04-12 07:00 CEST\s",
+                r"send\s+│\s+0 9 22-28 \* thu\s+│\s+2027-03-25 09:00 CET\s+│\s+2027-03-23 09:00 CET\s",
+                r"│\s+2027-04-22 09:00 CEST\s+│\s+2027-04-20 09:00 CEST\s",
+            ],
+        ),
+    ],
+)
+def test_schedule_list_shows_dutch_times_across_summer_time(
+    project: Path, crons: dict[str, str], rows: list[str]
+) -> None:
+    schedule = project / "schedules" / "newsletter.toml"
+    text = schedule.read_text(encoding="utf-8")
+    for old, new in crons.items():
+        text = text.replace(old, new)
+    schedule.write_text(text, encoding="utf-8")
+
+    result = comms(project, "schedule", "list", "--from", "2027-03-20", "--count", "3")
+
+    assert result.exit_code == 0, result.output
+    for row in rows:
+        assert re.search(row, result.output), (row, result.output)
+
+
+@pytest.mark.parametrize("command", [["schedule", "list"], ["check"]])
+def test_an_invalid_schedule_fails_list_and_check(project: Path, command: list[str]) -> None:
+    schedule = project / "schedules" / "newsletter.toml"
+    schedule.write_text(schedule.read_text(encoding="utf-8").replace("0 9 1-7 * thu", "0 9 31 2 *"))
+
+    result = comms(project, *command)
+
+    assert result.exit_code == 1
+    assert "schedules/newsletter.toml, line 29: [send] cron '0 9 31 2 *' never runs" in result.output
+    assert "error(s) in" in result.output

@@ -6,22 +6,31 @@ sent. Rate limits hold per second (locally) and per hour (a sliding window
 counted in the message ledger, so it holds across restarts and workers).
 A transport that cannot deliver at all (bad credentials, unreachable) stops
 the run: the batch goes back to the queue untouched.
+
+Once the transport has accepted a batch, its results must reach the ledger: a
+database that is briefly away (restart, failover, terminated backends) is
+waited for, up to the claim timeout. The crash window that remains: the process
+dies between hand-over and acknowledgement, or the database stays away longer
+than the claim timeout (`AcknowledgementFailed` then names the edition and how
+many messages may be sent again). Either way at most one batch per worker.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from comms.clock import Clock
 from comms.config import DeliveryConfig
 from comms.deliver import queue
-from comms.deliver.transport import Transport, TransportUnavailable
-from comms.render.message import Mailing
+from comms.deliver.transport import DeliveryResult, Transport, TransportUnavailable
+from comms.render.message import Mailing, OutgoingMessage
 from comms.store.database import Database
 from comms.store.models import Message, MessageStatus
 
@@ -29,6 +38,25 @@ Progress = Callable[[int, int], None]  # (delivered in this batch, total in the 
 ShouldStop = Callable[[], bool]
 Blocks = Callable[[queue.Claimed], frozenset[str]]
 HOUR = timedelta(hours=1)
+ACK_FIRST_WAIT = 0.5  # seconds; doubled after each failed acknowledgement, up to ACK_MAX_WAIT
+ACK_MAX_WAIT = 30.0
+log = logging.getLogger(__name__)
+
+
+class AcknowledgementFailed(Exception):
+    """The transport took messages the ledger could not record: they may be sent again."""
+
+
+def database_away(exc: BaseException) -> bool:
+    """A lost or refused connection (restart, failover, terminated backend, SQLite busy)
+    rather than a mistake in a statement: waiting and trying again can help."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def database_reason(exc: DBAPIError) -> str:
+    """One short line for a log: the driver's error class and its first line (no parameters)."""
+    lines = str(exc.orig).strip().splitlines() or [""]
+    return f"{type(exc.orig).__name__}: {lines[0][:200]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +116,8 @@ def _deliver_batch(
     worker: str,
     batch: list[queue.Claimed],
 ) -> int:
+    # The claim was taken just now; past its timeout another worker may take the rows again.
+    deadline = clock.now() + timedelta(seconds=settings.claim_timeout_seconds)
     messages = [job.mailing.message(c.recipient, job.blocks_for(c)) for c in batch]
     try:
         results = transport.send_batch(messages)
@@ -95,17 +125,62 @@ def _deliver_batch(
         with db.session() as session:
             queue.release(session, [m.ledger_id for m in messages], worker)
         raise
-    with db.session() as session:
-        queue.acknowledge(
-            session,
-            worker,
-            results,
-            clock.now(),
-            variants={m.ledger_id: m.variant for m in messages},
-            backoff=lambda attempts: backoff(attempts, settings.retry_base_seconds),
-            max_attempts=settings.max_attempts,
-        )
+    # From here the messages are out: dropping these results would send them again later.
+    _acknowledge(db, job, settings, clock, worker, messages, results, deadline)
     return sum(1 for r in results if r.delivered)
+
+
+def _acknowledge(
+    db: Database,
+    job: DeliveryJob,
+    settings: DeliveryConfig,
+    clock: Clock,
+    worker: str,
+    messages: Sequence[OutgoingMessage],
+    results: list[DeliveryResult],
+    deadline: datetime,
+) -> None:
+    """Record the results, keeping them in memory while the database is away.
+
+    Retrying is safe: acknowledge only changes rows still claimed by this worker, so an
+    attempt that did commit before its connection broke makes the next one a no-op.
+    """
+    wait = ACK_FIRST_WAIT
+    while True:
+        try:
+            with db.session() as session:
+                queue.acknowledge(
+                    session,
+                    worker,
+                    results,
+                    clock.now(),
+                    variants={m.ledger_id: m.variant for m in messages},
+                    backoff=lambda attempts: backoff(attempts, settings.retry_base_seconds),
+                    max_attempts=settings.max_attempts,
+                )
+            return
+        except DBAPIError as exc:
+            if not database_away(exc):
+                raise
+            left = (deadline - clock.now()).total_seconds()
+            sent = sum(1 for r in results if r.delivered)
+            key = job.mailing.identity.edition_key
+            if left <= 0:
+                raise AcknowledgementFailed(
+                    f"edition {key}: the transport accepted {sent} message(s) but the database stayed "
+                    f"unreachable for {settings.claim_timeout_seconds} s, so they are not recorded as "
+                    f"sent; up to {sent} recipient(s) may get them again once their claim expires"
+                ) from exc
+            log.warning(
+                "edition %s: database unreachable (%s); %d accepted message(s) wait to be recorded, "
+                "trying again in %.1f s",
+                key,
+                database_reason(exc),
+                sent,
+                min(wait, left),
+            )
+            clock.sleep(min(wait, left))
+            wait = min(wait * 2, ACK_MAX_WAIT)
 
 
 def backoff(attempts: int, base_seconds: float, cap: timedelta = HOUR) -> timedelta:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 
-from comms.config import _ADDRESS
+from comms.config import _ADDRESS, Config
 from comms.dates import AMSTERDAM, local, utcnow
 from comms.problems import Problem
 from comms.tomlfile import read_toml
@@ -614,3 +614,13 @@ def _overlap_reason(
 
 def _first(pair: tuple[datetime, _Source]) -> datetime:
     return pair[0]
+
+
+def schedules_of(config: Config, now: datetime | None = None) -> tuple[list[Schedule], list[Problem]]:
+    """The project's schedule files, checked against its segments and templates (no database)."""
+    from comms.audience.segments import load_segments
+
+    segments, problems = load_segments(config.resolve(config.segments_file))
+    templates = {p.parent.name for p in config.resolve(config.templates_dir).glob("*/email.mjml")}
+    schedules, found = load_schedules(config.resolve(config.schedules_dir), set(segments), templates, now)
+    return schedules, problems + found

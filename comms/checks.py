@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 from comms.audience.contacts import read_audience
+from comms.audience.gs_calendar import check_gs_calendar
 from comms.compose.newsletter import Entry, Event, Month, NewsletterContent, Section
 from comms.config import Config
 from comms.dates import utcnow
@@ -37,6 +38,7 @@ def run_checks(config: Config) -> list[Problem]:
     templates = {p.parent.name for p in service.templates.directory.glob("*/email.mjml")}
     _, schedule_problems = load_schedules(config.resolve(config.schedules_dir), set(segments), templates)
     problems += schedule_problems
+    problems += check_gs_calendar(config.resolve(config.agenda.gs_calendar))
     if not config.secret_key:
         problems.append(Problem("environment", "COMMS_SECRET_KEY is not set; sending needs it to sign links"))
     problems += _check_transport(config)

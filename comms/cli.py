@@ -427,6 +427,70 @@ def web(ctx: click.Context, host: str, port: int) -> None:
     uvicorn.run(create_app(service), host=host, port=port, proxy_headers=True, server_header=False)
 
 
+# -- agenda notices and the digest (comms agenda …) -------------------------------------
+
+
+@main.group()
+def agenda() -> None:
+    """Agenda notices to every province's GS, and the weekly digest for the griffies."""
+
+
+@agenda.command("plan")
+@click.pass_context
+@handles_failures
+def agenda_plan(ctx: click.Context) -> None:
+    """Per upcoming meeting and province: when the notice goes out, for which GS meeting, to how many."""
+    from comms import agenda as agenda_job
+
+    service = _service(ctx)
+    rows, problems = agenda_job.plan_report(service, utcnow())
+    report(problems)
+    table = Table("meeting", "province", "send", "for GS meeting", "state", "recipients")
+    for row in rows:
+        table.add_row(
+            row.meeting,
+            row.province,
+            _local_or_dash(row.send_at),
+            _local_or_dash(row.gs_meeting),
+            row.state,
+            str(row.recipients),
+        )
+    out.print(table if rows else "no upcoming meetings in the meeting ledger (run comms collect)")
+
+
+@agenda.command("build")
+@click.pass_context
+@handles_failures
+def agenda_build(ctx: click.Context) -> None:
+    """Build every notice that is due to exist now, and start the ones whose time has come."""
+    from comms import agenda as agenda_job
+
+    service = _service(ctx)
+    built = agenda_job.build_notices(service, utcnow())
+    report(built.problems)
+    started = agenda_job.start_due_notices(service, SystemClock())
+    for notice in built.created:
+        out.print(f"built {notice.key}")
+    out.print(
+        f"{len(built.created)} notice(s) built, {len(built.superseded)} superseded, {len(started)} started"
+    )
+
+
+@agenda.command("digest")
+@click.pass_context
+@handles_failures
+def agenda_digest(ctx: click.Context) -> None:
+    """Build the agenda digest for the coming weeks as a draft (approve and send it as any edition)."""
+    from comms import agenda as agenda_job
+
+    digest = agenda_job.build_digest(_service(ctx), utcnow())
+    out.print(f"built {digest.key} (draft): {digest.meetings} meeting(s), {digest.audience_size} recipients")
+
+
+def _local_or_dash(moment: datetime | None) -> str:
+    return f"{local(moment):%Y-%m-%d %H:%M %Z}" if moment else "-"
+
+
 # -- schedules (comms schedule …) ---------------------------------------------------
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from comms.collect.items import ItemKind, SourceConfig
-from comms.problems import Problem
+from comms.domain import BODIES, body_by_name
+from comms.problems import Problem, Severity
 from comms.tomlfile import read_toml
 
 DEFAULT_CONFIG = Path("comms.toml")
@@ -82,6 +83,19 @@ class SendgridConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AgendaConfig:
+    """`[agenda]`: agenda notices to each province's GS and the weekly digest for the griffies."""
+
+    gs_calendar: str = "audiences/gs-calendar.toml"
+    notice_list_name: str = "IPO-agendaberichten voor GS"
+    notice_list_id: str = "agendaberichten"
+    digest_audience: str = "griffies"  # a segment
+    digest_weeks: int = 6  # how far ahead the digest looks
+    digest_list_name: str = "IPO-agendaoverzicht voor griffies"
+    digest_list_id: str = "agendaoverzicht"
+
+
+@dataclass(frozen=True, slots=True)
 class TeamConfig:
     """`[team]`: the communications team, told about approvals, held and missed mailings."""
 
@@ -133,6 +147,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     sendgrid: SendgridConfig = field(default_factory=SendgridConfig)
     team: TeamConfig = field(default_factory=TeamConfig)
+    agenda: AgendaConfig = field(default_factory=AgendaConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
@@ -213,6 +228,7 @@ def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
         smtp=_typed(SmtpConfig, table("smtp"), "smtp", where, problems),
         sendgrid=_typed(SendgridConfig, table("sendgrid"), "sendgrid", where, problems),
         team=_team(table("team"), where, problems),
+        agenda=_typed(AgendaConfig, table("agenda"), "agenda", where, problems),
         serve=_typed(ServeConfig, table("serve"), "serve", where, problems),
     )
 
@@ -318,6 +334,17 @@ def _sources(raw: object, where: str, problems: list[Problem]) -> tuple[SourceCo
             known = ", ".join(k.value for k in ItemKind)
             problems.append(Problem(where, f"kind must be one of {known}", subject=subject))
             continue
+        # Optional even for meetings: a feed may name the body per meeting (ipo:orgaan, X-IPO-ORGAAN).
+        body = body_by_name(str(entry["body"])) if entry.get("body") else None
+        if entry.get("body") and body is None:
+            known = ", ".join(b.id for b in BODIES)
+            problems.append(
+                Problem(where, f"body {entry['body']!r} is not an IPO body (known: {known})", subject=subject)
+            )
+            continue
+        if body is not None and kind is not ItemKind.MEETING:
+            reason = "body is only used by sources of kind 'meeting'; ignored"
+            problems.append(Problem(where, reason, subject=subject, severity=Severity.WARNING))
         sources.append(
             SourceConfig(
                 name=name,
@@ -327,6 +354,7 @@ def _sources(raw: object, where: str, problems: list[Problem]) -> tuple[SourceCo
                 kind=kind,
                 timeout_seconds=float(entry.get("timeout_seconds", 10)),
                 province=entry.get("province"),
+                body=body.id if body else None,
             )
         )
     return tuple(sources)

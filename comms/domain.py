@@ -98,3 +98,36 @@ def theme_by_name(text: str) -> Theme | None:
         (t for t in THEMES if key in (t.id, _fold(t.name.replace("&", " "))) or t.id.startswith(key + "-")),
         None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """An IPO body whose agendas go to every province's GS: the IPO-bestuur, a BAC, the AV."""
+
+    id: str
+    name: str
+
+
+BODIES: tuple[Body, ...] = (
+    Body("ipo-bestuur", "IPO-bestuur"),
+    *(Body(f"bac-{t.id}", f"BAC {t.name}") for t in THEMES),
+    Body("av", "Algemene Vergadering"),
+)
+# A contact's seat in a body: "lid" (member) or "plaatsvervanger" (substitute).
+SEATS = ("lid", "plaatsvervanger")
+
+
+def body_by_name(text: str) -> Body | None:
+    """Find a body however it is written: 'bac-landelijk-gebied', 'BAC Landelijk Gebied', 'AV'."""
+    key = _fold(text.replace("&", " "))
+    aliases = {"algemene-vergadering": "av", "ipo-bestuur": "ipo-bestuur", "bestuur": "ipo-bestuur"}
+    key = aliases.get(key, key)
+    return next(
+        (b for b in BODIES if key in (b.id, _fold(b.name.replace("&", " "))) or b.id == f"bac-{key}"),
+        None,
+    )
+
+
+# Mailings meant to be forwarded (the griffies pass the agenda digest on to Statenleden): their
+# body holds no personal link and no tracking, so a reader cannot act for the one who forwarded it.
+FORWARD_SAFE_KINDS = frozenset({"agenda-digest"})

@@ -7,6 +7,7 @@ this module reads as the pipeline in DESIGN.md.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from comms.deliver.outbox import OutboxTransport, PreviewLink, write_manifest
 from comms.deliver.run import DeliveryJob, Progress, ShouldStop, deliver
 from comms.deliver.transport import Transport
 from comms.problems import Problem, ValidationFailed
-from comms.render.message import Mailing, MailingIdentity
+from comms.render.message import Attachment, Mailing, MailingIdentity
 from comms.render.newsletter import blocks_for, label, render_newsletter
 from comms.render.personalise import Personaliser
 from comms.render.templates import Rendered, TemplateError
@@ -172,8 +173,7 @@ def start_sending(service: Service, key: str, clock: Clock) -> Edition:
         edition = find_edition(session, key)
         _check_sendable(edition)
         if edition.status == EditionStatus.APPROVED:
-            audience = _audience(service, edition.audience, [])
-            queue.snapshot(session, edition.id, edition.kind, segment_clause(audience))
+            queue.snapshot(session, edition.id, edition.kind, audience_clause(service, edition))
             edition.status, edition.sending_at = EditionStatus.SENDING, clock.now()
         return edition
 
@@ -198,7 +198,8 @@ def deliver_edition(
             return SendOutcome(key, 0, queue.counts(session, edition.id), already_sent=True)
         _check_sendable(edition)
         mailing = mailing_for(service, edition, service.signer(), clock.now())
-        job = DeliveryJob(edition.id, edition.kind, mailing, lambda claimed: blocks_for(claimed.profile))
+        blocks = blocks_by_kind(edition.kind)
+        job = DeliveryJob(edition.id, edition.kind, mailing, lambda claimed: blocks(claimed.profile))
         total = sum(queue.counts(session, edition.id).values())
     with service.db.session() as session:
         timeout = timedelta(seconds=config.delivery.claim_timeout_seconds)
@@ -228,8 +229,9 @@ def dry_run(service: Service, key: str, transport: Transport, clock: Clock) -> D
     with service.db.session() as session:
         edition = find_edition(session, key)
         _check_sendable(edition)
-        audience = segment_clause(_audience(service, edition.audience, []))
+        audience = audience_clause(service, edition)
         mailing = mailing_for(service, edition, service.signer(), clock.now())
+        blocks = blocks_by_kind(edition.kind)
         rows = session.execute(
             select(Contact, Preference.themes)
             .outerjoin(Preference, Preference.email == Contact.email)
@@ -242,7 +244,7 @@ def dry_run(service: Service, key: str, transport: Transport, clock: Clock) -> D
         messages = [
             mailing.message(
                 queue.recipient(0, contact),
-                blocks_for(Profile.from_columns(contact.province, contact.roles, themes)),
+                blocks(Profile.from_columns(contact.province, contact.roles, themes)),
             )
             for contact, themes in rows[start : start + size]
         ]
@@ -266,23 +268,63 @@ def _check_sendable(edition: Edition) -> None:
     raise ValidationFailed([Problem(edition.key, f"not sent: {why}")])
 
 
+def audience_clause(service: Service, edition: Edition) -> ColumnElement[bool]:
+    """Who the edition goes to: an agenda notice's province and body, or a segment."""
+    from comms.compose.agenda import audience_of
+
+    clause = audience_of(edition.audience)
+    if clause is not None:
+        return clause
+    return segment_clause(_audience(service, edition.audience, []))
+
+
+def blocks_by_kind(kind: str) -> Callable[[Profile], frozenset[str]]:
+    """Which optional blocks a recipient's copy keeps, by the kind of mailing."""
+    from comms.compose.agenda import DIGEST_KIND, IN_COPY_BLOCK, NOTICE_KIND
+
+    if kind == NOTICE_KIND:
+        return lambda profile: frozenset({IN_COPY_BLOCK}) if profile.is_kps else frozenset()
+    if kind == DIGEST_KIND:
+        return lambda profile: frozenset()
+    return blocks_for
+
+
 def identity(service: Service, edition: Edition) -> MailingIdentity:
-    newsletter = service.config.newsletter
+    config = service.config
+    list_name, list_id = {
+        "agenda-notice": (config.agenda.notice_list_name, config.agenda.notice_list_id),
+        "agenda-digest": (config.agenda.digest_list_name, config.agenda.digest_list_id),
+    }.get(edition.kind, (config.newsletter.list_name, config.newsletter.list_id))
     return MailingIdentity(
         edition_key=edition.key,
         kind=edition.kind,
         subject=edition.subject,
-        sender=service.config.sender,
-        list_name=newsletter.list_name,
-        list_id=newsletter.list_id,
-        base_url=service.config.web_base_url,
+        sender=config.sender,
+        list_name=list_name,
+        list_id=list_id,
+        base_url=config.web_base_url,
     )
 
 
 def mailing_for(service: Service, edition: Edition, signer: Signer, now: datetime) -> Mailing:
     """The edition's compiled output, ready to make each recipient's message."""
     rendered = Rendered(edition.html or "", edition.text or "")
-    return Mailing(identity(service, edition), rendered, signer, now)
+    return Mailing(identity(service, edition), rendered, signer, now, _attachments(service, edition))
+
+
+def _attachments(service: Service, edition: Edition) -> tuple[Attachment, ...]:
+    """An agenda notice carries its meeting as .ics, made from what the notice announced."""
+    if edition.kind != "agenda-notice":
+        return ()
+    import json
+
+    from comms.collect.meetings import Meeting
+    from comms.render.agenda import notice_attachment
+
+    summary = json.loads(edition.summary)
+    meeting = Meeting.from_json(summary["meeting"])
+    cancelled = summary.get("notice") == "cancellation"
+    return (notice_attachment(service.config, meeting, summary["version"], cancelled, edition.built_at),)
 
 
 def _publish_outbox(
@@ -370,7 +412,9 @@ def web_version(service: Service, key: str) -> str | None:
     """The edition as a public page: no personal values, no AV or province blocks."""
     with service.db.session() as session:
         edition = session.scalars(select(Edition).where(Edition.key == key)).first()
-        if edition is None or edition.status != EditionStatus.SENT or not edition.html:
+        if edition is None or edition.kind != "newsletter" or edition.status != EditionStatus.SENT:
+            return None
+        if not edition.html:
             return None
         public = blocks_for(Profile(None, False, None))
         values = PREVIEW_VALUES | {"first_name": "lezer", "name": "lezer", "email": ""}

@@ -59,6 +59,18 @@ def notify_team(
     if not recipients:
         log.warning("team notice not sent, no [team] addresses configured: %s", notice.subject)
         return 0
+    return send_notice(config, signer, notice, recipients, clock, config.team.name)
+
+
+def send_notice(
+    config: Config,
+    signer: Signer,
+    notice: TeamNotice,
+    recipients: tuple[str, ...],
+    clock: Clock,
+    display_name: str = "",
+) -> int:
+    """A single service mail (a team notice, a requested preference link), outside any ledger."""
     now = clock.now()
     identity = MailingIdentity(
         edition_key=OUTBOX_KEY,
@@ -72,7 +84,7 @@ def notify_team(
     mailing = Mailing(identity, Rendered(notice.html(), notice.text()), signer, now)
     stamp = f"{now:%Y%m%dT%H%M%S}-{hashlib.sha256(notice.subject.encode()).hexdigest()[:8]}"
     messages = [
-        mailing.message(Recipient(number, f"{stamp}-{number}", address, "", config.team.name), frozenset())
+        mailing.message(Recipient(number, f"{stamp}-{number}", address, "", display_name), frozenset())
         for number, address in enumerate(recipients, start=1)
     ]
     try:
@@ -83,7 +95,7 @@ def notify_team(
         finally:
             transport.close()
     except Exception as exc:  # the transport is down or misconfigured: log, do not stop the job
-        log.error("team notice %r not sent: %s", notice.subject, type(exc).__name__)
+        log.error("notice %r not sent: %s", notice.subject, type(exc).__name__)
         return 0
     return sum(1 for r in results if r.delivered)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from comms.domain import ROLES, normalise_role, province_by_name, theme_by_name
+from comms.domain import BODIES, ROLES, SEATS, body_by_name, normalise_role, province_by_name, theme_by_name
 from comms.problems import Problem
 
 # Accepted column names per field, folded (see _fold_header); the first is the
@@ -34,6 +34,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "roles": ("rollen", "rol", "roles"),
     "party": ("partij", "party"),
     "themes": ("thema's", "themas", "interesses", "themes"),
+    "bodies": ("organen", "zetels", "ipo-organen", "ipo organen"),
 }
 _FIELD_BY_ALIAS = {alias: name for name, aliases in _COLUMNS.items() for alias in aliases}
 _REQUIRED = ("email", "first_name", "last_name", "province", "roles")
@@ -44,6 +45,32 @@ _ROLES_WITHOUT_PROVINCE = frozenset({"ipo-staff"})
 
 _DELIMITERS = (";", ",", "\t")  # tab: Excel's "Unicode text" export
 _LIST_SEPARATOR = re.compile(r"[,|]")
+# Seats: "BAC Landelijk Gebied (lid), IPO-bestuur (plaatsvervanger)"; `;` too, as Excel users write lists.
+_SEAT_SEPARATOR = re.compile(r"[,;|]")
+_SEAT = re.compile(r"^(?P<body>[^()]*?)\s*(?:\((?P<seat>[^()]*)\))?$")
+_SEAT_ALIASES = {
+    "member": "lid",
+    "plv": "plaatsvervanger",
+    "plv.": "plaatsvervanger",
+    "substitute": "plaatsvervanger",
+}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class BodySeat:
+    """A seat in an IPO body: member ("lid") or substitute ("plaatsvervanger")."""
+
+    body: str  # Body.id
+    seat: str  # one of comms.domain.SEATS
+
+    @property
+    def stored(self) -> str:
+        """As the contacts table keeps it: "bac-landelijk-gebied:lid"."""
+        return f"{self.body}:{self.seat}"
+
+    @property
+    def is_substitute(self) -> bool:
+        return self.seat == "plaatsvervanger"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +83,7 @@ class Contact:
     roles: frozenset[str]  # keys of comms.domain.ROLES
     party: str | None = None
     themes: frozenset[str] = frozenset()  # Theme.id
+    bodies: frozenset[BodySeat] = frozenset()  # seats in the IPO-bestuur, BAC's, AV
     source: str = ""  # the file the contact was read from
     row: int = 0  # its row there, as a spreadsheet numbers it
 
@@ -66,6 +94,10 @@ class Contact:
     @property
     def is_av_member(self) -> bool:
         return "av-lid" in self.roles
+
+    def sits_on(self, body: str) -> bool:
+        """Member or substitute of the body (a Body.id)."""
+        return any(seat.body == body for seat in self.bodies)
 
 
 @dataclass
@@ -210,8 +242,9 @@ def _read_row(
     if not roles and not role_reasons:
         role_reasons = [f"{label['roles']} is empty"]
     themes, theme_reasons = _keys(value.get("themes", ""), _theme_id, "theme")
+    bodies, body_reasons = _seats(value.get("bodies", ""), label.get("bodies", ""))
     province, province_reasons = _check_province(value["province"], label["province"], roles)
-    reasons += role_reasons + province_reasons + theme_reasons
+    reasons += role_reasons + province_reasons + theme_reasons + body_reasons
 
     subject = value["email"] or f"row {row}"
     if reasons:
@@ -225,6 +258,7 @@ def _read_row(
         roles=roles,
         party=value.get("party") or None,
         themes=themes,
+        bodies=bodies,
         source=where,
         row=row,
     )
@@ -274,6 +308,43 @@ def _keys(raw: str, lookup: Callable[[str], str | None], what: str) -> tuple[fro
 def _theme_id(text: str) -> str | None:
     theme = theme_by_name(text)
     return theme.id if theme else None
+
+
+def _seats(raw: str, column: str) -> tuple[frozenset[BodySeat], list[str]]:
+    """ "BAC Landelijk Gebied (lid); IPO-bestuur (plaatsvervanger)" into seats."""
+    seats: set[BodySeat] = set()
+    reasons: list[str] = []
+    for part in filter(None, (p.strip() for p in _SEAT_SEPARATOR.split(raw))):
+        seat, reason = _seat(part, column)
+        if seat is not None:
+            seats.add(seat)
+        if reason is not None:
+            reasons.append(reason)
+    for body in BODIES:
+        if sum(seat.body == body.id for seat in seats) > 1:  # one person cannot substitute for themselves
+            reasons.append(f"{column}: {body.name} both as {' and as '.join(SEATS)}")
+    return frozenset(seats), reasons
+
+
+def _seat(part: str, column: str) -> tuple[BodySeat | None, str | None]:
+    found = _SEAT.match(part)
+    body = body_by_name(found["body"]) if found and found["body"] else None
+    if found is None or body is None:
+        known = ", ".join(b.name for b in BODIES)
+        return None, f"unknown body '{part}' in {column} (known: {known})"
+    seat = _seat_name(found["seat"])
+    if seat is None:
+        return None, f"unknown seat '{found['seat']}' in {column}: '{part}' (write {' or '.join(SEATS)})"
+    return BodySeat(body.id, seat), None
+
+
+def _seat_name(text: str | None) -> str | None:
+    """The seat in brackets; none given means a member."""
+    if text is None or not text.strip():
+        return SEATS[0]
+    key = " ".join(text.lower().split())
+    key = _SEAT_ALIASES.get(key, key)
+    return key if key in SEATS else None
 
 
 def _check_province(raw: str, column: str, roles: frozenset[str]) -> tuple[str | None, list[str]]:

@@ -6,6 +6,7 @@ from sqlalchemy import and_, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.segments import Segment
+from comms.domain import SEATS
 from comms.store.models import Contact
 
 
@@ -28,8 +29,13 @@ def segment_clause(segment: Segment) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
+def seat_clause(body_id: str) -> ColumnElement[bool]:
+    """Member or substitute of the body (a Body.id): seats are stored as ",ipo-bestuur:lid,"."""
+    return _any_tag(Contact.bodies, frozenset(f"{body_id}:{seat}" for seat in SEATS))
+
+
 def tags(values: frozenset[str] | set[str]) -> str:
-    """The stored form of a set of roles or themes."""
+    """The stored form of a set of roles, themes or seats ("bac-landelijk-gebied:lid")."""
     return "," + ",".join(sorted(values)) + "," if values else ","
 
 

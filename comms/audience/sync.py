@@ -60,6 +60,7 @@ def _copy(row: ContactRow, contact: Contact, now: datetime) -> None:
     contact.party = row.party
     contact.roles = tags(row.roles)
     contact.themes = tags(row.themes)
+    contact.bodies = tags({seat.stored for seat in row.bodies})
     contact.source_file = f"{row.source}, row {row.row}"
     contact.active = True
     contact.updated_at = now

@@ -14,6 +14,7 @@ class ItemKind(StrEnum):
     NEWS = "news"
     POSITION_PAPER = "position-paper"
     EVENT = "event"  # kennissessie or technische briefing, from iCalendar
+    MEETING = "meeting"  # IPO-bestuur, BAC or AV agenda: into the meeting ledger, not the item ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class SourceConfig:
     kind: ItemKind
     timeout_seconds: float = 10.0
     province: str | None = None  # every item of this source concerns one province
+    body: str | None = None  # a domain.BODIES id: the body of every meeting that does not name its own
 
 
 @dataclass(frozen=True, slots=True)

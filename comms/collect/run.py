@@ -1,43 +1,136 @@
-"""Collect every configured source into the item ledger; a broken one is skipped."""
+"""Collect every configured source: news and events into the item ledger, meetings into the
+meeting ledger; a broken source is skipped."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from comms.collect.items import SourceResult
+from comms.collect.fetch import Fetched, fetch
+from comms.collect.items import ItemKind, SourceConfig, SourceResult
 from comms.collect.items import SourceState as Validators
 from comms.collect.ledger import LedgerCounts, record_items
+from comms.collect.meeting_ledger import MeetingChange, known_meetings, record_meetings
+from comms.collect.meetings import MeetingFeed, merge_feeds, parse_meeting_calendar, parse_meeting_feed
 from comms.collect.source import collect_source
 from comms.config import Config
 from comms.problems import Problem
 from comms.store.database import Database
 from comms.store.models import SourceState
 
+MEETING_PARSERS = {"feed": parse_meeting_feed, "ical": parse_meeting_calendar}
+
 
 @dataclass
 class CollectOutcome:
     per_source: dict[str, tuple[SourceResult, LedgerCounts]] = field(default_factory=dict)
+    meetings: list[MeetingChange] = field(default_factory=list)  # one per meeting, after merging
+    meeting_problems: list[Problem] = field(default_factory=list)  # across feeds: duplicates
 
     @property
     def problems(self) -> list[Problem]:
-        return [p for result, _ in self.per_source.values() for p in result.problems]
+        return [p for result, _ in self.per_source.values() for p in result.problems] + self.meeting_problems
+
+
+@dataclass(slots=True)
+class _MeetingRun:
+    result: SourceResult
+    feed: MeetingFeed
+
+    @property
+    def is_fresh(self) -> bool:
+        """The source was read anew; otherwise the ledger stands in for it."""
+        return not (self.result.not_modified or self.result.is_broken)
 
 
 def collect_all(config: Config, db: Database, now: datetime) -> CollectOutcome:
     outcome = CollectOutcome()
+    meeting_runs: list[_MeetingRun] = []
     for source in config.sources:
         with db.session() as session:
             state = session.get(SourceState, source.name) or SourceState(name=source.name)
             validators = Validators(etag=state.etag, last_modified=state.last_modified)
+        if source.kind is ItemKind.MEETING:
+            run = _collect_meetings(source, validators, config.base_dir, now)
+            meeting_runs.append(run)
+            outcome.per_source[source.name] = (run.result, LedgerCounts())  # counted once merged
+            continue
         result = collect_source(source, validators, config.base_dir)
         with db.session() as session:
             counts = record_items(session, result.items, now) if not result.is_broken else LedgerCounts()
             _save_state(session, source.name, result, now)
         outcome.per_source[source.name] = (result, counts)
+    if meeting_runs:
+        _record_meetings(db, meeting_runs, now, outcome)
     return outcome
+
+
+def _collect_meetings(
+    source: SourceConfig, validators: Validators, base_dir: Path, now: datetime
+) -> _MeetingRun:
+    """Fetch and parse one meeting source; whatever goes wrong ends up in its problems."""
+    parser = MEETING_PARSERS.get(source.format)
+    feed = MeetingFeed(source.name)
+    if parser is None:
+        reason = f"unknown format '{source.format}' for meetings (expected 'feed' or 'ical')"
+        return _MeetingRun(
+            SourceResult(source, problems=[Problem(source.name, reason)], state=validators), feed
+        )
+    try:
+        fetched = fetch(source, validators, base_dir)
+    except Exception as exc:  # a bug must not take the other sources down with it
+        fetched = Fetched(None, validators, problems=[Problem(source.name, f"could not fetch: {exc}")])
+    result = SourceResult(source, problems=list(fetched.problems), state=fetched.state)
+    result.not_modified = fetched.not_modified
+    if fetched.body is not None:
+        try:
+            feed = parser(fetched.body, source, now)
+        except Exception as exc:
+            feed.problems.append(Problem(source.name, f"could not parse: {str(exc) or type(exc).__name__}"))
+        result.problems += feed.problems
+    if result.is_broken:
+        result.state = validators  # fetch it whole next time, and report it again
+    return _MeetingRun(result, feed)
+
+
+def _record_meetings(db: Database, runs: list[_MeetingRun], now: datetime, outcome: CollectOutcome) -> None:
+    """Merge every meeting source, then record what was read anew.
+
+    A source that was not modified or could not be read stands in with its meetings as the
+    ledger has them: they take part in de-duplication (precedence stays the order of
+    comms.toml) but are not recorded again, and their duplicates are not reported again.
+    """
+    fresh = {run.result.source.name for run in runs if run.is_fresh}
+    with db.session() as session:
+        for run in runs:
+            if run.result.source.name not in fresh:
+                run.feed.meetings = known_meetings(session, run.result.source.name, now)
+        merged, problems = merge_feeds([run.feed for run in runs])
+        meetings = [meeting for meeting in merged if meeting.source in fresh]
+        outcome.meeting_problems = [problem for problem in problems if problem.where in fresh]
+        outcome.meetings = record_meetings(session, meetings, now)
+        # Validators only once the meetings are in: a crash before this fetches them again.
+        for run in runs:
+            _save_state(session, run.result.source.name, run.result, now)
+    sources = {meeting.uid: meeting.source for meeting in meetings}
+    tally = Counter((sources[change.uid], _column(change)) for change in outcome.meetings)
+    for run in runs:
+        name = run.result.source.name
+        counts = LedgerCounts(
+            new=tally[name, "new"], known=tally[name, "known"], updated=tally[name, "updated"]
+        )
+        outcome.per_source[name] = (run.result, counts)
+
+
+def _column(change: MeetingChange) -> str:
+    """Where `comms collect` counts a meeting: a first sighting is new, even when cancelled."""
+    if change.kind == "unchanged":
+        return "known"
+    return "new" if change.version == 1 else "updated"
 
 
 def _save_state(session: Session, name: str, result: SourceResult, now: datetime) -> None:

@@ -17,6 +17,7 @@ SendGrid quirks that force choices here, each marked where it applies:
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import random
@@ -31,6 +32,7 @@ from sendgrid import SendGridAPIClient
 from comms.clock import Clock, SystemClock
 from comms.config import SendgridConfig
 from comms.deliver.transport import DeliveryResult, TransportUnavailable
+from comms.domain import FORWARD_SAFE_KINDS
 from comms.render.message import Mailing, OutgoingMessage
 from comms.render.personalise import Block, Field, Personaliser
 
@@ -200,11 +202,29 @@ class SendgridTransport:
             "tracking_settings": {
                 "click_tracking": {"enable": self.settings.track_clicks, "enable_text": False},
                 "open_tracking": {"enable": self.settings.track_opens},
+                # Our own List-Unsubscribe and links do this; SendGrid's would add a personal footer.
+                "subscription_tracking": {"enable": False},
             },
         }
         if identity.sender.reply_to:
             body["reply_to"] = {"email": identity.sender.reply_to}
+        if mailing.attachments:
+            body["attachments"] = [
+                {
+                    "content": base64.b64encode(a.data).decode("ascii"),
+                    "filename": a.filename,
+                    "type": a.content_type.split(";")[0],
+                    "disposition": "attachment",
+                }
+                for a in mailing.attachments
+            ]
         group_id = self.settings.asm_groups.get(identity.kind)
+        if identity.kind in FORWARD_SAFE_KINDS:
+            # SendGrid quirk: tracking rewrites links and adds a pixel per recipient, and an ASM
+            # group can add a personal unsubscribe footer; a body meant for forwarding gets none.
+            tracking = body["tracking_settings"]
+            tracking["click_tracking"]["enable"] = tracking["open_tracking"]["enable"] = False
+            group_id = None
         if group_id is not None:
             body["asm"] = {"group_id": group_id}
         if self.sandbox:

@@ -8,6 +8,7 @@ checked against the stdlib parser in the tests.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import re
@@ -92,6 +93,28 @@ class EncodedBody:
         return "".join(pieces)
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file every recipient of the mailing gets (the meeting's .ics)."""
+
+    filename: str
+    content_type: str  # with parameters: 'text/calendar; charset="utf-8"; method=PUBLISH'
+    data: bytes
+
+    def mime_part(self) -> str:
+        encoded = base64.encodebytes(self.data).decode("ascii").replace("\n", CRLF)
+        name = header_text(self.filename).replace('"', "")
+        return CRLF.join(
+            [
+                f'Content-Type: {self.content_type}; name="{name}"',
+                f'Content-Disposition: attachment; filename="{name}"',
+                "Content-Transfer-Encoding: base64",
+                "",
+                encoded,
+            ]
+        )
+
+
 @dataclass(eq=False)
 class OutgoingMessage:
     """One recipient's copy; transports read what they need (MIME bytes, or the parts)."""
@@ -128,8 +151,16 @@ def variant_key(blocks: frozenset[str]) -> str:
 class Mailing:
     """One edition's messages: its compiled output, identity, and signed links."""
 
-    def __init__(self, identity: MailingIdentity, rendered: Rendered, signer: Signer, now: datetime):
+    def __init__(
+        self,
+        identity: MailingIdentity,
+        rendered: Rendered,
+        signer: Signer,
+        now: datetime,
+        attachments: tuple[Attachment, ...] = (),
+    ):
         self.identity = identity
+        self.attachments = attachments
         self.signer = signer
         self.now = now
         self.html = Personaliser.cut(rendered.html, is_html=True)
@@ -137,6 +168,7 @@ class Mailing:
         self._encoded: dict[frozenset[str], tuple[EncodedBody, EncodedBody]] = {}
         # "=_" cannot occur in quoted-printable output, so the boundary never collides with a body.
         self._boundary = "=_comms_" + hashlib.sha256(identity.edition_key.encode()).hexdigest()[:24]
+        self._mixed_boundary = self._boundary + "_mixed"
         self._common = self._common_headers()
         self._expires = now + TOKEN_LIFETIME
         self._domain = identity.sender.domain
@@ -153,11 +185,16 @@ class Mailing:
             f"List-Id: {self.list_id}",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
             "MIME-Version: 1.0",
-            f'Content-Type: multipart/alternative; boundary="{self._boundary}"',
+            self._content_type(),
         ]
         if identity.sender.reply_to:
             lines.insert(1, f"Reply-To: {identity.sender.reply_to}")
         return CRLF.join(lines)
+
+    def _content_type(self) -> str:
+        if self.attachments:
+            return f'Content-Type: multipart/mixed; boundary="{self._mixed_boundary}"'
+        return f'Content-Type: multipart/alternative; boundary="{self._boundary}"'
 
     @property
     def list_id(self) -> str:
@@ -238,4 +275,13 @@ class Mailing:
                 "",
             ]
         )
+        if self.attachments:
+            body = self._with_attachments(body)
         return f"{headers}{CRLF}{CRLF}{body}".encode("ascii")
+
+    def _with_attachments(self, alternative: str) -> str:
+        """multipart/mixed: the text and HTML alternatives first, then each attachment."""
+        mixed = self._mixed_boundary
+        parts = [f'Content-Type: multipart/alternative; boundary="{self._boundary}"{CRLF}{CRLF}{alternative}']
+        parts += [attachment.mime_part() for attachment in self.attachments]
+        return "".join(f"--{mixed}{CRLF}{part}{CRLF}" for part in parts) + f"--{mixed}--{CRLF}"

@@ -35,9 +35,10 @@ from comms.tomlfile import read_toml
 
 Step = Literal["build", "send"]
 STEPS: tuple[Step, ...] = ("build", "send")
-KINDS = ("newsletter",)
+KINDS = ("newsletter", "agenda-notice", "agenda-digest")
 # One edition per period: two sends whose local send times give the same key are one edition twice.
-EDITION_KEY = {"newsletter": "%Y-%m"}
+# Agenda notices are one edition per meeting version and province, not per period: no check.
+EDITION_KEY = {"newsletter": "%Y-%m", "agenda-digest": "%G-W%V"}
 
 HORIZON = timedelta(days=400)  # how far ahead windows, ordering and editions are checked
 NEVER_HORIZON = timedelta(days=5 * 366)  # a cron without a run this far ahead never runs

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from comms import editions
+from comms import agenda, editions
 from comms.clock import Clock
 from comms.collect.run import collect_all
+from comms.compose.agenda import DIGEST_KIND, NOTICE_KIND
 from comms.compose.newsletter import AlreadySent, Month
 from comms.dates import local
 from comms.notify import TeamNotice, local_time, notify_team
@@ -117,7 +118,41 @@ def report_missed(
 # -- the steps ---------------------------------------------------------------------------
 
 
-def _build(context: JobContext, schedule: Schedule, planned_for: datetime, _: str | None) -> StepResult:
+def _build(context: JobContext, schedule: Schedule, planned_for: datetime, key: str | None) -> StepResult:
+    if schedule.kind == NOTICE_KIND:
+        return _build_notices(context, schedule)
+    if schedule.kind == DIGEST_KIND:
+        return _build_digest(context, schedule, planned_for)
+    return _build_newsletter(context, schedule, planned_for)
+
+
+def _build_notices(context: JobContext, schedule: Schedule) -> StepResult:
+    """Collect, then build every notice that is due to exist and start the urgent ones at once."""
+    service, now = context.service, context.clock.now()
+    collected = collect_all(service.config, service.db, now)
+    built = agenda.build_notices(service, now, schedule.template)
+    started = agenda.start_due_notices(service, context.clock)
+    notices = (
+        [_agenda_problems_notice(schedule, built.problems + collected.problems)] if built.problems else []
+    )
+    detail = (
+        f"{len(built.created)} notice(s) built, {len(built.superseded)} superseded, "
+        f"{len(started)} started; {len(built.problems)} problem(s)"
+    )
+    return StepResult(JobRunOutcome.DONE, detail, None, notices)
+
+
+def _build_digest(context: JobContext, schedule: Schedule, planned_for: datetime) -> StepResult:
+    service, now = context.service, context.clock.now()
+    send_at = _next_send(schedule, planned_for)
+    collect_all(service.config, service.db, now)
+    service = _for_schedule(service, schedule)
+    digest = agenda.build_digest(service, now, schedule.template)
+    _plan(service, digest.key, schedule, send_at)
+    return _after_build(context, schedule, service, digest.key, send_at, digest.audience_size, [], "")
+
+
+def _build_newsletter(context: JobContext, schedule: Schedule, planned_for: datetime) -> StepResult:
     service, now = _for_schedule(context.service, schedule), context.clock.now()
     send_at = _next_send(schedule, planned_for)
     month = Month.of(local(send_at))
@@ -146,20 +181,32 @@ def _build(context: JobContext, schedule: Schedule, planned_for: datetime, _: st
             ],
         )
         return StepResult(JobRunOutcome.HELD, edition.status_reason or "held", key, [notice])
-    detail = f"built {key} for {outcome.audience_size} recipients, send at {send_at:%Y-%m-%d %H:%M} UTC"
-    if broken:
-        detail += f"; {len(broken)} source problem(s)"
+    note = f"; {len(broken)} source problem(s)" if broken else ""
+    return _after_build(context, schedule, service, key, send_at, outcome.audience_size, broken, note)
+
+
+def _after_build(
+    context: JobContext,
+    schedule: Schedule,
+    service: Service,
+    key: str,
+    send_at: datetime,
+    size: int,
+    broken: list,
+    note: str,
+) -> StepResult:
+    """Approve by the schedule, or ask the team and plan the reminder."""
+    now = context.clock.now()
+    detail = f"built {key} for {size} recipients, send at {send_at:%Y-%m-%d %H:%M} UTC{note}"
     if not schedule.approval_required:
         editions.approve(service, key, f"schedule {schedule.name} (no approval required)", now)
         return StepResult(JobRunOutcome.DONE, detail + "; approved by the schedule", key)
     deadline = send_at - schedule.approval_deadline
     context.add_reminder(schedule, key, deadline)
-    return StepResult(
-        JobRunOutcome.DONE,
-        detail + "; waiting for approval",
-        key,
-        [_approval_request(service, edition, send_at, deadline, outcome.audience_size, broken)],
-    )
+    with service.db.session() as session:
+        edition = editions.find_edition(session, key)
+        request = _approval_request(service, edition, send_at, deadline, size, broken)
+    return StepResult(JobRunOutcome.DONE, detail + "; waiting for approval", key, [request])
 
 
 def _approval_deadline(
@@ -184,7 +231,17 @@ def _approval_deadline(
     return StepResult(JobRunOutcome.DONE, "reminder sent: still a draft", edition_key, [notice])
 
 
-def _send(context: JobContext, schedule: Schedule, planned_for: datetime, _: str | None) -> StepResult:
+def _send(context: JobContext, schedule: Schedule, planned_for: datetime, key: str | None) -> StepResult:
+    if schedule.kind == NOTICE_KIND:
+        if not schedule.window.allows(context.clock.now()):
+            return StepResult(JobRunOutcome.HELD, f"outside the send window {schedule.window.describe()}")
+        started = agenda.start_due_notices(context.service, context.clock)
+        shown = ", ".join(started[:5]) + (f" and {len(started) - 5} more" if len(started) > 5 else "")
+        return StepResult(JobRunOutcome.DONE, f"{len(started)} notice(s) started: {shown or 'none due'}")
+    return _send_edition(context, schedule, planned_for)
+
+
+def _send_edition(context: JobContext, schedule: Schedule, planned_for: datetime) -> StepResult:
     service, now = context.service, context.clock.now()
     late = now - planned_for
     if late > schedule.send_stale_after:
@@ -294,6 +351,16 @@ def _preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, s
     expires = send_at + timedelta(days=PREVIEW_LINK_DAYS)
     token = service.signer().sign(Purpose.PREVIEW, key, "team", expires)
     return ("Bekijk de editie", f"{service.config.web_base_url}/voorbeeld/{token}")
+
+
+def _agenda_problems_notice(schedule: Schedule, problems: list) -> TeamNotice:
+    return TeamNotice(
+        f"Agendaberichten: {len(problems)} melding(en)",
+        [
+            "Bij het opbouwen van de agendaberichten is het volgende gevonden:",
+            *(str(p) for p in problems[:50]),
+        ],
+    )
 
 
 def _failed_notice(schedule: Schedule, step: str, planned_for: datetime, detail: str) -> TeamNotice:

@@ -76,6 +76,8 @@ class Contact(Base):
     # ",statenlid,av-lid,": delimited so one LIKE works on SQLite and PostgreSQL alike
     roles: Mapped[str] = mapped_column(String(300))
     themes: Mapped[str] = mapped_column(String(300), default=",")
+    # Seats in IPO bodies: ",bac-landelijk-gebied:lid,ipo-bestuur:plaatsvervanger,"
+    bodies: Mapped[str] = mapped_column(String(500), default=",")
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # False: gone from the exports
     source_file: Mapped[str] = mapped_column(String(300))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -252,3 +254,30 @@ class SchedulerJob(Base):
     id: Mapped[str] = mapped_column(String(191), primary_key=True)
     next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
     job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MeetingRecord(Base):
+    """The meeting ledger: each IPO meeting once, with the version of its agenda.
+
+    `version` goes up whenever the content hash changes (time, place, status, agenda);
+    a notice is sent per version, so an unchanged agenda is never announced twice.
+    """
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(300), unique=True)
+    body: Mapped[str] = mapped_column(String(100), index=True)  # a domain.BODIES id
+    title: Mapped[str] = mapped_column(String(500))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    location: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))  # planned | changed | cancelled
+    url: Mapped[str | None] = mapped_column(String(2000))
+    source: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    data: Mapped[str] = mapped_column(Text)  # JSON: the whole meeting with its agenda items
+    changes: Mapped[str] = mapped_column(Text, default="[]")  # JSON: what changed since the last version
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

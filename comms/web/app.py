@@ -233,6 +233,20 @@ def create_app(
             "unsubscribe.html", state="done", link=link, preferences_url=_preferences_url(signer, link, now)
         )
 
+    @app.get("/voorkeuren")
+    async def preferences_request_page() -> Response:
+        """The general preference link of forward-safe mail: it asks for the address."""
+        return pages.render("preferences-request.html", sent=False)
+
+    @app.post("/voorkeuren")
+    async def preferences_request(request: Request) -> Response:
+        form = await _form(request)
+        if form is None or not form.get("email"):
+            return pages.problem(400, "incomplete-preferences")
+        await run_in_threadpool(_mail_preferences_link, service, signer, form["email"][0], clock)
+        # The same answer whether or not the address is known: nobody learns who is on a list.
+        return pages.render("preferences-request.html", sent=True)
+
     @app.get("/voorkeuren/{token}")
     async def preferences_page(token: str) -> Response:
         link = await resolve(token, Purpose.PREFERENCES)
@@ -431,6 +445,35 @@ def _save_preferences(
 def _apply_events(service: Service, events: list[Any], now: datetime) -> dict[str, int]:
     with service.db.session() as session:
         return apply_events(session, events, service.config, now).as_json()
+
+
+REQUESTED_LINK_LIFETIME = timedelta(days=7)
+
+
+def _mail_preferences_link(service: Service, signer: Signer, email: str, clock: Clock) -> None:
+    """Mail a personal preference link to the address, if it belongs to a contact."""
+    from comms.notify import TeamNotice, send_notice
+
+    address = email.strip().lower()
+    if len(address) > 320 or any(c in address for c in "\r\n"):
+        return
+    with service.db.session() as session:
+        contact = session.scalars(select(Contact).where(Contact.email == address)).first()
+        public_id = contact.public_id if contact else None
+    if public_id is None:
+        return
+    token = signer.sign(
+        Purpose.PREFERENCES, public_id, "agenda-digest", clock.now() + REQUESTED_LINK_LIFETIME
+    )
+    notice = TeamNotice(
+        "Uw voorkeuren bij het IPO",
+        [
+            "U vroeg om een link om uw voorkeuren te wijzigen of u af te melden voor e-mail van het IPO.",
+            "De link werkt zeven dagen. Heeft u dit niet gevraagd, dan kunt u deze e-mail negeren.",
+        ],
+        ("Uw voorkeuren", f"{service.config.web_base_url}/voorkeuren/{token}"),
+    )
+    send_notice(service.config, signer, notice, (address,), clock)
 
 
 def _ping(service: Service) -> None:

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from comms.audience.contacts import Contact, read_audience, read_contacts
-from comms.domain import PROVINCES
+from comms.audience.resolve import seat_clause
+from comms.audience.sync import import_contacts
+from comms.domain import PROVINCES, SEATS, THEMES
+from comms.store.database import Database
+from comms.store.models import Contact as ContactModel
 
 SAMPLE = Path(__file__).resolve().parents[2] / "audiences" / "contacts"
 HEADER = "e-mailadres;voornaam;tussenvoegsel;achternaam;provincie;rollen;partij;thema's"
@@ -377,3 +384,118 @@ def test_the_sample_has_each_provinces_seats(sample: list[Contact], province) ->
 )
 def test_the_sample_survives_windows_1252(sample: list[Contact], name: str, province: str) -> None:
     assert any(c.display_name == name and c.province == province for c in sample)
+
+
+# --- seats in IPO bodies (column "organen") ---------------------------------------------
+
+SEATED_HEADER = HEADER + ";organen"
+ANNA = "anna.bakker@utrecht.example.org;Anna;;Bakker;Utrecht;gedeputeerde, bac-lid;D66;"
+
+
+@pytest.mark.parametrize(
+    ("header", "cell", "expected"),
+    [
+        pytest.param(
+            "organen",
+            "BAC Landelijk Gebied (lid), IPO-bestuur (plaatsvervanger)",
+            {("bac-landelijk-gebied", "lid"), ("ipo-bestuur", "plaatsvervanger")},
+            id="names with seats",
+        ),
+        pytest.param(
+            "Zetels",
+            '"BAC Financiën & Openbaar Bestuur; bac-klimaat-leefomgeving (Plaatsvervanger)"',
+            {("bac-financien-openbaar-bestuur", "lid"), ("bac-klimaat-leefomgeving", "plaatsvervanger")},
+            id="semicolons, an id, seat left out means lid",
+        ),
+        pytest.param(
+            "IPO-organen",
+            "Landelijk Gebied (plv)|AV ( lid )",
+            {("bac-landelijk-gebied", "plaatsvervanger"), ("av", "lid")},
+            id="pipe, a theme name for its BAC, an abbreviation",
+        ),
+        pytest.param("organen", "", set(), id="empty"),
+    ],
+)
+def test_seats_in_ipo_bodies_are_read(tmp_path: Path, header: str, cell: str, expected: set) -> None:
+    path = write_csv(tmp_path, [f"{HEADER};{header}", ANNA + ";" + cell])
+    result = read_contacts(path)
+    assert messages(result.problems) == []
+    [contact] = result.contacts
+    assert {(seat.body, seat.seat) for seat in contact.bodies} == expected
+    assert contact.sits_on("bac-landelijk-gebied") == any(b == "bac-landelijk-gebied" for b, _ in expected)
+
+
+def test_a_file_without_the_column_has_no_seats(tmp_path: Path) -> None:
+    [contact] = read_contacts(write_csv(tmp_path, [HEADER, GOOD])).contacts
+    assert contact.bodies == frozenset()
+
+
+def test_seats_in_a_comma_separated_file_are_quoted(tmp_path: Path) -> None:
+    lines = [
+        SEATED_HEADER.replace(";", ","),
+        'anna@utrecht.example.org,Anna,de,Vries,Utrecht,gedeputeerde,,,"IPO-bestuur (lid), AV"',
+    ]
+    [contact] = read_contacts(write_csv(tmp_path, lines, encoding="utf-8")).contacts
+    assert sorted(seat.stored for seat in contact.bodies) == ["av:lid", "ipo-bestuur:lid"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        pytest.param(
+            "BAC Sport (lid)",
+            "unknown body 'BAC Sport (lid)' in organen (known: IPO-bestuur, BAC Wonen & Bereikbaarheid, "
+            "BAC Landelijk Gebied, BAC Klimaat & Leefomgeving, BAC Ondernemen & Cultuur, "
+            "BAC Financiën & Openbaar Bestuur, Algemene Vergadering)",
+            id="unknown body",
+        ),
+        pytest.param(
+            "IPO-bestuur (voorzitter)",
+            "unknown seat 'voorzitter' in organen: 'IPO-bestuur (voorzitter)' (write lid or plaatsvervanger)",
+            id="unknown seat",
+        ),
+        pytest.param(
+            "IPO-bestuur (lid (oud))",
+            "unknown body 'IPO-bestuur (lid (oud))' in organen (known: IPO-bestuur, "
+            "BAC Wonen & Bereikbaarheid, BAC Landelijk Gebied, BAC Klimaat & Leefomgeving, "
+            "BAC Ondernemen & Cultuur, BAC Financiën & Openbaar Bestuur, Algemene Vergadering)",
+            id="brackets that do not close as expected",
+        ),
+        pytest.param(
+            "BAC Landelijk Gebied (lid), Landelijk Gebied (plaatsvervanger)",
+            "organen: BAC Landelijk Gebied both as lid and as plaatsvervanger",
+            id="member and substitute of one body",
+        ),
+    ],
+)
+def test_a_bad_seat_is_reported_and_the_row_skipped(tmp_path: Path, cell: str, reason: str) -> None:
+    path = write_csv(tmp_path, [SEATED_HEADER, GOOD + ";", ANNA + ";" + cell])
+    result = read_contacts(path)
+    assert messages(result.problems) == [f"{path}, row 3 [anna.bakker@utrecht.example.org]: {reason}"]
+    assert [c.row for c in result.contacts] == [2]  # as with any other bad value: only that row goes
+    assert result.has_errors
+
+
+def test_every_province_has_a_member_and_a_substitute_in_every_body(sample: list[Contact]) -> None:
+    bodies = ["ipo-bestuur", *(f"bac-{t.id}" for t in THEMES)]
+    seats = Counter((c.province, s.body, s.seat) for c in sample for s in c.bodies)
+    expected = {(p.name, b, s): 1 for p in PROVINCES for b in bodies for s in SEATS}
+    assert dict(seats) == expected
+    assert all("gedeputeerde" in c.roles for c in sample if c.bodies)
+    assert all(c.sits_on("ipo-bestuur") for c in sample if "ipo-bestuurslid" in c.roles)
+
+
+def test_seats_are_stored_and_selected_by_seat_clause(db: Database, sample: list[Contact]) -> None:
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with db.session() as session:
+        import_contacts(session, sample, now)
+    with db.session() as session:
+        chosen = session.scalars(
+            select(ContactModel.email).where(
+                seat_clause("bac-landelijk-gebied"), ContactModel.province == "Utrecht"
+            )
+        ).all()
+        stored = session.scalars(select(ContactModel.bodies).where(ContactModel.email.in_(chosen))).all()
+    expected = {c.email for c in sample if c.province == "Utrecht" and c.sits_on("bac-landelijk-gebied")}
+    assert set(chosen) == expected and len(expected) == 2
+    assert all(",bac-landelijk-gebied:" in value and value.startswith(",") for value in stored)

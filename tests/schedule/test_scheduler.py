@@ -38,6 +38,10 @@ def local(year: int, month: int, day: int, hour: int, minute: int = 0) -> dateti
 
 @pytest.fixture
 def service(project: Path) -> Iterator[Service]:
+    """The sample project with its newsletter schedule only (the agenda jobs run every half hour)."""
+    for other in (project / "schedules").glob("*.toml"):
+        if other.name != "newsletter.toml":
+            other.unlink()
     config, problems = load_config(project / "comms.toml")
     assert config, problems
     service = Service.open(config)

@@ -1,0 +1,279 @@
+"""Agenda notices and the weekly agenda digest, from the meeting ledger.
+
+A notice is one edition per meeting version and province: its key names both, so an
+agenda version is announced to a province once, whatever runs again. What it is:
+- the first notice a province gets of a meeting: the agenda, planned before the agenda
+  of that province's last GS meeting ahead of the IPO meeting closes (compose.agenda_plan);
+  urgent, at once, when that deadline has passed;
+- an update, when a later version arrives after a notice went out: what changed, at once;
+  a version that was not sent yet is superseded (cancelled) by the newer one;
+- a cancellation, when the meeting is cancelled after a notice went out (never otherwise:
+  nobody needs to hear that a meeting they never heard of is off).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from comms.audience.gs_calendar import GsCalendar, load_gs_calendar
+from comms.audience.resolve import seat_clause
+from comms.collect.meetings import Meeting
+from comms.compose.agenda_plan import NoticePlan, plan_notice
+from comms.dates import local, long_date, time_of_day
+from comms.domain import BODIES, PROVINCES, province_by_name
+from comms.problems import Problem
+from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
+
+NOTICE_KIND = "agenda-notice"
+DIGEST_KIND = "agenda-digest"
+AUDIENCE_PREFIX = "agenda:"  # an edition's audience "agenda:<province slug>:<body id>"
+IN_COPY_BLOCK = "in-kopie"
+NoticeKind = Literal["notice", "update", "cancellation"]
+_BODY_NAMES = {b.id: b.name for b in BODIES}
+
+
+# -- who gets a notice ----------------------------------------------------------------------
+
+
+def notice_audience(province_slug: str, body_id: str) -> ColumnElement[bool]:
+    """GS members of the province, its member and substitute in the body, and its KPS (in copy)."""
+    province = next(p for p in PROVINCES if p.slug == province_slug)
+    return and_(
+        Contact.province == province.name,
+        or_(Contact.roles.like("%,gedeputeerde,%"), Contact.roles.like("%,kps,%"), seat_clause(body_id)),
+    )
+
+
+def audience_of(edition_audience: str) -> ColumnElement[bool] | None:
+    """The SQL clause for an agenda audience, or None when it is a segment name."""
+    if not edition_audience.startswith(AUDIENCE_PREFIX):
+        return None
+    _, province, body = edition_audience.split(":")
+    return notice_audience(province, body)
+
+
+def notice_blocks(roles: str) -> frozenset[str]:
+    return frozenset({IN_COPY_BLOCK}) if ",kps," in roles else frozenset()
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedNotice:
+    meeting: Meeting
+    version: int
+    province: str  # the province's name
+    kind: NoticeKind
+    plan: NoticePlan | None  # None for updates and cancellations: they go at once
+    changes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return notice_key(self.meeting, self.version, self.province)
+
+    @property
+    def is_urgent(self) -> bool:
+        return bool(self.plan and self.plan.is_urgent)
+
+
+def notice_key(meeting: Meeting, version: int, province: str) -> str:
+    slug = next(p.slug for p in PROVINCES if p.name == province)
+    uid = hashlib.sha256(meeting.uid.encode()).hexdigest()[:6]
+    day = local(meeting.starts_at)
+    return f"agenda-{meeting.body}-{day:%Y%m%d}-{uid}-{slug}-v{version}"
+
+
+@dataclass
+class AgendaPlan:
+    notices: list[PlannedNotice] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)  # unsent editions of an older version
+    problems: list[Problem] = field(default_factory=list)
+
+
+def plan_notices(session: Session, calendar: GsCalendar, calendar_file: Path, now: datetime) -> AgendaPlan:
+    """Every notice that should exist now and does not yet, per meeting version and province."""
+    result = AgendaPlan()
+    meetings = session.scalars(select(MeetingRecord).where(MeetingRecord.starts_at > now)).all()
+    for record in sorted(meetings, key=lambda m: (m.starts_at, m.uid)):
+        meeting = Meeting.from_json(record.data)
+        for province in PROVINCES:
+            _plan_one(session, result, meeting, record.version, province.name, calendar, calendar_file, now)
+    return result
+
+
+def _plan_one(
+    session: Session,
+    result: AgendaPlan,
+    meeting: Meeting,
+    version: int,
+    province: str,
+    calendar: GsCalendar,
+    calendar_file: Path,
+    now: datetime,
+) -> None:
+    key = notice_key(meeting, version, province)
+    prefix = key.rsplit("-v", 1)[0] + "-v"
+    earlier = session.scalars(
+        select(Edition).where(Edition.kind == NOTICE_KIND, Edition.key.startswith(prefix, autoescape=True))
+    ).all()
+    if any(e.key == key for e in earlier):
+        return  # this version is announced (or planned) already
+    sent = [e for e in earlier if e.status in (EditionStatus.SENDING, EditionStatus.SENT)]
+    result.superseded += [e.key for e in earlier if e.status in (EditionStatus.DRAFT, EditionStatus.APPROVED)]
+    if meeting.is_cancelled:
+        if sent:
+            result.notices.append(PlannedNotice(meeting, version, province, "cancellation", None))
+        return
+    if sent:
+        last = max(sent, key=lambda e: e.id)
+        previous = Meeting.from_json(json.loads(last.summary)["meeting"])
+        changes = tuple(meeting.changes_from(previous))
+        result.notices.append(PlannedNotice(meeting, version, province, "update", None, changes))
+        return
+    plan = plan_notice(province, meeting.starts_at, calendar, now)
+    if isinstance(plan, Problem):
+        result.problems.append(
+            Problem(
+                str(calendar_file),
+                f"no notice for {_BODY_NAMES.get(meeting.body, meeting.body)} of "
+                f"{long_date(meeting.starts_at)}: {plan.reason}",
+                subject=province,
+            )
+        )
+        return
+    result.notices.append(PlannedNotice(meeting, version, province, "notice", plan))
+
+
+def load_calendar(base_dir: Path, path: Path) -> tuple[GsCalendar | None, list[Problem]]:
+    return load_gs_calendar(path if path.is_absolute() else base_dir / path)
+
+
+# -- what a notice says ----------------------------------------------------------------------
+
+
+def notice_context(notice: PlannedNotice) -> dict[str, object]:
+    meeting = notice.meeting
+    body = _BODY_NAMES.get(meeting.body, meeting.body)
+    subject = notice_subject(notice)
+    plan = notice.plan
+    gs = plan.gs_meeting if plan else None
+    lead = {
+        "notice": (
+            f"Het IPO heeft de agenda gepubliceerd van de vergadering van {_with_article(body)} op "
+            f"{long_date(meeting.starts_at)}. "
+            + (
+                ""  # the urgent banner says which GS meeting is missed and what now
+                if notice.is_urgent
+                else f"Bespreek deze agenda in de GS-vergadering van {long_date(gs.at)}; de GS-agenda sluit "
+                f"{long_date(gs.agenda_closes_at)} om {time_of_day(gs.agenda_closes_at)}."
+                if gs
+                else "Er is geen GS-vergadering meer vóór deze IPO-vergadering."
+            )
+        ),
+        "update": f"De agenda van {_with_article(body)} voor {long_date(meeting.starts_at)} is gewijzigd.",
+        "cancellation": f"De vergadering van {_with_article(body)} op {long_date(meeting.starts_at)} "
+        "gaat niet door.",
+    }[notice.kind]
+    return {
+        "notice": {
+            "subject": subject,
+            "heading": subject,
+            "kind": notice.kind,
+            "body_name": body,
+            "title": meeting.title,
+            "starts_at": meeting.starts_at,
+            "time_text": time_text(meeting),
+            "location": meeting.location,
+            "url": meeting.url,
+            "agenda": meeting.items,
+            "changes": notice.changes,
+            "province": notice.province,
+            "is_urgent": notice.is_urgent,
+            "is_cancelled": notice.kind == "cancellation",
+            "urgent_text": _urgent_text(plan) if plan and plan.is_urgent else "",
+            "lead_text": lead,
+        }
+    }
+
+
+def notice_subject(notice: PlannedNotice) -> str:
+    meeting = notice.meeting
+    body = _BODY_NAMES.get(meeting.body, meeting.body)
+    what = f"{body}, {long_date(meeting.starts_at)} – voor GS {notice.province}"
+    prefix = {"notice": "Agenda ", "update": "Gewijzigde agenda: ", "cancellation": "Geannuleerd: "}
+    urgent = "Spoed: " if notice.is_urgent else ""
+    return f"{urgent}{prefix[notice.kind]}{what}"
+
+
+def _urgent_text(plan: NoticePlan) -> str:
+    missed = plan.missed
+    text = "Deze agenda is te laat gepubliceerd"
+    if missed:
+        text += (
+            f" voor de GS-vergadering van {long_date(missed.at)} (de GS-agenda sloot "
+            f"{long_date(missed.agenda_closes_at)} om {time_of_day(missed.agenda_closes_at)})"
+        )
+    if plan.gs_meeting:
+        return text + f". Bespreek hem zo mogelijk in de GS-vergadering van {long_date(plan.gs_meeting.at)}."
+    return text + ". Er is geen GS-vergadering meer vóór de IPO-vergadering."
+
+
+def _with_article(body: str) -> str:
+    return f"de {body}" if body.startswith(("BAC", "Algemene")) else f"het {body}"
+
+
+def time_text(meeting: Meeting) -> str:
+    if meeting.all_day:
+        return "tijd nog niet bekend"
+    start = time_of_day(meeting.starts_at).removesuffix(" uur")
+    if meeting.ends_at:
+        return f"{start} tot {time_of_day(meeting.ends_at)}"
+    return f"{start} uur"
+
+
+def meeting_summary(notice: PlannedNotice) -> str:
+    """What an edition stores of its notice: the meeting as announced (for a later update's diff)."""
+    plan = notice.plan
+    return json.dumps(
+        {
+            "meeting": notice.meeting.to_json(),
+            "version": notice.version,
+            "province": notice.province,
+            "notice": notice.kind,
+            "urgent": notice.is_urgent,
+            "gs_meeting": plan.gs_meeting.at.isoformat() if plan and plan.gs_meeting else None,
+            "missed": plan.missed.at.isoformat() if plan and plan.missed else None,
+            "changes": list(notice.changes),
+        },
+        ensure_ascii=False,
+    )
+
+
+# -- the digest ------------------------------------------------------------------------------
+
+
+def digest_period(now: datetime, weeks: int) -> tuple[date, date]:
+    """From the coming Monday (or today, on a Monday) for `weeks` weeks, in Dutch time."""
+    today = local(now).date()
+    start = today + timedelta(days=(7 - today.weekday()) % 7)
+    return start, start + timedelta(days=7 * weeks - 1)
+
+
+def digest_key(start: date) -> str:
+    year, week, _ = start.isocalendar()
+    return f"agendaoverzicht-{year}-w{week:02d}"
+
+
+def province_name(text: str) -> str | None:
+    province = province_by_name(text)
+    return province.name if province else None

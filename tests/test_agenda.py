@@ -1,0 +1,417 @@
+"""Agenda notices and the digest end to end, with fixed dates: per-province send times across
+summer time and a holiday week, the urgent path, updates, cancellations, never twice per
+version; the .ics attachment; a digest body without anything personal."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import icalendar
+import pytest
+from sqlalchemy import select
+
+from comms import agenda, editions
+from comms.audience.contacts import read_audience
+from comms.audience.sync import import_contacts
+from comms.clock import FixedClock
+from comms.collect.meeting_ledger import record_meetings
+from comms.collect.meetings import AgendaItem, Document, Meeting, MeetingStatus
+from comms.config import load_config
+from comms.dates import AMSTERDAM
+from comms.deliver.outbox import OutboxTransport
+from comms.service import Service
+from comms.store.models import Edition, EditionStatus
+from comms.web.app import create_app
+from tests.fakes.sendgrid import FakeSendGrid
+from tests.web.support import serve
+
+CALENDAR = """
+[default]
+weekday = "dinsdag"
+time = "10:00"
+agenda_closes_days_before = 7
+agenda_closes_at = "12:00"
+
+[provinces.Groningen]
+[provinces."Fryslân"]
+[provinces.Drenthe]
+[provinces.Overijssel]
+[provinces.Flevoland]
+[provinces.Gelderland]
+[provinces.Utrecht]
+skip = [{ date = 2027-03-30, reason = "Paasweek" }]
+[provinces.Noord-Holland]
+[provinces.Zuid-Holland]
+[provinces.Zeeland]
+weekday = "maandag"
+time = "14:00"
+[provinces.Noord-Brabant]
+[provinces.Limburg]
+"""
+CONTACTS = """e-mailadres;voornaam;tussenvoegsel;achternaam;provincie;rollen;partij;thema's;organen
+gerda.gs@utrecht.example.org;Gerda;;Gans;Utrecht;gedeputeerde;;;BAC Landelijk Gebied (lid)
+gijs.gs@utrecht.example.org;Gijs;;Gort;Utrecht;gedeputeerde;;;
+sara.sv@utrecht.example.org;Sara;;Smit;Utrecht;statenlid;;;BAC Landelijk Gebied (plaatsvervanger)
+stijn.ps@utrecht.example.org;Stijn;;Staal;Utrecht;statenlid;;;
+karel.kps@utrecht.example.org;Karel;;Kas;Utrecht;kps;;;
+greet.griffie@utrecht.example.org;Greet;;Graaf;Utrecht;griffie;;;
+gea.gs@groningen.example.org;Gea;;Geel;Groningen;gedeputeerde;;;BAC Landelijk Gebied (lid)
+koos.kps@groningen.example.org;Koos;;Kok;Groningen;kps;;;
+gert.griffie@groningen.example.org;Gert;;Glas;Groningen;griffier;;;
+zeno.gs@zeeland.example.org;Zeno;;Zand;Zeeland;gedeputeerde;;;IPO-bestuur (lid)
+"""
+UID = "bac-lg-2027-04-01@ipo.example.org"
+
+
+def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=AMSTERDAM).astimezone(UTC)
+
+
+def meeting(status: MeetingStatus = MeetingStatus.PLANNED, extra_item: bool = False) -> Meeting:
+    items = [
+        AgendaItem("1", "Opening en mededelingen", "", ()),
+        AgendaItem(
+            "2",
+            "Voortgang stikstofaanpak",
+            "Stand van zaken gebiedsprogramma's.",
+            (Document("Notitie voortgang", "https://www.ipo.example.org/stukken/bac-lg/2.pdf"),),
+        ),
+    ]
+    if extra_item:
+        items.append(AgendaItem("3", "Natuurherstel Veluwe", "Ter bespreking.", ()))
+    return Meeting(
+        uid=UID,
+        body="bac-landelijk-gebied",
+        title="BAC Landelijk Gebied",
+        starts_at=at(2027, 4, 1, 10),
+        ends_at=at(2027, 4, 1, 12, 30),
+        location="Huis van de Provincie, Den Haag",
+        status=status,
+        items=tuple(items),
+        url="https://www.ipo.example.org/vergaderingen/bac-lg-2027-04-01",
+        source="ipo-agenda-bac",
+    )
+
+
+@pytest.fixture
+def service(project: Path) -> Iterator[Service]:
+    (project / "audiences" / "gs-calendar.toml").write_text(CALENDAR, encoding="utf-8")
+    contacts = project / "audiences" / "contacts"
+    for path in contacts.glob("*.csv"):
+        path.unlink()
+    (contacts / "test.csv").write_text(CONTACTS, encoding="utf-8")
+    config, problems = load_config(project / "comms.toml")
+    assert config, problems
+    service = Service.open(config)
+    audience = read_audience(config.contact_files())
+    assert not [p for p in audience.problems if p.is_error], audience.problems
+    with service.db.session() as session:
+        import_contacts(session, audience.contacts, at(2027, 2, 1, 9))
+    yield service
+    service.db.dispose()
+
+
+def publish(service: Service, now: datetime, published: Meeting) -> None:
+    with service.db.session() as session:
+        record_meetings(session, [published], now)
+
+
+def notices(service: Service) -> dict[str, Edition]:
+    """Province name → its newest notice edition of the test's meeting."""
+    found: dict[str, Edition] = {}
+    with service.db.session() as session:
+        for edition in session.scalars(
+            select(Edition).where(Edition.kind == "agenda-notice").order_by(Edition.id)
+        ):
+            summary = json.loads(edition.summary)
+            if Meeting.from_json(summary["meeting"]).uid == UID:
+                found[summary["province"]] = edition
+    return found
+
+
+def local_text(moment: datetime | None) -> str:
+    assert moment is not None
+    return f"{moment.astimezone(AMSTERDAM):%Y-%m-%d %H:%M %Z}"
+
+
+def deliver_due(service: Service, now: datetime) -> list[str]:
+    clock = FixedClock(now)
+    started = agenda.start_due_notices(service, clock)
+    for key in started:
+        editions.deliver_edition(service, key, OutboxTransport(service.outbox_dir, key), clock)
+    return started
+
+
+def messages(service: Service, key: str) -> dict[str, EmailMessage]:
+    folder = service.outbox_dir / key / "messages"
+    parsed = {}
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        parsed[str(message["To"].addresses[0].addr_spec)] = message
+    return parsed
+
+
+def ics_of(message: EmailMessage) -> icalendar.Calendar:
+    parts = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1
+    return icalendar.Calendar.from_ical(parts[0].get_payload(decode=True))
+
+
+@pytest.mark.parametrize(
+    ("province", "send_at", "gs_meeting"),
+    [
+        # The IPO meeting is on Thursday 1 April 2027, after the clocks went forward on 28 March.
+        # Tuesday GS: the meeting of 30 March (summer time) closes its agenda on 23 March 12.00
+        # (winter time); two working days before that, 9.00.
+        ("Groningen", "2027-03-19 09:00 CET", "2027-03-30 10:00 CEST"),
+        # Utrecht skips 30 March (Paasweek): the GS meeting before it counts.
+        ("Utrecht", "2027-03-12 09:00 CET", "2027-03-23 10:00 CET"),
+        # Zeeland meets on Monday 14.00: 29 March, agenda closes Monday 22 March 12.00.
+        ("Zeeland", "2027-03-18 09:00 CET", "2027-03-29 14:00 CEST"),
+    ],
+)
+def test_each_province_gets_the_notice_before_its_gs_agenda_closes(
+    service: Service, province: str, send_at: str, gs_meeting: str
+) -> None:
+    now = at(2027, 3, 1, 9)
+    publish(service, now, meeting())
+    built = agenda.build_notices(service, now)
+    assert len(built.created) == 12 and not built.problems
+    notice = notices(service)[province]
+    assert local_text(notice.send_at) == send_at
+    assert notice.status == EditionStatus.APPROVED and not notice.subject.startswith("Spoed")
+    planned = next(n for n in built.created if n.province == province)
+    assert planned.plan is not None and local_text(planned.plan.gs_meeting.at) == gs_meeting
+
+
+def test_an_agenda_published_too_late_goes_out_at_once_marked_urgent(service: Service) -> None:
+    now = at(2027, 3, 26, 10)  # Groningen's agenda for 30 March closed on 23 March
+    publish(service, now, meeting())
+    agenda.build_notices(service, now)
+    groningen = notices(service)["Groningen"]
+    assert groningen.send_at == now
+    assert groningen.subject.startswith("Spoed: Agenda BAC Landelijk Gebied")
+    assert "te laat gepubliceerd voor de GS-vergadering van dinsdag 30 maart 2027" in (groningen.text or "")
+    assert deliver_due(service, now)  # started at once
+    assert set(messages(service, groningen.key)) == {
+        "gea.gs@groningen.example.org",
+        "koos.kps@groningen.example.org",
+    }
+
+
+def test_a_notice_reaches_gs_the_body_members_and_the_kps_in_copy_only(service: Service) -> None:
+    publish(service, at(2027, 3, 1, 9), meeting())
+    agenda.build_notices(service, at(2027, 3, 1, 9))
+    started = deliver_due(service, at(2027, 3, 12, 9))
+    utrecht = notices(service)["Utrecht"]
+    assert utrecht.key in started
+    received = messages(service, utrecht.key)
+    assert set(received) == {
+        "gerda.gs@utrecht.example.org",  # gedeputeerde and BAC member
+        "gijs.gs@utrecht.example.org",  # gedeputeerde
+        "sara.sv@utrecht.example.org",  # the substitute in this BAC
+        "karel.kps@utrecht.example.org",  # in copy
+    }
+    in_copy = "in kopie als provinciesecretaris"
+    for address, message in received.items():
+        text = message.get_body(("plain",)).get_content()
+        assert (in_copy in text) == (address == "karel.kps@utrecht.example.org")
+        assert (
+            "Voortgang stikstofaanpak" in text and "https://www.ipo.example.org/stukken/bac-lg/2.pdf" in text
+        )
+
+
+def test_the_ics_attachment_imports_with_the_amsterdam_zone(service: Service) -> None:
+    publish(service, at(2027, 3, 1, 9), meeting())
+    agenda.build_notices(service, at(2027, 3, 1, 9))
+    deliver_due(service, at(2027, 3, 12, 9))
+    message = next(iter(messages(service, notices(service)["Utrecht"].key).values()))
+    calendar = ics_of(message)
+    event = next(iter(calendar.walk("VEVENT")))
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert event["DTSTART"].params["TZID"] == "Europe/Amsterdam"
+    assert event.decoded("DTSTART") == at(2027, 4, 1, 10)  # 10.00 summer time
+    assert str(event["UID"]).startswith("bac-lg-2027-04-01")
+    assert int(event["SEQUENCE"]) == 0
+
+
+def test_updates_cancellations_and_never_twice_per_version(service: Service) -> None:
+    publish(service, at(2027, 3, 1, 9), meeting())
+    agenda.build_notices(service, at(2027, 3, 1, 9))
+    assert agenda.build_notices(service, at(2027, 3, 1, 10)).created == []  # once per version
+    deliver_due(service, at(2027, 3, 15, 9))  # Utrecht's (12 March) went out; Groningen's not yet
+    assert deliver_due(service, at(2027, 3, 15, 9, 30)) == []  # nothing starts twice
+
+    publish(service, at(2027, 3, 16, 9), meeting(extra_item=True))
+    changed = agenda.build_notices(service, at(2027, 3, 16, 9))
+    kinds = {n.province: n.kind for n in changed.created}
+    assert kinds["Utrecht"] == "update"  # had the agenda: told what changed
+    assert kinds["Groningen"] == "notice"  # had nothing yet: the new version replaces the old
+    update = notices(service)["Utrecht"]
+    assert "Agendapunt 3 toegevoegd: Natuurherstel Veluwe" in (update.text or "")
+    assert update.send_at == at(2027, 3, 16, 9)
+    with service.db.session() as session:
+        old = editions.find_edition(session, changed.superseded[0])
+        assert old.status == EditionStatus.CANCELLED
+    assert agenda.build_notices(service, at(2027, 3, 16, 10)).created == []
+
+    deliver_due(service, at(2027, 3, 16, 9))  # the update goes out at once; the others wait
+    publish(service, at(2027, 3, 17, 9), meeting(status=MeetingStatus.CANCELLED, extra_item=True))
+    cancelled = agenda.build_notices(service, at(2027, 3, 17, 9))
+    # Only Utrecht heard of the meeting: it is told; the others' planned notices are dropped.
+    assert [(n.province, n.kind) for n in cancelled.created] == [("Utrecht", "cancellation")]
+    assert len(cancelled.superseded) == 11
+    deliver_due(service, at(2027, 3, 17, 9))
+    assert deliver_due(service, at(2027, 3, 30, 9)) == []  # nothing else goes out, ever
+    utrecht = notices(service)["Utrecht"]
+    assert utrecht.subject.startswith("Geannuleerd: BAC Landelijk Gebied")
+    calendar = ics_of(next(iter(messages(service, utrecht.key).values())))
+    assert str(calendar["METHOD"]) == "CANCEL"
+    event = next(iter(calendar.walk("VEVENT")))
+    assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 2
+    assert str(event["UID"]).startswith("bac-lg-2027-04-01")
+
+
+def test_the_digest_body_is_the_same_bytes_for_every_griffie(service: Service) -> None:
+    publish(service, at(2027, 3, 24, 9), meeting())
+    digest = agenda.build_digest(service, at(2027, 3, 26, 12))
+    assert digest.meetings == 1 and digest.audience_size == 2
+    editions.approve(service, digest.key, "redactie", at(2027, 3, 26, 12))
+    clock = FixedClock(at(2027, 3, 29, 9))
+    editions.send(service, digest.key, OutboxTransport(service.outbox_dir, digest.key), clock)
+    files = sorted((service.outbox_dir / digest.key / "messages").glob("*.eml"))
+    assert len(files) == 2
+    heads, bodies = zip(*(f.read_bytes().split(b"\r\n\r\n", 1) for f in files), strict=True)
+    assert bodies[0] == bodies[1]
+    assert heads[0] != heads[1] and all(b"List-Unsubscribe: <https://" in h for h in heads)
+    text = bodies[0].decode("ascii")
+    assert "/afmelden/" not in text and "voorkeuren/" not in re.sub(r"voorkeuren\b(?!/)", "", text)
+    assert (
+        "Voortgang stikstofaanpak"
+        in email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "mailed"), [("greet.griffie@utrecht.example.org", True), ("nobody@example.org", False)]
+)
+def test_the_general_preference_link_asks_for_the_address_and_mails_a_personal_link(
+    service: Service, address: str, mailed: bool
+) -> None:
+    app = create_app(service, FixedClock(at(2027, 3, 1, 9)))
+    with serve(app) as base, httpx.Client(base_url=base) as client:
+        form = client.get("/voorkeuren")
+        answer = client.post("/voorkeuren", data={"email": address})
+    assert form.status_code == 200 and 'name="email"' in form.text
+    assert answer.status_code == 200 and "Als dit adres in onze verzendlijsten staat" in answer.text
+    sent = list((service.outbox_dir / "meldingen" / "messages").glob("*.eml"))
+    assert len(sent) == (1 if mailed else 0)
+    if mailed:
+        message = email.message_from_bytes(sent[0].read_bytes(), policy=email.policy.default)
+        assert message["To"].addresses[0].addr_spec == address
+        assert "https://comms.ipo.example.org/voorkeuren/" in message.get_body(("plain",)).get_content()
+
+
+def test_the_agenda_schedule_builds_notices_and_starts_them_at_their_time(
+    service: Service, project: Path
+) -> None:
+    import time_machine
+
+    from comms.clock import SystemClock
+    from comms.serve import ScheduleRunner
+
+    for other in (project / "schedules").glob("*.toml"):
+        if other.name != "agenda-notices.toml":
+            other.unlink()
+    publish(service, at(2027, 3, 1, 9), meeting())
+    with time_machine.travel(at(2027, 3, 12, 8, 30), tick=False) as traveller:
+        runner = ScheduleRunner(service, SystemClock())
+        runner.start()
+        for moment in (at(2027, 3, 12, 8, 35), at(2027, 3, 12, 9, 0)):
+            traveller.move_to(moment)
+            runner.tick()
+        runner.stop()
+    states = {province: e.status for province, e in notices(service).items()}
+    assert states["Utrecht"] == EditionStatus.SENDING  # its planned time, 12 March 9.00, has come
+    assert states["Groningen"] == EditionStatus.APPROVED  # waits for 19 March
+    assert len(states) == 12
+
+
+def test_a_province_missing_from_the_gs_calendar_is_reported_and_the_others_still_go(
+    service: Service, project: Path
+) -> None:
+    calendar = project / "audiences" / "gs-calendar.toml"
+    calendar.write_text(CALENDAR.replace("[provinces.Limburg]\n", ""), encoding="utf-8")
+    now = at(2027, 3, 1, 9)
+    publish(service, now, meeting())
+    built = agenda.build_notices(service, now)
+    assert sorted(n.province for n in built.created) == sorted(
+        p for p in notices_provinces() if p != "Limburg"
+    )
+    limburg = [p for p in built.problems if p.subject == "Limburg" and p.is_error]
+    assert any("province Limburg is missing" in p.reason for p in limburg)  # the file's problem
+    meeting_problem = next(p for p in limburg if "BAC Landelijk Gebied" in p.reason)  # and the notice's
+    assert "donderdag 1 april 2027" in meeting_problem.reason
+    assert meeting_problem.where.endswith("gs-calendar.toml")
+
+
+def notices_provinces() -> list[str]:
+    from comms.domain import PROVINCES
+
+    return [p.name for p in PROVINCES]
+
+
+def test_through_sendgrid_a_notice_carries_its_ics_and_a_digest_is_never_tracked(
+    service: Service, sendgrid_server: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import dataclasses
+
+    from comms.deliver.transports import make_transport
+
+    monkeypatch.setenv("COMMS_SENDGRID_API_KEY", sendgrid_server.api_key)
+    config = service.config
+    config = dataclasses.replace(
+        config,
+        delivery=dataclasses.replace(config.delivery, transport="sendgrid"),
+        sendgrid=dataclasses.replace(
+            config.sendgrid,
+            api_host=sendgrid_server.url,
+            track_opens=True,  # the team chose tracking for mailings in general …
+            track_clicks=True,
+            asm_groups={"agenda-notice": 71, "agenda-digest": 72},
+        ),
+    )
+    sendgrid = Service(config, service.db)
+    publish(sendgrid, at(2027, 3, 1, 9), meeting())
+    agenda.build_notices(sendgrid, at(2027, 3, 1, 9))
+    clock = FixedClock(at(2027, 3, 12, 9))
+    (key,) = [k for k in agenda.start_due_notices(sendgrid, clock) if k == notices(sendgrid)["Utrecht"].key]
+    editions.deliver_edition(sendgrid, key, make_transport(config, key, clock), clock)
+    digest = agenda.build_digest(sendgrid, at(2027, 3, 26, 12))
+    editions.approve(sendgrid, digest.key, "redactie", clock.now())
+    editions.send(sendgrid, digest.key, make_transport(config, digest.key, clock), clock)
+
+    *notice_bodies, digest_body = (r.body for r in sendgrid_server.requests)  # each valid per the spec
+    notice_body = notice_bodies[0]
+    (attachment,) = notice_body["attachments"]
+    assert attachment["filename"] == "vergadering.ics" and attachment["type"] == "text/calendar"
+    calendar = icalendar.Calendar.from_ical(base64.b64decode(attachment["content"]))
+    assert next(iter(calendar.walk("VEVENT")))["DTSTART"].params["TZID"] == "Europe/Amsterdam"
+    assert notice_body["asm"] == {"group_id": 71}
+    tracking = digest_body["tracking_settings"]  # … but not for a body meant to be forwarded
+    assert tracking["click_tracking"]["enable"] is False and tracking["open_tracking"]["enable"] is False
+    assert tracking["subscription_tracking"]["enable"] is False and "asm" not in digest_body
+    contents = {c["type"]: c["value"] for c in digest_body["content"]}
+    assert "@@" not in contents["text/html"] and "/afmelden/" not in contents["text/html"]

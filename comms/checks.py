@@ -17,6 +17,7 @@ from comms.render.personalise import Personaliser
 from comms.render.templates import TemplateError
 from comms.schedule.definitions import load_schedules
 from comms.service import Service
+from comms.survey.definitions import check_surveys
 
 
 def run_checks(config: Config) -> list[Problem]:
@@ -39,6 +40,7 @@ def run_checks(config: Config) -> list[Problem]:
     _, schedule_problems = load_schedules(config.resolve(config.schedules_dir), set(segments), templates)
     problems += schedule_problems
     problems += check_gs_calendar(config.resolve(config.agenda.gs_calendar))
+    problems += check_surveys(config.resolve(config.templates_dir) / "surveys")
     if not config.secret_key:
         problems.append(Problem("environment", "COMMS_SECRET_KEY is not set; sending needs it to sign links"))
     problems += _check_transport(config)

@@ -491,6 +491,97 @@ def _local_or_dash(moment: datetime | None) -> str:
     return f"{local(moment):%Y-%m-%d %H:%M %Z}" if moment else "-"
 
 
+# -- surveys (comms survey …) ----------------------------------------------------------
+
+
+@main.group()
+def survey() -> None:
+    """Half-yearly evaluation surveys: start a round, remind, results."""
+
+
+@survey.command("start")
+@click.argument("round_", metavar="ROUND")
+@click.pass_context
+@handles_failures
+def survey_start(ctx: click.Context, round_: str) -> None:
+    """Invite the round's audience (once); the invitation goes out when the round opens."""
+    from comms.survey import rounds
+
+    service = _service(ctx)
+    started = rounds.start_round(service, round_, utcnow())
+    sent = rounds.start_due(service, SystemClock())
+    when = "now" if started.edition_key in sent else f"at {local(started.send_at):%Y-%m-%d %H:%M %Z}"
+    out.print(
+        f"round {round_}: {started.invited} invitee(s); invitation {started.edition_key} goes out {when}"
+    )
+
+
+@survey.command("remind")
+@click.pass_context
+@handles_failures
+def survey_remind(ctx: click.Context) -> None:
+    """Build the reminders the policy says are due and start them (the workers deliver)."""
+    from comms.survey import rounds
+
+    service = _service(ctx)
+    created = rounds.build_reminders(service, utcnow())
+    started = rounds.start_due(service, SystemClock())
+    out.print(
+        f"{len(created)} reminder(s) built, {len(started)} mailing(s) started: {', '.join(started) or '-'}"
+    )
+
+
+@survey.command("status")
+@click.pass_context
+@handles_failures
+def survey_status(ctx: click.Context) -> None:
+    """Each round: open and close, invitees, answers, reminders sent."""
+    from comms.survey import rounds
+
+    table = Table("round", "title", "opens", "closes", "invited", "answered", "reminders sent (invitees)")
+    rows = rounds.status(_service(ctx))
+    for r in rows:
+        reminders = ", ".join(f"{n}×: {count}" for n, count in sorted(r.reminders.items()))
+        table.add_row(
+            r.round,
+            r.title,
+            _local_or_dash(r.opens_at),
+            _local_or_dash(r.closes_at),
+            str(r.invited),
+            str(r.answered),
+            reminders,
+        )
+    out.print(table if rows else "no survey rounds started yet")
+
+
+@survey.command("results")
+@click.argument("round_", metavar="ROUND")
+@click.option(
+    "--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), help="Write the answers as CSV."
+)
+@click.option(
+    "--charts", "charts_dir", type=click.Path(path_type=Path, file_okay=False), help="Write SVG charts."
+)
+@click.option("--link", is_flag=True, help="Print a link to the results page for the team (30 days).")
+@click.pass_context
+@handles_failures
+def survey_results(
+    ctx: click.Context, round_: str, csv_path: Path | None, charts_dir: Path | None, link: bool
+) -> None:
+    """Response rates per role and province, each question's answers, comparison with the last round."""
+    from comms.survey import report
+
+    service = _service(ctx)
+    try:
+        report.print_results(service, round_, out, csv_path, charts_dir)
+    except LookupError as exc:
+        raise Failed(str(exc)) from exc
+    if link:
+        from comms.web.survey_results import results_link
+
+        out.print(f"results page: {results_link(service, round_, utcnow())}")
+
+
 # -- schedules (comms schedule …) ---------------------------------------------------
 
 

@@ -39,6 +39,7 @@ PREVIEW_VALUES = {
     "email": "[e-mailadres]",
     "unsubscribe_url": "#afmelden",
     "preferences_url": "#voorkeuren",
+    "survey_url": "#enquete",
 }
 
 
@@ -199,7 +200,8 @@ def deliver_edition(
         _check_sendable(edition)
         mailing = mailing_for(service, edition, service.signer(), clock.now())
         blocks = blocks_by_kind(edition.kind)
-        job = DeliveryJob(edition.id, edition.kind, mailing, lambda claimed: blocks(claimed.profile))
+        skip = _skip(edition, clock.now())
+        job = DeliveryJob(edition.id, edition.kind, mailing, lambda claimed: blocks(claimed.profile), skip)
         total = sum(queue.counts(session, edition.id).values())
     with service.db.session() as session:
         timeout = timedelta(seconds=config.delivery.claim_timeout_seconds)
@@ -271,8 +273,11 @@ def _check_sendable(edition: Edition) -> None:
 def audience_clause(service: Service, edition: Edition) -> ColumnElement[bool]:
     """Who the edition goes to: an agenda notice's province and body, or a segment."""
     from comms.compose.agenda import audience_of
+    from comms.survey import rounds
 
     clause = audience_of(edition.audience)
+    if clause is None:
+        clause = rounds.audience_of(edition.audience)
     if clause is not None:
         return clause
     return segment_clause(_audience(service, edition.audience, []))
@@ -294,6 +299,7 @@ def identity(service: Service, edition: Edition) -> MailingIdentity:
     list_name, list_id = {
         "agenda-notice": (config.agenda.notice_list_name, config.agenda.notice_list_id),
         "agenda-digest": (config.agenda.digest_list_name, config.agenda.digest_list_id),
+        "survey": ("Evaluaties van het IPO", "evaluaties"),
     }.get(edition.kind, (config.newsletter.list_name, config.newsletter.list_id))
     return MailingIdentity(
         edition_key=edition.key,
@@ -308,8 +314,17 @@ def identity(service: Service, edition: Edition) -> MailingIdentity:
 
 def mailing_for(service: Service, edition: Edition, signer: Signer, now: datetime) -> Mailing:
     """The edition's compiled output, ready to make each recipient's message."""
+    from comms.survey import rounds
+
     rendered = Rendered(edition.html or "", edition.text or "")
-    return Mailing(identity(service, edition), rendered, signer, now, _attachments(service, edition))
+    links = rounds.personal_links(service, edition)
+    return Mailing(identity(service, edition), rendered, signer, now, _attachments(service, edition), links)
+
+
+def _skip(edition: Edition, now: datetime) -> queue.Skip | None:
+    from comms.survey import rounds
+
+    return rounds.skip_for(edition, now)
 
 
 def _attachments(service: Service, edition: Edition) -> tuple[Attachment, ...]:

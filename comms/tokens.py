@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "u"
     PREFERENCES = "p"
     PREVIEW = "v"  # the team's preview link in an approval request
+    SURVEY = "s"  # an invitee's personal survey link: one per invitee and round
 
 
 class InvalidToken(ValueError):

@@ -103,8 +103,23 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Recipients who no longer need this mailing (a survey reminder to who has answered):
+    settled as suppressed at claim time, with the reason, however long ago the snapshot was."""
+
+    when: ColumnElement[bool]  # on Contact
+    reason: str
+
+
 def claim(
-    session: Session, edition_id: int, kind: str, worker: str, size: int, now: datetime
+    session: Session,
+    edition_id: int,
+    kind: str,
+    worker: str,
+    size: int,
+    now: datetime,
+    skip: Skip | None = None,
 ) -> list[Claimed]:
     """Take up to `size` due messages for this worker; suppressed contacts are settled, not sent."""
     due = or_(
@@ -141,6 +156,13 @@ def claim(
         .where(Message.id.in_(suppressed.scalar_subquery()), Message.claimed_by == worker)
         .values(status=MessageStatus.SUPPRESSED, claimed_by=None)
     )
+    if skip is not None:
+        skipped = select(Message.id).join(Contact).where(Message.id.in_(ids), skip.when)
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(skipped.scalar_subquery()), Message.claimed_by == worker)
+            .values(status=MessageStatus.SUPPRESSED, claimed_by=None, error=skip.reason)
+        )
     rows = session.execute(
         select(Message.id, Contact, Preference.themes)
         .join(Contact, Message.contact_id == Contact.id)

@@ -65,6 +65,7 @@ class DeliveryJob:
     kind: str
     mailing: Mailing
     blocks_for: Blocks
+    skip: queue.Skip | None = None
 
 
 def deliver(
@@ -91,7 +92,7 @@ def deliver(
         while not (should_stop and should_stop()):
             size = _allowed_now(db, settings, clock, settings.batch_size or transport.batch_size)
             with db.session() as session:
-                batch = queue.claim(session, job.edition_id, job.kind, worker, size, clock.now())
+                batch = queue.claim(session, job.edition_id, job.kind, worker, size, clock.now(), job.skip)
             if not batch:
                 if not wait_for_retries or not _wait_for_retries(db, job.edition_id, clock):
                     return delivered

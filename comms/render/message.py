@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.header import Header
@@ -158,9 +159,11 @@ class Mailing:
         signer: Signer,
         now: datetime,
         attachments: tuple[Attachment, ...] = (),
+        personal_links: Callable[[Recipient], dict[str, str]] | None = None,
     ):
         self.identity = identity
         self.attachments = attachments
+        self.personal_links = personal_links  # more links per recipient (a survey invitation's)
         self.signer = signer
         self.now = now
         self.html = Personaliser.cut(rendered.html, is_html=True)
@@ -219,13 +222,16 @@ class Mailing:
     def values(self, recipient: Recipient, links: dict[str, str] | None = None) -> dict[str, str]:
         """The recipient's personal values, as the templates' `recipient.*` fields."""
         links = links or self.links(recipient)
-        return {
+        values = {
             "first_name": recipient.first_name,
             "name": recipient.display_name,
             "email": recipient.email,
             "unsubscribe_url": links["unsubscribe_url"],
             "preferences_url": links["preferences_url"],
         }
+        if self.personal_links:
+            values |= self.personal_links(recipient)
+        return values
 
     def message(self, recipient: Recipient, blocks: frozenset[str]) -> OutgoingMessage:
         links = self.links(recipient)

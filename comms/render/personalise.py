@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-FIELDS = ("first_name", "name", "email", "unsubscribe_url", "preferences_url")
+FIELDS = ("first_name", "name", "email", "unsubscribe_url", "preferences_url", "survey_url")
 BLOCK_END = "@@/b@@"
 _TOKEN = re.compile(r"@@(c\.\w+|b\.[\w:.-]+|/b)@@")
 

@@ -35,9 +35,9 @@ from comms.tomlfile import read_toml
 
 Step = Literal["build", "send"]
 STEPS: tuple[Step, ...] = ("build", "send")
-KINDS = ("newsletter", "agenda-notice", "agenda-digest")
+KINDS = ("newsletter", "agenda-notice", "agenda-digest", "survey")
 # One edition per period: two sends whose local send times give the same key are one edition twice.
-# Agenda notices are one edition per meeting version and province, not per period: no check.
+# Agenda notices (per meeting version and province) and survey mailings (per round): no check.
 EDITION_KEY = {"newsletter": "%Y-%m", "agenda-digest": "%G-W%V"}
 
 HORIZON = timedelta(days=400)  # how far ahead windows, ordering and editions are checked

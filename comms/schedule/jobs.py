@@ -29,6 +29,8 @@ from comms.schedule import runs
 from comms.schedule.definitions import Schedule
 from comms.service import Service
 from comms.store.models import Edition, EditionStatus, JobRunOutcome
+from comms.survey import rounds
+from comms.survey.rounds import SURVEY_KIND
 from comms.tokens import Purpose
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,11 @@ def report_missed(
 def _build(context: JobContext, schedule: Schedule, planned_for: datetime, key: str | None) -> StepResult:
     if schedule.kind == NOTICE_KIND:
         return _build_notices(context, schedule)
+    if schedule.kind == SURVEY_KIND:
+        created = rounds.build_reminders(context.service, context.clock.now())
+        return StepResult(
+            JobRunOutcome.DONE, f"{len(created)} reminder(s) due: {', '.join(created) or 'none'}"
+        )
     if schedule.kind == DIGEST_KIND:
         return _build_digest(context, schedule, planned_for)
     return _build_newsletter(context, schedule, planned_for)
@@ -232,12 +239,13 @@ def _approval_deadline(
 
 
 def _send(context: JobContext, schedule: Schedule, planned_for: datetime, key: str | None) -> StepResult:
-    if schedule.kind == NOTICE_KIND:
+    if schedule.kind in (NOTICE_KIND, SURVEY_KIND):
         if not schedule.window.allows(context.clock.now()):
             return StepResult(JobRunOutcome.HELD, f"outside the send window {schedule.window.describe()}")
-        started = agenda.start_due_notices(context.service, context.clock)
+        start = agenda.start_due_notices if schedule.kind == NOTICE_KIND else rounds.start_due
+        started = start(context.service, context.clock)
         shown = ", ".join(started[:5]) + (f" and {len(started) - 5} more" if len(started) > 5 else "")
-        return StepResult(JobRunOutcome.DONE, f"{len(started)} notice(s) started: {shown or 'none due'}")
+        return StepResult(JobRunOutcome.DONE, f"{len(started)} mailing(s) started: {shown or 'none due'}")
     return _send_edition(context, schedule, planned_for)
 
 

@@ -281,3 +281,64 @@ class MeetingRecord(Base):
     changes: Mapped[str] = mapped_column(Text, default="[]")  # JSON: what changed since the last version
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Survey(Base):
+    """One round of a survey ("2026-H2"): started once, from a snapshot of its definition."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))  # the definition file's stem
+    title: Mapped[str] = mapped_column(String(300))
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    definition: Mapped[str] = mapped_column(Text)  # JSON snapshot: the round keeps its questions
+
+
+class SurveyInvitation(Base):
+    """Who was invited, and whether they answered: completion is tracked per invitee even in
+    an anonymous round, for the reminders and the response rate; the answers are not here."""
+
+    __tablename__ = "survey_invitations"
+    __table_args__ = (UniqueConstraint("survey_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    role: Mapped[str | None] = mapped_column(String(50))  # at invitation time, for the response rate
+    province: Mapped[str | None] = mapped_column(String(50))
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Only in a round that is not anonymous: an exact time would link the answers to a person.
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SurveyDraft(Base):
+    """Answers saved so far, until submitted (then deleted: the response holds them)."""
+
+    __tablename__ = "survey_drafts"
+
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("survey_invitations.id"), primary_key=True)
+    answers: Mapped[str] = mapped_column(Text)  # JSON {question id: value}
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SurveyResponse(Base):
+    """One submitted response. In an anonymous round nothing here points to a person: a random
+    id (no sequence that follows the order of submission), no invitation, no time of day."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, uuid4 hex
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    role: Mapped[str | None] = mapped_column(String(50))  # for results per group (min size applies)
+    province: Mapped[str | None] = mapped_column(String(50))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("survey_invitations.id"))  # not anonymous
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # not anonymous
+    answers: Mapped[str] = mapped_column(Text)  # JSON {question id: value}

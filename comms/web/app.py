@@ -52,6 +52,8 @@ from comms.track.webhook import (
     load_public_key,
     verify_signature,
 )
+from comms.web.survey import add_survey_routes
+from comms.web.survey_results import add_results_routes
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +348,9 @@ def create_app(
             return _json_error(exc.status_code, str(exc.detail))
         problem = "not-found" if exc.status_code == 404 else "not-allowed"
         return pages.problem(exc.status_code, problem)
+
+    add_survey_routes(app, service, pages, signer, clock)  # /enquete/{token}: the survey form
+    add_results_routes(app, service, pages, signer, clock)  # /resultaten/{token}: for the team
 
     return app
 

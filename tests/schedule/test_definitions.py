@@ -23,8 +23,8 @@ from comms.schedule.definitions import (
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2027, 1, 1, 12, tzinfo=UTC)  # a Friday
-SEGMENTS = {"statenleden", "gs", "griffies"}
-TEMPLATES = {"newsletter", "agenda-notice", "agenda-digest"}
+SEGMENTS = {"statenleden", "gs", "griffies", "evaluatie"}
+TEMPLATES = {"newsletter", "agenda-notice", "agenda-digest", "survey-invitation"}
 
 VALID = """\
 kind = "newsletter"

@@ -1,0 +1,1 @@
+"""Half-yearly evaluation surveys: definitions, rounds, responses and results."""

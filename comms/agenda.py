@@ -100,19 +100,7 @@ def build_notices(service: Service, now: datetime, template: str = "agenda-notic
 
 def start_due_notices(service: Service, clock: Clock) -> list[str]:
     """Move every approved notice whose time has come to `sending`; returns their keys."""
-    now = clock.now()
-    with service.db.session() as session:
-        keys = list(
-            session.scalars(
-                select(Edition.key)
-                .where(
-                    Edition.kind == NOTICE_KIND,
-                    Edition.status == EditionStatus.APPROVED,
-                    Edition.send_at <= now,
-                )
-                .order_by(Edition.send_at, Edition.id)
-            )
-        )
+    keys = editions.due_for_sending(service, NOTICE_KIND, clock.now())
     for key in keys:
         editions.start_sending(service, key, clock)
     return keys

@@ -165,6 +165,17 @@ def send(
     return deliver_edition(service, key, transport, clock, progress)
 
 
+def due_for_sending(service: Service, kind: str, now: datetime) -> list[str]:
+    """Approved editions of a kind whose planned send time has come, oldest plan first."""
+    with service.db.session() as session:
+        query = (
+            select(Edition.key)
+            .where(Edition.kind == kind, Edition.status == EditionStatus.APPROVED, Edition.send_at <= now)
+            .order_by(Edition.send_at, Edition.id)
+        )
+        return list(session.scalars(query))
+
+
 def start_sending(service: Service, key: str, clock: Clock) -> Edition:
     """approved → sending: the audience is snapshotted into the message ledger, once.
 

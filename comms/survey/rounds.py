@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session
@@ -283,30 +283,16 @@ def _due_reminder(
             )
         ).one()
     sent, invited_at, reminded_at = row
-    if sent is None or sent >= policy.max_reminders:
-        return None
-    if sent == 0:
-        due = invited_at + timedelta(days=policy.first_after_days)
-    else:
-        due = reminded_at + timedelta(days=policy.min_days_between)
-    return sent + 1 if now >= due else None
+    if sent is None:
+        return None  # nobody left who has not answered, or the invitation has not gone out
+    due = policy.next_reminder_at(invited_at, sent, reminded_at)
+    return sent + 1 if due is not None and now >= due else None
 
 
 def start_due(service: Service, clock: Clock) -> list[str]:
     """Start every survey mailing whose time has come, and note who got it."""
     now = clock.now()
-    with service.db.session() as session:
-        keys = list(
-            session.scalars(
-                select(Edition.key)
-                .where(
-                    Edition.kind == SURVEY_KIND,
-                    Edition.status == EditionStatus.APPROVED,
-                    Edition.send_at <= now,
-                )
-                .order_by(Edition.send_at, Edition.id)
-            )
-        )
+    keys = editions.due_for_sending(service, SURVEY_KIND, now)
     started = []
     for key in keys:
         with service.db.session() as session:

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from comms import editions
+from comms.audience.gs_calendar import GsCalendar, load_gs_calendar
 from comms.clock import Clock
 from comms.collect.meetings import Meeting
 from comms.compose.agenda import (
@@ -25,7 +28,6 @@ from comms.compose.agenda import (
     audience_of,
     digest_key,
     digest_period,
-    load_calendar,
     meeting_summary,
     notice_subject,
     plan_notices,
@@ -36,7 +38,7 @@ from comms.domain import PROVINCES
 from comms.problems import Problem, ValidationFailed
 from comms.render.agenda import render_digest, render_notice
 from comms.render.personalise import Personaliser
-from comms.render.templates import TemplateError
+from comms.render.templates import Rendered, TemplateError
 from comms.service import Service
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
 
@@ -50,9 +52,9 @@ class NoticeBuild:
     problems: list[Problem] = field(default_factory=list)
 
 
-def calendar_for(service: Service):  # type: ignore[no-untyped-def]
+def calendar_for(service: Service) -> tuple[GsCalendar, list[Problem]]:
     config = service.config
-    calendar, problems = load_calendar(config.base_dir, config.resolve(config.agenda.gs_calendar))
+    calendar, problems = load_gs_calendar(config.resolve(config.agenda.gs_calendar))
     if calendar is None:
         raise ValidationFailed(problems)
     return calendar, problems
@@ -111,7 +113,7 @@ def _audience_name(notice: PlannedNotice) -> str:
     return f"{AUDIENCE_PREFIX}{slug}:{notice.meeting.body}"
 
 
-def _render(service: Service, notice: PlannedNotice, template: str):  # type: ignore[no-untyped-def]
+def _render(service: Service, notice: PlannedNotice, template: str) -> Rendered:
     try:
         output = render_notice(service.templates, notice, template)
         Personaliser.cut(output.html, is_html=True)
@@ -245,7 +247,7 @@ def _summary(edition: Edition) -> dict:
     return json.loads(edition.summary)
 
 
-def _count(session, clause) -> int:  # type: ignore[no-untyped-def]
+def _count(session: Session, clause: ColumnElement[bool] | None) -> int:
     if clause is None:
         return 0
     return (

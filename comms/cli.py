@@ -760,13 +760,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: boo
 
     import uvicorn
 
-    from comms.serve import Serve, read_schedules
+    from comms.schedule.definitions import schedules_of
+    from comms.serve import Serve
     from comms.web.app import create_app
 
     _log_to_stderr()
     service = _service(ctx)
     service.signer()
-    _, problems = read_schedules(service)
+    _, problems = schedules_of(service.config)
     if any(p.is_error for p in problems):
         raise ValidationFailed(problems)
     report(problems)

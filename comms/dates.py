@@ -40,6 +40,11 @@ def time_of_day(moment: datetime) -> str:
     return f"{moment.hour}.{moment.minute:02d} uur"
 
 
+def date_and_time(moment: datetime) -> str:
+    """'dinsdag 14 mei 2024 om 8.30 uur'."""
+    return f"{long_date(moment)} om {time_of_day(moment)}"
+
+
 def month_name(year: int, month: int) -> str:
     """'december 2026'."""
     return format_date(date(year, month, 1), "MMMM y", locale="nl")

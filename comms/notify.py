@@ -9,12 +9,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from html import escape
 
 from comms.clock import Clock
 from comms.config import Config
-from comms.dates import local, long_date, time_of_day
 from comms.deliver.transports import make_transport
 from comms.render.message import Mailing, MailingIdentity, Recipient
 from comms.render.templates import Rendered
@@ -98,9 +96,3 @@ def send_notice(
         log.error("notice %r not sent: %s", notice.subject, type(exc).__name__)
         return 0
     return sum(1 for r in results if r.delivered)
-
-
-def local_time(moment: datetime) -> str:
-    """ "donderdag 7 januari 2027 om 9.00 uur": how the team reads a planned time."""
-    at = local(moment)
-    return f"{long_date(at)} om {time_of_day(at)}"

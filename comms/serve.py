@@ -16,19 +16,14 @@ from pathlib import Path
 from typing import Literal
 
 from comms.clock import Clock
-from comms.problems import Problem
 from comms.schedule import jobs
-from comms.schedule.definitions import Schedule, schedules_of
+from comms.schedule.definitions import schedules_of
 from comms.schedule.leadership import Leadership, leadership_for
 from comms.schedule.scheduler import SteppedScheduler, make_scheduler, reminder_adder, sync_jobs
 from comms.service import Service
 
 log = logging.getLogger(__name__)
 Role = Literal["starting", "standby", "leader", "stopped"]
-
-
-def read_schedules(service: Service) -> tuple[list[Schedule], list[Problem]]:
-    return schedules_of(service.config)
 
 
 @dataclass
@@ -58,7 +53,7 @@ class ScheduleRunner:
         if seen == self._seen and not force:
             return
         self._seen = seen
-        schedules, problems = read_schedules(self.service)
+        schedules, problems = schedules_of(self.service.config)
         errors = [p for p in problems if p.is_error]
         if errors:
             for problem in errors:

@@ -31,7 +31,6 @@ from comms.render.message import OutgoingMessage
 from comms.store.database import Database
 from comms.store.models import Edition, EditionStatus
 from comms.worker import EditionRound, Worker
-from tests.conftest import POSTGRES_URL
 from tests.deliver import conftest as deliver_fixtures
 from tests.deliver.conftest import NOW, EditionFactory
 from tests.deliver.conftest import Edition as Sending
@@ -39,7 +38,8 @@ from tests.fakes.smtp import FakeSMTPServer
 
 BATCH = 10
 approved_edition = deliver_fixtures.approved_edition  # the fixture, shared with tests/deliver
-needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="COMMS_TEST_DATABASE_URL is not set")
+# A SQLite file cannot go away under an open connection: these run against PostgreSQL only.
+needs_postgres = pytest.mark.postgresql_only
 
 
 def smtp_settings(server: FakeSMTPServer) -> str:
@@ -217,8 +217,7 @@ class Gate:
 
 @pytest.fixture
 def gate(database_url: str) -> Iterator[Gate]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: a SQLite file cannot go away under an open connection")
+    assert database_url.startswith("postgresql"), "mark the test postgresql_only"
     url = make_url(database_url)
     admin = Database(url.set(database="postgres").render_as_string(hide_password=False))
     gate = Gate(admin, str(url.database))

@@ -24,12 +24,12 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from comms.audience.gs_calendar import GsCalendar, load_gs_calendar
+from comms.audience.gs_calendar import GsCalendar
 from comms.audience.resolve import seat_clause
 from comms.collect.meetings import Meeting
 from comms.compose.agenda_plan import NoticePlan, plan_notice
 from comms.dates import local, long_date, time_of_day
-from comms.domain import BODIES, PROVINCES, province_by_name
+from comms.domain import PROVINCES
 from comms.problems import Problem
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
 
@@ -38,7 +38,6 @@ DIGEST_KIND = "agenda-digest"
 AUDIENCE_PREFIX = "agenda:"  # an edition's audience "agenda:<province slug>:<body id>"
 IN_COPY_BLOCK = "in-kopie"
 NoticeKind = Literal["notice", "update", "cancellation"]
-_BODY_NAMES = {b.id: b.name for b in BODIES}
 
 
 # -- who gets a notice ----------------------------------------------------------------------
@@ -59,10 +58,6 @@ def audience_of(edition_audience: str) -> ColumnElement[bool] | None:
         return None
     _, province, body = edition_audience.split(":")
     return notice_audience(province, body)
-
-
-def notice_blocks(roles: str) -> frozenset[str]:
-    return frozenset({IN_COPY_BLOCK}) if ",kps," in roles else frozenset()
 
 
 # -- planning -------------------------------------------------------------------------------
@@ -145,8 +140,7 @@ def _plan_one(
         result.problems.append(
             Problem(
                 str(calendar_file),
-                f"no notice for {_BODY_NAMES.get(meeting.body, meeting.body)} of "
-                f"{long_date(meeting.starts_at)}: {plan.reason}",
+                f"no notice for {meeting.body_name} of {long_date(meeting.starts_at)}: {plan.reason}",
                 subject=province,
             )
         )
@@ -154,16 +148,12 @@ def _plan_one(
     result.notices.append(PlannedNotice(meeting, version, province, "notice", plan))
 
 
-def load_calendar(base_dir: Path, path: Path) -> tuple[GsCalendar | None, list[Problem]]:
-    return load_gs_calendar(path if path.is_absolute() else base_dir / path)
-
-
 # -- what a notice says ----------------------------------------------------------------------
 
 
 def notice_context(notice: PlannedNotice) -> dict[str, object]:
     meeting = notice.meeting
-    body = _BODY_NAMES.get(meeting.body, meeting.body)
+    body = meeting.body_name
     subject = notice_subject(notice)
     plan = notice.plan
     gs = plan.gs_meeting if plan else None
@@ -208,7 +198,7 @@ def notice_context(notice: PlannedNotice) -> dict[str, object]:
 
 def notice_subject(notice: PlannedNotice) -> str:
     meeting = notice.meeting
-    body = _BODY_NAMES.get(meeting.body, meeting.body)
+    body = meeting.body_name
     what = f"{body}, {long_date(meeting.starts_at)} – voor GS {notice.province}"
     prefix = {"notice": "Agenda ", "update": "Gewijzigde agenda: ", "cancellation": "Geannuleerd: "}
     urgent = "Spoed: " if notice.is_urgent else ""
@@ -272,8 +262,3 @@ def digest_period(now: datetime, weeks: int) -> tuple[date, date]:
 def digest_key(start: date) -> str:
     year, week, _ = start.isocalendar()
     return f"agendaoverzicht-{year}-w{week:02d}"
-
-
-def province_name(text: str) -> str | None:
-    province = province_by_name(text)
-    return province.name if province else None

@@ -17,13 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from comms import agenda, editions
 from comms.clock import Clock
 from comms.collect.run import collect_all
 from comms.compose.agenda import DIGEST_KIND, NOTICE_KIND
 from comms.compose.newsletter import AlreadySent, Month
-from comms.dates import local
-from comms.notify import TeamNotice, local_time, notify_team
+from comms.dates import date_and_time, local
+from comms.notify import TeamNotice, notify_team
 from comms.problems import ValidationFailed
 from comms.schedule import runs
 from comms.schedule.definitions import Schedule
@@ -107,7 +109,7 @@ def report_missed(
     notice = TeamNotice(
         f"Niet uitgevoerd: {_step_label(step)} van {schedule.name}",
         [
-            f"De geplande {_step_label(step)} van {schedule.name} op {local_time(planned_for)} "
+            f"De geplande {_step_label(step)} van {schedule.name} op {date_and_time(planned_for)} "
             "is niet uitgevoerd.",
             f"Reden: {why}",
             "Er is niets te laat verstuurd. Bekijk de stand met 'comms status' en verstuur zo nodig "
@@ -183,7 +185,7 @@ def _build_newsletter(context: JobContext, schedule: Schedule, planned_for: date
         notice = TeamNotice(
             f"Aangehouden: {key}",
             [
-                f"{key} wordt niet verstuurd op {local_time(send_at)}.",
+                f"{key} wordt niet verstuurd op {date_and_time(send_at)}.",
                 f"Reden: {edition.status_reason}",
             ],
         )
@@ -230,7 +232,7 @@ def _approval_deadline(
         f"Nog niet goedgekeurd: {edition_key}",
         [
             f"{edition_key} is nog niet goedgekeurd en wordt zonder goedkeuring niet verstuurd.",
-            f"Geplande verzending: {local_time(send_at) if send_at else 'onbekend'}.",
+            f"Geplande verzending: {date_and_time(send_at) if send_at else 'onbekend'}.",
             f"Goedkeuren: comms approve {edition_key}",
         ],
         _preview_link(service, edition_key, send_at or planned_for),
@@ -309,8 +311,6 @@ def _plan(service: Service, key: str, schedule: Schedule, send_at: datetime) -> 
 
 
 def _edition_for(service: Service, schedule: Schedule, send_at: datetime) -> str | None:
-    from sqlalchemy import select
-
     with service.db.session() as session:
         return session.scalars(
             select(Edition.key).where(Edition.schedule == schedule.name, Edition.send_at == send_at)
@@ -322,7 +322,7 @@ def _held(schedule: Schedule, key: str | None, planned_for: datetime, why: str) 
     notice = TeamNotice(
         f"Niet verstuurd: {what}",
         [
-            f"{what} is niet verstuurd op {local_time(planned_for)}.",
+            f"{what} is niet verstuurd op {date_and_time(planned_for)}.",
             f"Reden: {_dutch_reason(why)}",
             "Er gaat niets ongemerkt of te laat de deur uit. Na goedkeuring kan de editie met de hand "
             f"worden verstuurd: comms send {key or 'EDITIE'}",
@@ -346,8 +346,8 @@ def _approval_request(
 ) -> TeamNotice:
     lines = [
         f"{edition.key} ({edition.subject}) is opgebouwd en wacht op goedkeuring.",
-        f"Ontvangers: {size}. Geplande verzending: {local_time(send_at)}.",
-        f"Graag goedkeuren vóór {local_time(deadline)}: comms approve {edition.key}",
+        f"Ontvangers: {size}. Geplande verzending: {date_and_time(send_at)}.",
+        f"Graag goedkeuren vóór {date_and_time(deadline)}: comms approve {edition.key}",
         "Zonder goedkeuring wordt de editie niet verstuurd.",
     ]
     if broken:
@@ -375,7 +375,7 @@ def _failed_notice(schedule: Schedule, step: str, planned_for: datetime, detail:
     return TeamNotice(
         f"Mislukt: {_step_label(step)} van {schedule.name}",
         [
-            f"De {_step_label(step)} van {schedule.name} (gepland {local_time(planned_for)}) is mislukt.",
+            f"De {_step_label(step)} van {schedule.name} (gepland {date_and_time(planned_for)}) is mislukt.",
             f"Fout: {detail}",
         ],
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from comms.deliver.queue import worker_name
@@ -92,7 +92,7 @@ def recent(db: Database, limit: int = 50) -> list[JobRun]:
         return list(session.scalars(select(JobRun).order_by(JobRun.planned_for.desc()).limit(limit)))
 
 
-def _find(key: RunKey):  # type: ignore[no-untyped-def]
+def _find(key: RunKey) -> Select[tuple[JobRun]]:
     return select(JobRun).where(
         JobRun.schedule == key.schedule, JobRun.step == key.step, JobRun.planned_for == key.planned_for
     )

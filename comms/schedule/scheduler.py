@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
@@ -153,7 +153,7 @@ def sync_jobs(scheduler: SteppedScheduler, schedules: Iterable[Schedule]) -> lis
     return changes
 
 
-def reminder_adder(scheduler: SteppedScheduler):  # type: ignore[no-untyped-def]
+def reminder_adder(scheduler: SteppedScheduler) -> Callable[[Schedule, str, datetime], None]:
     """The function the build step calls to plan its approval reminder, as a one-off job."""
 
     def add(schedule: Schedule, edition_key: str, at: datetime) -> None:

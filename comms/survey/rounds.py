@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, select, true, update
+from sqlalchemy import and_, case, delete, exists, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,12 +22,12 @@ from comms import editions
 from comms.audience.resolve import segment_clause
 from comms.audience.segments import Segment
 from comms.clock import Clock
-from comms.dates import long_date, time_of_day
+from comms.dates import date_and_time, long_date, time_of_day
 from comms.deliver.queue import Skip
 from comms.problems import Problem, ValidationFailed
 from comms.render.message import Recipient
 from comms.render.personalise import Personaliser, RecipientFields
-from comms.render.templates import TemplateError
+from comms.render.templates import Rendered, TemplateError
 from comms.service import Service
 from comms.store.models import (
     Contact,
@@ -133,7 +133,7 @@ def start_round(service: Service, round_: str, now: datetime) -> RoundStart:
     definition = find_definition(service, round_)
     if now >= definition.closes_at:
         raise ValidationFailed(
-            [Problem(str(definition.path), f"round {round_} closed on {_when(definition.closes_at)}")]
+            [Problem(str(definition.path), f"round {round_} closed on {date_and_time(definition.closes_at)}")]
         )
     rendered = _render(service, definition, 0)
     with service.db.session() as session:
@@ -177,15 +177,18 @@ def _invite(session: Session, survey_id: int, definition: SurveyDefinition) -> i
 
 
 def _first_role(definition: SurveyDefinition) -> ColumnElement[str]:
-    from sqlalchemy import case
-
     order = sorted(definition.roles)
     return case(*((Contact.roles.like(f"%,{r},%"), literal(r)) for r in order), else_=literal(None))
 
 
 def _add_edition(
-    session: Session, definition: SurveyDefinition, number: int, rendered, send_at: datetime, now: datetime
-) -> str:  # type: ignore[no-untyped-def]
+    session: Session,
+    definition: SurveyDefinition,
+    number: int,
+    rendered: Rendered,
+    send_at: datetime,
+    now: datetime,
+) -> str:
     key = edition_key(definition.round, number)
     session.add(
         Edition(
@@ -212,7 +215,7 @@ def _subject(definition: SurveyDefinition, number: int) -> str:
     return f"Herinnering: {definition.title} (sluit {long_date(definition.closes_at)})"
 
 
-def _render(service: Service, definition: SurveyDefinition, number: int):  # type: ignore[no-untyped-def]
+def _render(service: Service, definition: SurveyDefinition, number: int) -> Rendered:
     context = {
         "survey": {
             "title": definition.title,
@@ -372,7 +375,3 @@ def status(service: Service) -> list[RoundStatus]:
                 )
             )
         return result
-
-
-def _when(moment: datetime) -> str:
-    return f"{long_date(moment)} {time_of_day(moment)}"

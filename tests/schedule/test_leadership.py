@@ -30,9 +30,9 @@ def test_only_one_of_two_becomes_leader_until_it_lets_go(contenders: tuple[Leade
     assert first.try_acquire() is False
 
 
+# SQLite's file lock lives exactly as long as the process (tests/test_serve.py kills one).
+@pytest.mark.postgresql_only
 def test_a_leader_whose_connection_dies_knows_it_lost_the_lead(db: Database) -> None:
-    if not db.is_postgresql:
-        pytest.skip("the file lock on SQLite lives as long as the process; PostgreSQL only")
     first, second = leadership_for(db), leadership_for(db)
     assert isinstance(first, PostgresLeadership)
     try:

@@ -99,11 +99,11 @@ def run_size(size: int, keep: bool) -> dict[str, float | str]:
         baseline_message(mailing, recipient, blocks)
     baseline_rate = len(sample) / (time.perf_counter() - started)
 
-    from comms import editions
     from comms.clock import FixedClock
+    from comms.editions import delivery
 
     started = time.perf_counter()
-    editions.send(service, key, OutboxTransport(service.outbox_dir, key), clock=FixedClock(NOW))
+    delivery.send(service, key, OutboxTransport(service.outbox_dir, key), clock=FixedClock(NOW))
     send_rate = size / (time.perf_counter() - started)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     written = sum(1 for _ in (service.outbox_dir / key / "messages").glob("*.eml"))
@@ -123,10 +123,10 @@ def prepare(work: Path, size: int):  # type: ignore[no-untyped-def]
     """A project with the sample feeds and templates, and `size` synthetic Statenleden."""
     from sqlalchemy import insert
 
-    from comms import editions
     from comms.collect.run import collect_all
-    from comms.compose.newsletter import Month
     from comms.config import load_config
+    from comms.kinds import BuildRequest
+    from comms.operations import editions
     from comms.service import Service
     from comms.store.models import Contact
 
@@ -168,8 +168,7 @@ def prepare(work: Path, size: int):  # type: ignore[no-untyped-def]
         if chunk:
             session.execute(insert(Contact), chunk)
     collect_all(config, service.db, NOW)
-    build = editions.build_newsletter(service, Month(2026, 12), NOW)
-    key = build.composition.edition.key
+    key = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12")).key
     editions.approve(service, key, "benchmark", NOW)
     return service, key
 
@@ -191,7 +190,8 @@ def recipients(service):  # type: ignore[no-untyped-def]
 
 
 def mailing_and_sample(service, key):  # type: ignore[no-untyped-def]
-    from comms.editions import find_edition, mailing_for
+    from comms.editions.delivery import mailing_for
+    from comms.store.editions import find_edition
 
     with service.db.session() as session:
         mailing = mailing_for(service, find_edition(session, key), service.signer(), NOW)

@@ -98,11 +98,11 @@ def prepare(work: Path, url: str, recipients: int, host: str, port: int) -> Path
     """A fresh schema, the sample feeds and templates, and an edition that is sending."""
     from sqlalchemy import text
 
-    from comms import editions
     from comms.clock import FixedClock
     from comms.collect.run import collect_all
-    from comms.compose.newsletter import Month
     from comms.config import load_config
+    from comms.kinds import BuildRequest
+    from comms.operations import editions
     from comms.service import Service
     from comms.store.database import Database
 
@@ -124,7 +124,7 @@ def prepare(work: Path, url: str, recipients: int, host: str, port: int) -> Path
     with service.db.session() as session:
         session.execute(text(INSERT_CONTACTS), {"now": NOW, "count": recipients})
     collect_all(config, service.db, NOW)
-    key = editions.build_newsletter(service, Month(2026, 12), NOW).composition.edition.key
+    key = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12")).key
     editions.approve(service, key, "benchmark", NOW)
     editions.start_sending(service, key, FixedClock(NOW))
     service.db.dispose()

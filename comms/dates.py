@@ -6,7 +6,7 @@ time is handled in one place.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -56,3 +56,13 @@ def time_range(start: datetime, end: datetime | None) -> str:
         return time_of_day(start)
     first = local(start)
     return f"{first.hour}.{first.minute:02d} – {time_of_day(end)}"
+
+
+def local_text(moment: datetime) -> str:
+    """'2027-03-28 09:00 CEST': for the operator, with the zone that was in force."""
+    return f"{local(moment):%Y-%m-%d %H:%M %Z}"
+
+
+def start_of_day(day: date) -> datetime:
+    """Local midnight at the start of `day`, as aware UTC."""
+    return datetime.combine(day, time(), AMSTERDAM).astimezone(UTC)

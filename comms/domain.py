@@ -126,8 +126,3 @@ def body_by_name(text: str) -> Body | None:
         (b for b in BODIES if key in (b.id, _fold(b.name.replace("&", " "))) or b.id == f"bac-{key}"),
         None,
     )
-
-
-# Mailings meant to be forwarded (the griffies pass the agenda digest on to Statenleden): their
-# body holds no personal link and no tracking, so a reader cannot act for the one who forwarded it.
-FORWARD_SAFE_KINDS = frozenset({"agenda-digest"})

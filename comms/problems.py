@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from comms.errors import CommsError
+
 
 class Severity(StrEnum):
     ERROR = "error"  # stops whatever depends on it
@@ -42,7 +44,7 @@ class Problem:
         return f"{location}{subject}: {self.reason}"
 
 
-class ValidationFailed(Exception):
+class ValidationFailed(CommsError):
     """Raised at a boundary (CLI, send) when collected problems must stop the run."""
 
     def __init__(self, problems: Iterable[Problem]):

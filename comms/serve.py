@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import uvicorn
+
 from comms.clock import Clock
+from comms.operations.schedules import schedules
 from comms.schedule import jobs
-from comms.schedule.definitions import schedules_of
 from comms.schedule.leadership import Leadership, leadership_for
 from comms.schedule.scheduler import SteppedScheduler, make_scheduler, reminder_adder, sync_jobs
 from comms.service import Service
+from comms.web.app import create_app
+from comms.worker import Worker
 
 log = logging.getLogger(__name__)
 Role = Literal["starting", "standby", "leader", "stopped"]
@@ -53,7 +57,7 @@ class ScheduleRunner:
         if seen == self._seen and not force:
             return
         self._seen = seen
-        schedules, problems = schedules_of(self.service.config)
+        loaded, problems = schedules(self.service.config)
         errors = [p for p in problems if p.is_error]
         if errors:
             for problem in errors:
@@ -61,8 +65,8 @@ class ScheduleRunner:
             if self.context.schedules:
                 log.error("keeping the schedules as they were until the files are fixed")
                 return
-        self.context.schedules = {s.name: s for s in schedules}
-        for change in sync_jobs(self.scheduler, schedules):
+        self.context.schedules = {s.name: s for s in loaded}
+        for change in sync_jobs(self.scheduler, loaded):
             log.info("schedule %s", change)
 
     def tick(self) -> float | None:
@@ -134,3 +138,50 @@ class Serve:
 
     def health(self) -> dict[str, str]:
         return {"scheduler": self.role}
+
+
+def run_service(
+    service: Service,
+    clock: Clock,
+    stop: threading.Event,
+    host: str | None = None,
+    port: int | None = None,
+    with_worker: bool = True,
+) -> None:
+    """`comms serve`: the web app and a delivery worker in threads, the scheduler in this one,
+    until `stop` is set (SIGTERM); then each finishes what it has in hand."""
+    process = Serve(service, clock, stop)
+    settings = service.config.serve
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(service, clock, process.health),
+            host=host or settings.host,
+            port=port or settings.port,
+            proxy_headers=True,
+            server_header=False,
+            log_level="warning",
+        )
+    )
+    threads = [threading.Thread(target=server.run, name="web", daemon=True)]
+    if with_worker:
+        threads.append(
+            threading.Thread(target=_deliver, args=(Worker(service, clock, stop), stop), name="worker")
+        )
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    try:
+        process.run_scheduler()
+    finally:
+        stop.set()
+        server.should_exit = True
+        for thread in threads:
+            thread.join(timeout=60)
+
+
+def _deliver(worker: Worker, stop: threading.Event) -> None:
+    try:
+        worker.run(exit_when_idle=False)
+    except Exception:  # the whole process stops, so its supervisor restarts it whole
+        log.exception("the delivery worker stopped; stopping")
+        stop.set()

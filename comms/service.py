@@ -9,14 +9,15 @@ from pathlib import Path
 from comms.audience.segments import Segment, load_segments
 from comms.compose.themes import ThemeMap, load_theme_map
 from comms.config import Config
-from comms.problems import Problem
+from comms.errors import ConfigurationError
+from comms.problems import Problem, ValidationFailed
 from comms.render.templates import Templates
 from comms.store.database import Database
 from comms.tokens import Signer
 
 
-class MissingSecret(Exception):
-    pass
+class MissingSecret(ConfigurationError):
+    """A secret that must come from the environment is not set."""
 
 
 @dataclass
@@ -40,6 +41,20 @@ class Service:
 
     def segments(self) -> tuple[dict[str, Segment], list[Problem]]:
         return load_segments(self.config.resolve(self.config.segments_file))
+
+    def segment(self, name: str, problems: list[Problem] | None = None) -> Segment:
+        """The named segment; ValidationFailed when it is not defined or any problem so far
+        (`problems`, to which the segment file's own are added) is an error."""
+        problems = [] if problems is None else problems
+        segments, found_problems = self.segments()
+        problems += found_problems
+        found = segments.get(name)
+        if found is None:
+            where = str(self.config.segments_file)
+            problems.append(Problem(where, f"audience segment {name!r} is not defined"))
+        if found is None or any(p.is_error for p in problems):
+            raise ValidationFailed(problems)
+        return found
 
     def signer(self) -> Signer:
         key = self.config.secret_key

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from comms.errors import Rejected
+
 
 class Purpose(StrEnum):
     UNSUBSCRIBE = "u"
@@ -22,7 +24,7 @@ class Purpose(StrEnum):
     SURVEY = "s"  # an invitee's personal survey link: one per invitee and round
 
 
-class InvalidToken(ValueError):
+class InvalidToken(Rejected, ValueError):
     """The token was tampered with, expired, or made for another purpose."""
 
 

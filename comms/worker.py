@@ -25,17 +25,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import DBAPIError
 
-from comms import editions
 from comms.clock import Clock
 from comms.deliver.run import database_away, database_reason
 from comms.deliver.transport import Transport, TransportUnavailable
 from comms.deliver.transports import make_transport
+from comms.operations import editions
 from comms.problems import ValidationFailed
 from comms.service import Service
-from comms.store.models import Edition, EditionStatus, Message, MessageStatus
 
 log = logging.getLogger(__name__)
 TransportFor = Callable[[str], Transport]  # edition key → a fresh transport for one round
@@ -104,7 +102,7 @@ class Worker:
         transport = self.transport_for(key)  # a configuration problem ends the worker: not caught
         before = self.delivered
         try:
-            outcome = editions.deliver_edition(
+            outcome = editions.deliver(
                 self.service,
                 key,
                 transport,
@@ -130,24 +128,7 @@ class Worker:
         self.delivered += done
 
     def _sending(self) -> list[str]:
-        with self.service.db.session() as session:
-            query = (
-                select(Edition.key)
-                .where(Edition.status == EditionStatus.SENDING)
-                .order_by(Edition.sending_at, Edition.id)
-            )
-            return list(session.scalars(query))
+        return editions.sending(self.service)
 
     def _has_due_work(self) -> bool:
-        due = or_(
-            Message.status == MessageStatus.PENDING,
-            and_(Message.status == MessageStatus.FAILED, Message.retry_at <= self.clock.now()),
-        )
-        query = (
-            select(Message.id)
-            .join(Edition, Message.edition_id == Edition.id)
-            .where(Edition.status == EditionStatus.SENDING, due)
-            .limit(1)
-        )
-        with self.service.db.session() as session:
-            return session.scalars(query).first() is not None
+        return editions.has_due_work(self.service, self.clock.now())

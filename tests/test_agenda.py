@@ -18,7 +18,6 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
-from comms import agenda, editions
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
 from comms.clock import FixedClock
@@ -27,7 +26,11 @@ from comms.collect.meetings import AgendaItem, Document, Meeting, MeetingStatus
 from comms.config import load_config
 from comms.dates import AMSTERDAM
 from comms.deliver.outbox import OutboxTransport
+from comms.editions import delivery, lifecycle
+from comms.kinds.agenda_notice import KIND as NOTICES
+from comms.operations.agenda import build_digest
 from comms.service import Service
+from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus
 from comms.web.app import create_app
 from tests.fakes.sendgrid import FakeSendGrid
@@ -144,9 +147,9 @@ def local_text(moment: datetime | None) -> str:
 
 def deliver_due(service: Service, now: datetime) -> list[str]:
     clock = FixedClock(now)
-    started = agenda.start_due_notices(service, clock)
+    started = lifecycle.start_due(service, NOTICES, clock)
     for key in started:
-        editions.deliver_edition(service, key, OutboxTransport(service.outbox_dir, key), clock)
+        delivery.deliver_edition(service, key, OutboxTransport(service.outbox_dir, key), clock)
     return started
 
 
@@ -184,19 +187,19 @@ def test_each_province_gets_the_notice_before_its_gs_agenda_closes(
 ) -> None:
     now = at(2027, 3, 1, 9)
     publish(service, now, meeting())
-    built = agenda.build_notices(service, now)
-    assert len(built.created) == 12 and not built.problems
+    built = NOTICES.build_due(service, now)
+    assert len(built.notices) == 12 and not built.problems
     notice = notices(service)[province]
     assert local_text(notice.send_at) == send_at
     assert notice.status == EditionStatus.APPROVED and not notice.subject.startswith("Spoed")
-    planned = next(n for n in built.created if n.province == province)
+    planned = next(n for n in built.notices if n.province == province)
     assert planned.plan is not None and local_text(planned.plan.gs_meeting.at) == gs_meeting
 
 
 def test_an_agenda_published_too_late_goes_out_at_once_marked_urgent(service: Service) -> None:
     now = at(2027, 3, 26, 10)  # Groningen's agenda for 30 March closed on 23 March
     publish(service, now, meeting())
-    agenda.build_notices(service, now)
+    NOTICES.build_due(service, now)
     groningen = notices(service)["Groningen"]
     assert groningen.send_at == now
     assert groningen.subject.startswith("Spoed: Agenda BAC Landelijk Gebied")
@@ -210,7 +213,7 @@ def test_an_agenda_published_too_late_goes_out_at_once_marked_urgent(service: Se
 
 def test_a_notice_reaches_gs_the_body_members_and_the_kps_in_copy_only(service: Service) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    agenda.build_notices(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
     started = deliver_due(service, at(2027, 3, 12, 9))
     utrecht = notices(service)["Utrecht"]
     assert utrecht.key in started
@@ -232,7 +235,7 @@ def test_a_notice_reaches_gs_the_body_members_and_the_kps_in_copy_only(service: 
 
 def test_the_ics_attachment_imports_with_the_amsterdam_zone(service: Service) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    agenda.build_notices(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
     deliver_due(service, at(2027, 3, 12, 9))
     message = next(iter(messages(service, notices(service)["Utrecht"].key).values()))
     calendar = ics_of(message)
@@ -246,29 +249,29 @@ def test_the_ics_attachment_imports_with_the_amsterdam_zone(service: Service) ->
 
 def test_updates_cancellations_and_never_twice_per_version(service: Service) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    agenda.build_notices(service, at(2027, 3, 1, 9))
-    assert agenda.build_notices(service, at(2027, 3, 1, 10)).created == []  # once per version
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    assert NOTICES.build_due(service, at(2027, 3, 1, 10)).created == []  # once per version
     deliver_due(service, at(2027, 3, 15, 9))  # Utrecht's (12 March) went out; Groningen's not yet
     assert deliver_due(service, at(2027, 3, 15, 9, 30)) == []  # nothing starts twice
 
     publish(service, at(2027, 3, 16, 9), meeting(extra_item=True))
-    changed = agenda.build_notices(service, at(2027, 3, 16, 9))
-    kinds = {n.province: n.kind for n in changed.created}
+    changed = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    kinds = {n.province: n.kind for n in changed.notices}
     assert kinds["Utrecht"] == "update"  # had the agenda: told what changed
     assert kinds["Groningen"] == "notice"  # had nothing yet: the new version replaces the old
     update = notices(service)["Utrecht"]
     assert "Agendapunt 3 toegevoegd: Natuurherstel Veluwe" in (update.text or "")
     assert update.send_at == at(2027, 3, 16, 9)
     with service.db.session() as session:
-        old = editions.find_edition(session, changed.superseded[0])
+        old = find_edition(session, changed.superseded[0])
         assert old.status == EditionStatus.CANCELLED
-    assert agenda.build_notices(service, at(2027, 3, 16, 10)).created == []
+    assert NOTICES.build_due(service, at(2027, 3, 16, 10)).created == []
 
     deliver_due(service, at(2027, 3, 16, 9))  # the update goes out at once; the others wait
     publish(service, at(2027, 3, 17, 9), meeting(status=MeetingStatus.CANCELLED, extra_item=True))
-    cancelled = agenda.build_notices(service, at(2027, 3, 17, 9))
+    cancelled = NOTICES.build_due(service, at(2027, 3, 17, 9))
     # Only Utrecht heard of the meeting: it is told; the others' planned notices are dropped.
-    assert [(n.province, n.kind) for n in cancelled.created] == [("Utrecht", "cancellation")]
+    assert [(n.province, n.kind) for n in cancelled.notices] == [("Utrecht", "cancellation")]
     assert len(cancelled.superseded) == 11
     deliver_due(service, at(2027, 3, 17, 9))
     assert deliver_due(service, at(2027, 3, 30, 9)) == []  # nothing else goes out, ever
@@ -283,11 +286,11 @@ def test_updates_cancellations_and_never_twice_per_version(service: Service) -> 
 
 def test_the_digest_body_is_the_same_bytes_for_every_griffie(service: Service) -> None:
     publish(service, at(2027, 3, 24, 9), meeting())
-    digest = agenda.build_digest(service, at(2027, 3, 26, 12))
-    assert digest.meetings == 1 and digest.audience_size == 2
-    editions.approve(service, digest.key, "redactie", at(2027, 3, 26, 12))
+    digest = build_digest(service, at(2027, 3, 26, 12))
+    assert digest.contents == "1 meeting(s)" and digest.audience_size == 2
+    lifecycle.approve(service, digest.key, "redactie", at(2027, 3, 26, 12))
     clock = FixedClock(at(2027, 3, 29, 9))
-    editions.send(service, digest.key, OutboxTransport(service.outbox_dir, digest.key), clock)
+    delivery.send(service, digest.key, OutboxTransport(service.outbox_dir, digest.key), clock)
     files = sorted((service.outbox_dir / digest.key / "messages").glob("*.eml"))
     assert len(files) == 2
     heads, bodies = zip(*(f.read_bytes().split(b"\r\n\r\n", 1) for f in files), strict=True)
@@ -355,8 +358,8 @@ def test_a_province_missing_from_the_gs_calendar_is_reported_and_the_others_stil
     calendar.write_text(CALENDAR.replace("[provinces.Limburg]\n", ""), encoding="utf-8")
     now = at(2027, 3, 1, 9)
     publish(service, now, meeting())
-    built = agenda.build_notices(service, now)
-    assert sorted(n.province for n in built.created) == sorted(
+    built = NOTICES.build_due(service, now)
+    assert sorted(n.province for n in built.notices) == sorted(
         p for p in notices_provinces() if p != "Limburg"
     )
     limburg = [p for p in built.problems if p.subject == "Limburg" and p.is_error]
@@ -395,13 +398,14 @@ def test_through_sendgrid_a_notice_carries_its_ics_and_a_digest_is_never_tracked
     )
     sendgrid = Service(config, service.db)
     publish(sendgrid, at(2027, 3, 1, 9), meeting())
-    agenda.build_notices(sendgrid, at(2027, 3, 1, 9))
+    NOTICES.build_due(sendgrid, at(2027, 3, 1, 9))
     clock = FixedClock(at(2027, 3, 12, 9))
-    (key,) = [k for k in agenda.start_due_notices(sendgrid, clock) if k == notices(sendgrid)["Utrecht"].key]
-    editions.deliver_edition(sendgrid, key, make_transport(config, key, clock), clock)
-    digest = agenda.build_digest(sendgrid, at(2027, 3, 26, 12))
-    editions.approve(sendgrid, digest.key, "redactie", clock.now())
-    editions.send(sendgrid, digest.key, make_transport(config, digest.key, clock), clock)
+    utrecht = notices(sendgrid)["Utrecht"].key
+    (key,) = [k for k in lifecycle.start_due(sendgrid, NOTICES, clock) if k == utrecht]
+    delivery.deliver_edition(sendgrid, key, make_transport(config, key, clock), clock)
+    digest = build_digest(sendgrid, at(2027, 3, 26, 12))
+    lifecycle.approve(sendgrid, digest.key, "redactie", clock.now())
+    delivery.send(sendgrid, digest.key, make_transport(config, digest.key, clock), clock)
 
     *notice_bodies, digest_body = (r.body for r in sendgrid_server.requests)  # each valid per the spec
     notice_body = notice_bodies[0]

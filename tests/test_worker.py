@@ -21,14 +21,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from comms import editions
 from comms.clock import FixedClock
 from comms.deliver.run import AcknowledgementFailed
 from comms.deliver.smtp import SmtpTransport
 from comms.deliver.transport import DeliveryResult, Transport
 from comms.deliver.transports import make_transport
+from comms.editions import lifecycle, views
 from comms.render.message import OutgoingMessage
 from comms.store.database import Database
+from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus
 from comms.worker import EditionRound, Worker
 from tests.deliver import conftest as deliver_fixtures
@@ -64,19 +65,19 @@ def make_edition(approved_edition: EditionFactory, project: Path) -> Callable[..
 
 
 def counts(edition: Sending, key: str | None = None) -> dict[str, int]:
-    [report] = editions.status(edition.service, key or edition.key)
+    [report] = views.status(edition.service, key or edition.key)
     return {status: n for status, n in report.counts.items() if n}
 
 
 def edition_status(edition: Sending, key: str) -> str:
-    [report] = editions.status(edition.service, key)
+    [report] = views.status(edition.service, key)
     return report.status
 
 
 def copy_edition(edition: Sending, key: str, status: EditionStatus) -> None:
     """A second edition with the same content, as the scheduler would have built it."""
     with edition.service.db.session() as session:
-        original = editions.find_edition(session, edition.key)
+        original = find_edition(session, edition.key)
         session.add(
             Edition(
                 key=key,
@@ -96,7 +97,7 @@ class HookedTransport:
 
     def __init__(self, inner: Transport, after_batch: Callable[[int], None]):
         self.inner, self.after_batch, self.batches = inner, after_batch, 0
-        self.name, self.batch_size = inner.name, inner.batch_size
+        self.name, self.batch_size, self.writes_files = inner.name, inner.batch_size, inner.writes_files
 
     def open(self) -> None:
         self.inner.open()
@@ -126,8 +127,8 @@ def test_every_sending_edition_is_delivered_oldest_first_and_no_other(
     copy_edition(edition, "nieuwsbrief-2026-12-eerder", EditionStatus.APPROVED)
     copy_edition(edition, "nieuwsbrief-2026-12-concept", EditionStatus.DRAFT)
     copy_edition(edition, "nieuwsbrief-2026-12-wacht", EditionStatus.APPROVED)
-    editions.start_sending(edition.service, edition.key, edition.clock)
-    editions.start_sending(
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
+    lifecycle.start_sending(
         edition.service, "nieuwsbrief-2026-12-eerder", FixedClock(NOW - timedelta(hours=1))
     )
     rounds: list[EditionRound] = []
@@ -151,7 +152,7 @@ def test_a_stop_during_a_batch_finishes_that_batch_and_claims_no_more(
     make_edition: Callable[..., Sending],
 ) -> None:
     edition = make_edition(40)
-    editions.start_sending(edition.service, edition.key, edition.clock)
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
     stop = threading.Event()
 
     delivered = Worker(edition.service, edition.clock, stop, hooked(edition, lambda _: stop.set())).run()
@@ -167,7 +168,7 @@ def test_an_unavailable_transport_is_logged_and_tried_again_on_the_next_round(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     edition = make_edition(30, smtp_settings(smtp_server), 'transport = "smtp"')
-    editions.start_sending(edition.service, edition.key, edition.clock)
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
     config = edition.service.config
     with socket.socket() as probe:  # a port nobody listens on: the relay is down
         probe.bind(("127.0.0.1", 0))
@@ -248,7 +249,7 @@ def test_the_acknowledgement_waits_for_the_database_and_nothing_is_sent_twice(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     edition = make_edition(30, smtp_settings(smtp_server), 'transport = "smtp"')
-    editions.start_sending(edition.service, edition.key, edition.clock)
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
     clock = ReopeningClock(gate)
 
     def close_after_first(batch: int) -> None:
@@ -273,7 +274,7 @@ def test_when_the_database_stays_away_the_worker_says_what_may_be_sent_again(
     make_edition: Callable[..., Sending], gate: Gate
 ) -> None:
     edition = make_edition(30, claim_timeout=120)
-    editions.start_sending(edition.service, edition.key, edition.clock)
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
     clock = ReopeningClock(None)
 
     def close_after_first(batch: int) -> None:
@@ -296,7 +297,7 @@ def test_a_round_that_loses_the_database_is_logged_in_one_line_and_tried_again(
     make_edition: Callable[..., Sending], gate: Gate, caplog: pytest.LogCaptureFixture
 ) -> None:
     edition = make_edition(30)
-    editions.start_sending(edition.service, edition.key, edition.clock)
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
     reopen = OpenOnWarning(gate)
     logging.getLogger("comms.worker").addHandler(reopen)
     gate.close()
@@ -343,7 +344,7 @@ def test_sigterm_mid_send_finishes_the_batch_exits_0_and_a_later_worker_sends_th
     make_edition: Callable[..., Sending], smtp_server: FakeSMTPServer, project: Path
 ) -> None:
     edition = make_edition(RECIPIENTS, smtp_settings(smtp_server), 'transport = "smtp"')
-    editions.start_sending(edition.service, edition.key, edition.clock)
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
     arrived = smtp_server.when_received(100)
 
     process = worker_process(project)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from sqlalchemy import and_, not_, or_, true
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.segments import Segment
@@ -10,13 +14,46 @@ from comms.domain import SEATS
 from comms.store.models import Contact
 
 
-def _any_tag(column: ColumnElement[str], tags: frozenset[str]) -> ColumnElement[bool]:
+class SegmentSource(Protocol):
+    """Where segment names are looked up (the service: audiences/segments.toml)."""
+
+    def segment(self, name: str) -> Segment: ...
+
+
+class Audience(Protocol):
+    """Who an edition goes to: what `Edition.audience` stores, and the same as SQL.
+
+    Each mailing kind reads its own stored form (a segment name, a province's GS for a
+    meeting, a survey round's invitees): the string is parsed in one place per form.
+    """
+
+    @property
+    def stored(self) -> str: ...
+
+    def clause(self, segments: SegmentSource) -> ColumnElement[bool]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentAudience:
+    """A segment of audiences/segments.toml, by name."""
+
+    name: str
+
+    @property
+    def stored(self) -> str:
+        return self.name
+
+    def clause(self, segments: SegmentSource) -> ColumnElement[bool]:
+        return segment_clause(segments.segment(self.name))
+
+
+def _any_tag(column: InstrumentedAttribute[str], tags: frozenset[str]) -> ColumnElement[bool]:
     # roles and themes are stored delimited (",statenlid,av-lid,"): one LIKE per tag
     return or_(*(column.like(f"%,{tag},%") for tag in sorted(tags)))
 
 
 def segment_clause(segment: Segment) -> ColumnElement[bool]:
-    """The same rule as Segment.matches, for a WHERE clause."""
+    """Who is in the segment, as a WHERE clause on contacts."""
     conditions: list[ColumnElement[bool]] = []
     if segment.roles:
         conditions.append(_any_tag(Contact.roles, segment.roles))

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.gs_calendar import GsCalendar
-from comms.audience.resolve import seat_clause
+from comms.audience.resolve import SegmentSource, seat_clause
 from comms.collect.meetings import Meeting
 from comms.compose.agenda_plan import NoticePlan, plan_notice
 from comms.dates import local, long_date, time_of_day
@@ -33,9 +33,6 @@ from comms.domain import PROVINCES
 from comms.problems import Problem
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
 
-NOTICE_KIND = "agenda-notice"
-DIGEST_KIND = "agenda-digest"
-AUDIENCE_PREFIX = "agenda:"  # an edition's audience "agenda:<province slug>:<body id>"
 IN_COPY_BLOCK = "in-kopie"
 NoticeKind = Literal["notice", "update", "cancellation"]
 
@@ -52,12 +49,34 @@ def notice_audience(province_slug: str, body_id: str) -> ColumnElement[bool]:
     )
 
 
-def audience_of(edition_audience: str) -> ColumnElement[bool] | None:
-    """The SQL clause for an agenda audience, or None when it is a segment name."""
-    if not edition_audience.startswith(AUDIENCE_PREFIX):
-        return None
-    _, province, body = edition_audience.split(":")
-    return notice_audience(province, body)
+@dataclass(frozen=True, slots=True)
+class NoticeAudience:
+    """One province's GS for one IPO body, stored as "agenda:<province slug>:<body id>"."""
+
+    province_slug: str
+    body_id: str
+
+    PREFIX = "agenda:"
+
+    @classmethod
+    def parse(cls, stored: str) -> NoticeAudience:
+        prefix, _, rest = stored.partition(":")
+        province, _, body = rest.partition(":")
+        if f"{prefix}:" != cls.PREFIX or not province or not body:
+            raise ValueError(f"not an agenda notice audience: {stored!r}")
+        return cls(province, body)
+
+    @classmethod
+    def of(cls, notice: PlannedNotice) -> NoticeAudience:
+        slug = next(p.slug for p in PROVINCES if p.name == notice.province)
+        return cls(slug, notice.meeting.body)
+
+    @property
+    def stored(self) -> str:
+        return f"{self.PREFIX}{self.province_slug}:{self.body_id}"
+
+    def clause(self, segments: SegmentSource) -> ColumnElement[bool]:
+        return notice_audience(self.province_slug, self.body_id)
 
 
 # -- planning -------------------------------------------------------------------------------
@@ -95,20 +114,26 @@ class AgendaPlan:
     problems: list[Problem] = field(default_factory=list)
 
 
-def plan_notices(session: Session, calendar: GsCalendar, calendar_file: Path, now: datetime) -> AgendaPlan:
-    """Every notice that should exist now and does not yet, per meeting version and province."""
+def plan_notices(
+    session: Session, calendar: GsCalendar, calendar_file: Path, now: datetime, kind: str
+) -> AgendaPlan:
+    """Every notice (editions of `kind`) that should exist now and does not yet, per meeting
+    version and province."""
     result = AgendaPlan()
     meetings = session.scalars(select(MeetingRecord).where(MeetingRecord.starts_at > now)).all()
     for record in sorted(meetings, key=lambda m: (m.starts_at, m.uid)):
         meeting = Meeting.from_json(record.data)
         for province in PROVINCES:
-            _plan_one(session, result, meeting, record.version, province.name, calendar, calendar_file, now)
+            _plan_one(
+                session, result, kind, meeting, record.version, province.name, calendar, calendar_file, now
+            )
     return result
 
 
 def _plan_one(
     session: Session,
     result: AgendaPlan,
+    kind: str,
     meeting: Meeting,
     version: int,
     province: str,
@@ -119,7 +144,7 @@ def _plan_one(
     key = notice_key(meeting, version, province)
     prefix = key.rsplit("-v", 1)[0] + "-v"
     earlier = session.scalars(
-        select(Edition).where(Edition.kind == NOTICE_KIND, Edition.key.startswith(prefix, autoescape=True))
+        select(Edition).where(Edition.kind == kind, Edition.key.startswith(prefix, autoescape=True))
     ).all()
     if any(e.key == key for e in earlier):
         return  # this version is announced (or planned) already

@@ -28,7 +28,7 @@ from comms.audience.gs_calendar import GsCalendar, GsMeeting
 from comms.dates import AMSTERDAM, local
 from comms.domain import province_by_name
 from comms.problems import Problem, Severity
-from comms.schedule.definitions import SendWindow
+from comms.send_window import SendWindow
 
 LOOK_BACK = timedelta(weeks=10)  # longer than a summer recess
 WORKING_HOURS = SendWindow(days=frozenset(range(5)), start=time(8, 0), end=time(18, 0))

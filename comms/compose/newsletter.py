@@ -23,10 +23,10 @@ from comms.compose.themes import ThemeMap
 from comms.config import Config
 from comms.dates import long_date, month_name, time_range
 from comms.domain import THEMES, province_by_name
+from comms.errors import Refused
 from comms.problems import Problem, Severity
 from comms.store.models import Edition, EditionStatus, Item
 
-KIND = "newsletter"
 OTHER_SECTION = ("overig", "Overig nieuws")
 LATE_ARRIVAL_GRACE = timedelta(days=31)
 
@@ -134,15 +134,22 @@ class Composition:
         return self.edition.status == EditionStatus.HELD
 
 
-class AlreadySent(Exception):
-    pass
+class AlreadySent(Refused):
+    """A sent (or sending) edition is never rebuilt."""
 
 
 def compose_newsletter(
-    session: Session, config: Config, themes: ThemeMap, month: Month, now: datetime
+    session: Session,
+    config: Config,
+    themes: ThemeMap,
+    month: Month,
+    now: datetime,
+    *,
+    kind: str,
+    audience: str,
 ) -> Composition:
-    """Build (or rebuild, while unsent) the edition for `month` and assign its items."""
-    edition = _fresh_edition(session, config, month, now)
+    """Build (or rebuild, while unsent) the edition of `kind` for `month` and assign its items."""
+    edition = _fresh_edition(session, config, month, now, kind, audience)
     previous = _previous_edition(session, edition)
     window_start = (
         previous.window_end
@@ -164,15 +171,9 @@ def compose_newsletter(
     return Composition(edition, content, problems)
 
 
-def load_content(session: Session, config: Config, themes: ThemeMap, edition: Edition) -> NewsletterContent:
-    """The content of a built edition, from the items the ledger assigned to it."""
-    month = Month.parse(edition.key.removeprefix("nieuwsbrief-"))
-    items = list(session.scalars(select(Item).where(Item.edition_id == edition.id).order_by(Item.id)))
-    intro_html, _ = _intro(config, month)
-    return _group(config, themes, month, intro_html, items)
-
-
-def _fresh_edition(session: Session, config: Config, month: Month, now: datetime) -> Edition:
+def _fresh_edition(
+    session: Session, config: Config, month: Month, now: datetime, kind: str, audience: str
+) -> Edition:
     edition = session.scalars(select(Edition).where(Edition.key == month.edition_key)).first()
     if edition is not None:
         if edition.status in (EditionStatus.SENDING, EditionStatus.SENT):
@@ -182,10 +183,10 @@ def _fresh_edition(session: Session, config: Config, month: Month, now: datetime
         edition.approved_at = edition.approved_by = None
         edition.built_at = now
     else:
-        edition = Edition(key=month.edition_key, kind=KIND, built_at=now, status=EditionStatus.DRAFT)
+        edition = Edition(key=month.edition_key, kind=kind, built_at=now, status=EditionStatus.DRAFT)
         session.add(edition)
     edition.subject = config.newsletter.subject.format(month=month.label)
-    edition.audience = config.newsletter.audience
+    edition.audience = audience
     session.flush()
     return edition
 
@@ -194,7 +195,7 @@ def _previous_edition(session: Session, edition: Edition) -> Edition | None:
     query = (
         select(Edition)
         .where(
-            Edition.kind == KIND,
+            Edition.kind == edition.kind,
             Edition.id != edition.id,
             Edition.status.not_in([EditionStatus.HELD, EditionStatus.CANCELLED]),
             Edition.key < edition.key,

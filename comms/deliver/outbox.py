@@ -21,6 +21,7 @@ from comms.render.message import OutgoingMessage
 class OutboxTransport:
     name = "outbox"
     batch_size = 500
+    writes_files = True
 
     def __init__(self, directory: Path, edition_key: str):
         self.messages_dir = directory / edition_key / "messages"

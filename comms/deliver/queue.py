@@ -23,7 +23,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from comms.audience.profile import Profile
 from comms.deliver.transport import DeliveryResult
 from comms.render.message import Recipient
-from comms.store.models import Contact, Message, MessageStatus, Preference, Suppression
+from comms.store.models import Contact, Message, MessageStatus, Preference
+from comms.track.suppressions import contact_suppressed
 
 
 def worker_name() -> str:
@@ -31,7 +32,8 @@ def worker_name() -> str:
 
 
 def is_suppressed(kind: str) -> ColumnElement[bool]:
-    return exists().where(Suppression.email == Contact.email, Suppression.scope.in_(["*", kind]))
+    """Contacts whose suppressions stop `kind` mail (track.suppressions has the rule)."""
+    return contact_suppressed(kind)
 
 
 def snapshot(session: Session, edition_id: int, kind: str, audience: ColumnElement[bool]) -> int:

@@ -30,6 +30,7 @@ from comms.clock import Clock
 from comms.config import DeliveryConfig
 from comms.deliver import queue
 from comms.deliver.transport import DeliveryResult, Transport, TransportUnavailable
+from comms.errors import Unavailable
 from comms.render.message import Mailing, OutgoingMessage
 from comms.store.database import Database
 from comms.store.models import Message, MessageStatus
@@ -43,7 +44,7 @@ ACK_MAX_WAIT = 30.0
 log = logging.getLogger(__name__)
 
 
-class AcknowledgementFailed(Exception):
+class AcknowledgementFailed(Unavailable):
     """The transport took messages the ledger could not record: they may be sent again."""
 
 

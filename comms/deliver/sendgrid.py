@@ -32,7 +32,6 @@ from sendgrid import SendGridAPIClient
 from comms.clock import Clock, SystemClock
 from comms.config import SendgridConfig
 from comms.deliver.transport import DeliveryResult, TransportUnavailable
-from comms.domain import FORWARD_SAFE_KINDS
 from comms.render.message import Mailing, OutgoingMessage
 from comms.render.personalise import Block, Field, Personaliser
 
@@ -67,6 +66,7 @@ class Planned(NamedTuple):
 class SendgridTransport:
     name = "sendgrid"
     batch_size = MAX_PERSONALIZATIONS
+    writes_files = False
 
     def __init__(
         self,
@@ -219,7 +219,7 @@ class SendgridTransport:
                 for a in mailing.attachments
             ]
         group_id = self.settings.asm_groups.get(identity.kind)
-        if identity.kind in FORWARD_SAFE_KINDS:
+        if identity.forward_safe:
             # SendGrid quirk: tracking rewrites links and adds a pixel per recipient, and an ASM
             # group can add a personal unsubscribe footer; a body meant for forwarding gets none.
             tracking = body["tracking_settings"]

@@ -53,6 +53,7 @@ class DkimSigner:
 
 class SmtpTransport:
     name = "smtp"
+    writes_files = False
     batch_size = 20  # small: a batch is also the crash window (accepted, not yet acknowledged)
 
     def __init__(

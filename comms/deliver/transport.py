@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from comms.errors import Unavailable
 from comms.render.message import OutgoingMessage
 
 
@@ -22,7 +23,7 @@ class DeliveryResult:
         return not self.delivered and self.retry_after is None
 
 
-class TransportUnavailable(Exception):
+class TransportUnavailable(Unavailable):
     """Nothing can be delivered now (wrong credentials, server unreachable): stop the run.
 
     The batch goes back to the queue as it was, so a fixed configuration resumes cleanly.
@@ -32,6 +33,8 @@ class TransportUnavailable(Exception):
 class Transport(Protocol):
     name: str
     batch_size: int  # what suits it when [delivery] batch_size is not set
+    # It keeps the messages as files (the outbox): the edition's index and previews go beside them.
+    writes_files: bool
 
     def open(self) -> None: ...
 

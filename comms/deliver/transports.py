@@ -54,3 +54,12 @@ def _smtp(config: Config) -> SmtpTransport:
             [Problem("environment", "COMMS_SMTP_PASSWORD is not set; [smtp] username needs it")]
         )
     return SmtpTransport(settings, config.sender.address, password, dkim)
+
+
+def describe_destination(transport: Transport) -> str:
+    """Where a transport's messages end up, for the operator: a folder, a relay, a provider."""
+    if isinstance(transport, OutboxTransport):
+        return f"outbox {transport.messages_dir}"
+    if isinstance(transport, SmtpTransport):
+        return f"SMTP server {transport.address}"
+    return transport.name

@@ -50,6 +50,9 @@ class MailingIdentity:
     list_name: str  # "IPO-nieuwsbrief voor Statenleden"
     list_id: str  # "nieuwsbrief-statenleden"
     base_url: str  # https://… of the web app
+    # Meant to be forwarded (the griffies' agenda digest): the body holds no personal link and
+    # no tracking, so a reader cannot act for the one who forwarded it.
+    forward_safe: bool = False
 
 
 def header_text(value: str) -> str:

@@ -16,15 +16,17 @@ import jinja2
 import mjml
 
 from comms import dates
-from comms.problems import Problem
+from comms.problems import Problem, ValidationFailed
 from comms.render.personalise import BLOCK_END, block_start
 from comms.render.plaintext import html_to_text
 
 
-class TemplateError(Exception):
+class TemplateError(ValidationFailed):
+    """A template that does not render: one problem, naming the template file and line."""
+
     def __init__(self, problem: Problem):
+        super().__init__([problem])
         self.problem = problem
-        super().__init__(str(problem))
 
 
 @dataclass(frozen=True, slots=True)

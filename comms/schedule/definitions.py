@@ -20,25 +20,22 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
+from comms import kinds
 from comms.config import _ADDRESS, Config
-from comms.dates import AMSTERDAM, local, utcnow
+from comms.dates import AMSTERDAM, local, local_text, utcnow
+from comms.kinds import MailingKind, Step
 from comms.problems import Problem
+from comms.send_window import SendWindow, describe_days, parse_days, parse_hours
 from comms.tomlfile import read_toml
 
-Step = Literal["build", "send"]
-STEPS: tuple[Step, ...] = ("build", "send")
-KINDS = ("newsletter", "agenda-notice", "agenda-digest", "survey")
-# One edition per period: two sends whose local send times give the same key are one edition twice.
-# Agenda notices (per meeting version and province) and survey mailings (per round): no check.
-EDITION_KEY = {"newsletter": "%Y-%m", "agenda-digest": "%G-W%V"}
+STEPS: tuple[Step, ...] = (Step.BUILD, Step.SEND)  # a schedule file's [build] and [send]
 
 HORIZON = timedelta(days=400)  # how far ahead windows, ordering and editions are checked
 NEVER_HORIZON = timedelta(days=5 * 366)  # a cron without a run this far ahead never runs
@@ -46,10 +43,8 @@ _LOOK_BACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=32), timedel
 _MAX_RUNS = 2000  # runs examined per check: a cron firing every minute must not take minutes
 _TICK = timedelta(microseconds=1)
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
 _LONG_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _NUMERIC_WEEKDAYS = re.compile(r"^(\*|\d+)(?:-(\d+))?(?:/(\d+))?$")
-_HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 # The tables and keys a schedule file may have; anything else is a typo to report.
 _SHAPE: dict[str, tuple[str, ...]] = {
@@ -156,64 +151,6 @@ def fires_between(cron: str, start: datetime, end: datetime, limit: int = _MAX_R
     return fires
 
 
-# -- days and the send window -----------------------------------------------------------
-
-
-def describe_days(days: Iterable[int]) -> str:
-    """{0, 1, 2, 3, 4} → 'mon-fri'; {0, 2, 4} → 'mon,wed,fri'; every day → 'mon-sun'."""
-    runs: list[list[int]] = []
-    for day in sorted(set(days)):
-        if runs and runs[-1][-1] == day - 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    parts = [
-        f"{DAY_NAMES[run[0]]}-{DAY_NAMES[run[-1]]}" if len(run) > 2 else ",".join(DAY_NAMES[d] for d in run)
-        for run in runs
-    ]
-    return ",".join(parts)
-
-
-def parse_days(value: object) -> frozenset[int] | None:
-    """'mon-fri', 'mon,wed,fri' or ['mon', 'tue'] (a range may wrap: 'fri-mon'); None if not valid."""
-    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
-    days: set[int] = set()
-    for item in items:
-        if not isinstance(item, str):
-            return None
-        first, _, last = item.strip().lower().partition("-")
-        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
-            return None
-        start, end = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
-        days.update((start + offset) % 7 for offset in range((end - start) % 7 + 1))
-    return frozenset(days) or None
-
-
-def parse_hours(value: str) -> tuple[time, time] | None:
-    """'08:00-18:00' → (08:00, 18:00); None if it does not look like that."""
-    found = _HOURS.match(value.strip())
-    try:
-        return (time(int(found[1]), int(found[2])), time(int(found[3]), int(found[4]))) if found else None
-    except ValueError:  # 25:00, 08:75
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class SendWindow:
-    """When a send may start: these weekdays, from start up to (not including) end, local time."""
-
-    days: frozenset[int]  # 0 = Monday … 6 = Sunday
-    start: time
-    end: time
-
-    def allows(self, moment: datetime) -> bool:
-        wall = local(moment)
-        return wall.weekday() in self.days and self.start <= wall.time() < self.end
-
-    def describe(self) -> str:
-        return f"{describe_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
-
-
 # -- the schedule -----------------------------------------------------------------------
 
 
@@ -221,7 +158,7 @@ class SendWindow:
 class Schedule:
     name: str
     path: Path
-    kind: str
+    kind: MailingKind
     audience: str
     template: str
     build_cron: str  # normalised (normalise_cron): means the same to crontab and APScheduler
@@ -232,6 +169,10 @@ class Schedule:
     approval_deadline: timedelta  # approval is needed this long before the send
     notify: tuple[str, ...]  # empty: the [team] addresses of comms.toml
     window: SendWindow
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return STEPS
 
     def cron(self, step: Step) -> str:
         return self.build_cron if step == "build" else self.send_cron
@@ -286,19 +227,9 @@ class Schedule:
         return hashlib.sha256(json.dumps(timing).encode()).hexdigest()[:12]
 
 
-def local_text(moment: datetime) -> str:
-    """'2027-03-28 09:00 CEST'."""
-    return f"{local(moment):%Y-%m-%d %H:%M %Z}"
-
-
 def _day_and_time(moment: datetime) -> str:
     """'Saturday 2027-01-02 09:00 CET'."""
     return f"{_LONG_DAY_NAMES[local(moment).weekday()]} {local_text(moment)}"
-
-
-def start_of_day(day: date) -> datetime:
-    """Local midnight at the start of `day`, as aware UTC."""
-    return datetime.combine(day, time(), AMSTERDAM).astimezone(UTC)
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -340,7 +271,7 @@ def _load(source: _Source, segments: set[str], templates: set[str], now: datetim
     _check_keys(source, data, "")
     build, approval, send = (_table(source, data, name) for name in ("build", "approval", "send"))
     window = _window(source, _table(source, send, "send.window"))
-    kind = _name(source, data, "kind", set(KINDS), "kinds")
+    kind = _kind(_name(source, data, "kind", set(kinds.keys()), "kinds"))
     audience = _name(source, data, "audience", segments, "segments in the segments file")
     template = _name(source, data, "template", templates, "folders in templates/ with an email.mjml")
     crons = {step: _cron(source, table, step, now) for step, table in zip(STEPS, (build, send), strict=True)}
@@ -350,10 +281,19 @@ def _load(source: _Source, segments: set[str], templates: set[str], now: datetim
     return schedule
 
 
+def _kind(name: str | None) -> MailingKind | None:
+    """The kind named, or None when it is unknown (reported by _name). Without a kind there is no
+    schedule to check the timing of: those problems are reported once the kind is corrected."""
+    try:
+        return kinds.find(name) if name is not None else None
+    except kinds.UnknownKind:
+        return None
+
+
 def _schedule(
     source: _Source,
     tables: tuple[dict[str, Any], ...],
-    names: tuple[str | None, ...],
+    names: tuple[MailingKind | str | None, ...],
     crons: dict[str, str | None],
     window: SendWindow | None,
 ) -> Schedule | None:
@@ -577,12 +517,16 @@ def _order_reason(schedule: Schedule, send: datetime, previous: datetime | None,
 
 
 def _check_editions(loaded: list[tuple[_Source, Schedule]], now: datetime) -> None:
-    """One send per edition, within a schedule and across schedules of the same kind."""
+    """One send per edition, within a schedule and across schedules of the same kind (for kinds
+    with one edition per period; agenda notices and survey mailings have one per event)."""
     told: set[str] = set()
-    for kind, key_format in EDITION_KEY.items():
+    for kind in kinds.every():
+        key_format = kind.period_format
+        if key_format is None:
+            continue
         editions: dict[str, list[tuple[datetime, _Source]]] = defaultdict(list)
         for source, schedule in loaded:
-            if schedule.kind == kind:
+            if schedule.kind is kind:
                 for send in fires_between(schedule.send_cron, now, now + HORIZON):
                     editions[local(send).strftime(key_format)].append((send, source))
         for edition, sends in sorted(editions.items()):
@@ -596,19 +540,19 @@ def _check_editions(loaded: list[tuple[_Source, Schedule]], now: datetime) -> No
 
 
 def _overlap_reason(
-    kind: str, edition: str, sends: list[tuple[datetime, _Source]], involved: list[_Source]
+    kind: MailingKind, edition: str, sends: list[tuple[datetime, _Source]], involved: list[_Source]
 ) -> str:
     shown = [f"{local_text(send)} ({source.path.name})" for send, source in sorted(sends, key=_first)[:3]]
     more = f" and {len(sends) - 3} more" if len(sends) > 3 else ""
     times = " and ".join(shown) + more
     if len(involved) == 1:
         return (
-            f"{involved[0].where} sends the {kind} edition {edition} more than once: {times}; "
+            f"{involved[0].where} sends the {kind.key} edition {edition} more than once: {times}; "
             "one send per edition: change [send] cron"
         )
     files = " and ".join(source.where for source in involved)
     return (
-        f"{files} {'both' if len(involved) == 2 else 'all'} send the {kind} edition {edition}: {times}; "
+        f"{files} {'both' if len(involved) == 2 else 'all'} send the {kind.key} edition {edition}: {times}; "
         "one send per edition: change a [send] cron or remove one of the schedules"
     )
 

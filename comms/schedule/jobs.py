@@ -11,32 +11,27 @@ of `comms worker` processes. So a job is short and the scheduler is never blocke
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from comms import agenda, editions
 from comms.clock import Clock
-from comms.collect.run import collect_all
-from comms.compose.agenda import DIGEST_KIND, NOTICE_KIND
-from comms.compose.newsletter import AlreadySent, Month
-from comms.dates import date_and_time, local
+from comms.dates import date_and_time
+from comms.errors import Refused
+from comms.kinds import BuildOutcome, BuildRequest, MailingKind, PeriodicKind, Step, TriggeredKind
 from comms.notify import TeamNotice, notify_team
-from comms.problems import ValidationFailed
+from comms.operations import editions, sources
+from comms.operations.editions import EditionStatusReport
+from comms.problems import Problem, ValidationFailed
 from comms.schedule import runs
 from comms.schedule.definitions import Schedule
 from comms.service import Service
-from comms.store.models import Edition, EditionStatus, JobRunOutcome
-from comms.survey import rounds
-from comms.survey.rounds import SURVEY_KIND
+from comms.store.models import EditionStatus, JobRunOutcome
 from comms.tokens import Purpose
 
 log = logging.getLogger(__name__)
-APPROVAL_DEADLINE = "approval-deadline"
+APPROVAL_DEADLINE = Step.APPROVAL_REMINDER
 PREVIEW_LINK_DAYS = 14  # after the planned send, the preview link in an approval request expires
 
 
@@ -123,98 +118,75 @@ def report_missed(
 
 
 def _build(context: JobContext, schedule: Schedule, planned_for: datetime, key: str | None) -> StepResult:
-    if schedule.kind == NOTICE_KIND:
-        return _build_notices(context, schedule)
-    if schedule.kind == SURVEY_KIND:
-        created = rounds.build_reminders(context.service, context.clock.now())
-        return StepResult(
-            JobRunOutcome.DONE, f"{len(created)} reminder(s) due: {', '.join(created) or 'none'}"
-        )
-    if schedule.kind == DIGEST_KIND:
-        return _build_digest(context, schedule, planned_for)
-    return _build_newsletter(context, schedule, planned_for)
+    if isinstance(schedule.kind, PeriodicKind):
+        return _build_edition(context, schedule, schedule.kind, planned_for)
+    assert isinstance(schedule.kind, TriggeredKind)
+    return _build_due(context, schedule, schedule.kind)
 
 
-def _build_notices(context: JobContext, schedule: Schedule) -> StepResult:
-    """Collect, then build every notice that is due to exist and start the urgent ones at once."""
+def _build_due(context: JobContext, schedule: Schedule, kind: TriggeredKind) -> StepResult:
+    """Make what is due (reading the sources first where the kind needs them); a kind that
+    says so starts the urgent ones at once."""
     service, now = context.service, context.clock.now()
-    collected = collect_all(service.config, service.db, now)
-    built = agenda.build_notices(service, now, schedule.template)
-    started = agenda.start_due_notices(service, context.clock)
-    notices = (
-        [_agenda_problems_notice(schedule, built.problems + collected.problems)] if built.problems else []
-    )
+    source_problems = sources.collect(service, now).problems if kind.collects_before_build else []
+    built = editions.build_due(service, kind.key, now, schedule.template)
+    started = editions.start_due(service, kind.key, context.clock) if kind.starts_when_built else []
+    notices = [_problems_notice(kind, built.problems + source_problems)] if built.problems else []
     detail = (
-        f"{len(built.created)} notice(s) built, {len(built.superseded)} superseded, "
+        f"{len(built.created)} built: {_listed(built.created)}, {len(built.superseded)} superseded, "
         f"{len(started)} started; {len(built.problems)} problem(s)"
     )
     return StepResult(JobRunOutcome.DONE, detail, None, notices)
 
 
-def _build_digest(context: JobContext, schedule: Schedule, planned_for: datetime) -> StepResult:
+def _build_edition(
+    context: JobContext, schedule: Schedule, kind: PeriodicKind, planned_for: datetime
+) -> StepResult:
+    """The edition for the schedule's next send: collected, built and planned, then approved by the
+    schedule or put before the team."""
     service, now = context.service, context.clock.now()
     send_at = _next_send(schedule, planned_for)
-    collect_all(service.config, service.db, now)
-    service = _for_schedule(service, schedule)
-    digest = agenda.build_digest(service, now, schedule.template)
-    _plan(service, digest.key, schedule, send_at)
-    return _after_build(context, schedule, service, digest.key, send_at, digest.audience_size, [], "")
-
-
-def _build_newsletter(context: JobContext, schedule: Schedule, planned_for: datetime) -> StepResult:
-    service, now = _for_schedule(context.service, schedule), context.clock.now()
-    send_at = _next_send(schedule, planned_for)
-    month = Month.of(local(send_at))
-    collected = collect_all(service.config, service.db, now)
-    broken = [p for p in collected.problems if p.is_error]
+    request = BuildRequest(now, send_at=send_at, audience=schedule.audience, template=schedule.template)
+    key = kind.edition_key(request)
+    broken = [p for p in sources.collect(service, now).problems if p.is_error]
     try:
-        outcome = editions.build_newsletter(service, month, now)
-    except AlreadySent as exc:
-        return StepResult(JobRunOutcome.DONE, f"nothing to build: {exc}", month.edition_key)
+        outcome = kind.build(service, request)
+    except Refused as exc:
+        return StepResult(JobRunOutcome.DONE, f"nothing to build: {exc}", key)
     except ValidationFailed as exc:
         reasons = [str(p) for p in exc.problems if p.is_error]
         notice = TeamNotice(
-            f"Niet opgebouwd: {month.edition_key}",
-            [f"{month.edition_key} kon niet worden opgebouwd. Wat er mis is:", *reasons],
+            f"Niet opgebouwd: {key}", [f"{key} kon niet worden opgebouwd. Wat er mis is:", *reasons]
         )
-        return StepResult(JobRunOutcome.FAILED, "; ".join(reasons), month.edition_key, [notice])
-    edition = outcome.composition.edition
-    key = edition.key
-    _plan(service, key, schedule, send_at)
-    if outcome.composition.is_held:
+        return StepResult(JobRunOutcome.FAILED, "; ".join(reasons), key, [notice])
+    editions.schedule_send(service, outcome.key, send_at, schedule.name)
+    if outcome.is_held:
         notice = TeamNotice(
-            f"Aangehouden: {key}",
+            f"Aangehouden: {outcome.key}",
             [
-                f"{key} wordt niet verstuurd op {date_and_time(send_at)}.",
-                f"Reden: {edition.status_reason}",
+                f"{outcome.key} wordt niet verstuurd op {date_and_time(send_at)}.",
+                f"Reden: {outcome.status_reason}",
             ],
         )
-        return StepResult(JobRunOutcome.HELD, edition.status_reason or "held", key, [notice])
-    note = f"; {len(broken)} source problem(s)" if broken else ""
-    return _after_build(context, schedule, service, key, send_at, outcome.audience_size, broken, note)
+        return StepResult(JobRunOutcome.HELD, outcome.status_reason or "held", outcome.key, [notice])
+    return _after_build(context, schedule, outcome, send_at, broken)
 
 
 def _after_build(
-    context: JobContext,
-    schedule: Schedule,
-    service: Service,
-    key: str,
-    send_at: datetime,
-    size: int,
-    broken: list,
-    note: str,
+    context: JobContext, schedule: Schedule, outcome: BuildOutcome, send_at: datetime, broken: list[Problem]
 ) -> StepResult:
     """Approve by the schedule, or ask the team and plan the reminder."""
-    now = context.clock.now()
-    detail = f"built {key} for {size} recipients, send at {send_at:%Y-%m-%d %H:%M} UTC{note}"
+    service, now, key = context.service, context.clock.now(), outcome.key
+    note = f"; {len(broken)} source problem(s)" if broken else ""
+    detail = f"built {key} for {outcome.audience_size} recipients, send at {send_at:%Y-%m-%d %H:%M} UTC{note}"
     if not schedule.approval_required:
         editions.approve(service, key, f"schedule {schedule.name} (no approval required)", now)
         return StepResult(JobRunOutcome.DONE, detail + "; approved by the schedule", key)
     deadline = send_at - schedule.approval_deadline
-    context.add_reminder(schedule, key, deadline)
-    with service.db.session() as session:
-        edition = editions.find_edition(session, key)
-        request = _approval_request(service, edition, send_at, deadline, size, broken)
+    if Step.APPROVAL_REMINDER in schedule.kind.steps:
+        context.add_reminder(schedule, key, deadline)
+    [report] = editions.status(service, key)
+    request = _approval_request(service, report, send_at, deadline, outcome.audience_size, broken)
     return StepResult(JobRunOutcome.DONE, detail + "; waiting for approval", key, [request])
 
 
@@ -222,30 +194,29 @@ def _approval_deadline(
     context: JobContext, schedule: Schedule, planned_for: datetime, edition_key: str | None
 ) -> StepResult:
     service = context.service
-    with service.db.session() as session:
-        edition = editions.find_edition(session, edition_key or "")
-        status, send_at = edition.status, edition.send_at
-    if status != EditionStatus.DRAFT:
-        return StepResult(JobRunOutcome.DONE, f"no reminder needed: {edition_key} is {status}", edition_key)
-    assert edition_key is not None
+    [report] = editions.status(service, edition_key or "")
+    if report.status != EditionStatus.DRAFT:
+        return StepResult(
+            JobRunOutcome.DONE, f"no reminder needed: {report.key} is {report.status}", report.key
+        )
+    send_at = report.send_at
     notice = TeamNotice(
-        f"Nog niet goedgekeurd: {edition_key}",
+        f"Nog niet goedgekeurd: {report.key}",
         [
-            f"{edition_key} is nog niet goedgekeurd en wordt zonder goedkeuring niet verstuurd.",
+            f"{report.key} is nog niet goedgekeurd en wordt zonder goedkeuring niet verstuurd.",
             f"Geplande verzending: {date_and_time(send_at) if send_at else 'onbekend'}.",
-            f"Goedkeuren: comms approve {edition_key}",
+            f"Goedkeuren: comms approve {report.key}",
         ],
-        _preview_link(service, edition_key, send_at or planned_for),
+        _preview_link(service, report.key, send_at or planned_for),
     )
-    return StepResult(JobRunOutcome.DONE, "reminder sent: still a draft", edition_key, [notice])
+    return StepResult(JobRunOutcome.DONE, "reminder sent: still a draft", report.key, [notice])
 
 
 def _send(context: JobContext, schedule: Schedule, planned_for: datetime, key: str | None) -> StepResult:
-    if schedule.kind in (NOTICE_KIND, SURVEY_KIND):
+    if isinstance(schedule.kind, TriggeredKind):
         if not schedule.window.allows(context.clock.now()):
             return StepResult(JobRunOutcome.HELD, f"outside the send window {schedule.window.describe()}")
-        start = agenda.start_due_notices if schedule.kind == NOTICE_KIND else rounds.start_due
-        started = start(context.service, context.clock)
+        started = editions.start_due(context.service, schedule.kind.key, context.clock)
         shown = ", ".join(started[:5]) + (f" and {len(started) - 5} more" if len(started) > 5 else "")
         return StepResult(JobRunOutcome.DONE, f"{len(started)} mailing(s) started: {shown or 'none due'}")
     return _send_edition(context, schedule, planned_for)
@@ -262,12 +233,11 @@ def _send_edition(context: JobContext, schedule: Schedule, planned_for: datetime
         )
     if not schedule.window.allows(now):
         return _held(schedule, None, planned_for, f"outside the send window {schedule.window.describe()}")
-    key = _edition_for(service, schedule, planned_for)
+    key = editions.planned_for(service, schedule.name, planned_for)
     if key is None:
         return _held(schedule, None, planned_for, "no edition was built for this send")
-    with service.db.session() as session:
-        edition = editions.find_edition(session, key)
-        status, reason = EditionStatus(edition.status), edition.status_reason
+    [report] = editions.status(service, key)
+    status, reason = EditionStatus(report.status), report.status_reason
     if status in (EditionStatus.SENDING, EditionStatus.SENT):
         return StepResult(JobRunOutcome.DONE, f"{key} is already {status}", key)
     if status == EditionStatus.DRAFT:
@@ -288,33 +258,11 @@ _STEPS: dict[str, Callable[[JobContext, Schedule, datetime, str | None], StepRes
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _for_schedule(service: Service, schedule: Schedule) -> Service:
-    """The service as this schedule sees it: its audience and template for the mailing."""
-    config = service.config
-    newsletter = dataclasses.replace(
-        config.newsletter, audience=schedule.audience, template=schedule.template
-    )
-    return dataclasses.replace(service, config=dataclasses.replace(config, newsletter=newsletter))
-
-
 def _next_send(schedule: Schedule, after: datetime) -> datetime:
     upcoming = schedule.next_runs("send", after, 1)
     if not upcoming:
         raise ValueError(f"schedule {schedule.name} has no send after {after:%Y-%m-%d %H:%M}")
     return upcoming[0]
-
-
-def _plan(service: Service, key: str, schedule: Schedule, send_at: datetime) -> None:
-    with service.db.session() as session:
-        edition = editions.find_edition(session, key)
-        edition.schedule, edition.send_at, edition.audience = schedule.name, send_at, schedule.audience
-
-
-def _edition_for(service: Service, schedule: Schedule, send_at: datetime) -> str | None:
-    with service.db.session() as session:
-        return session.scalars(
-            select(Edition.key).where(Edition.schedule == schedule.name, Edition.send_at == send_at)
-        ).first()
 
 
 def _held(schedule: Schedule, key: str | None, planned_for: datetime, why: str) -> StepResult:
@@ -342,7 +290,12 @@ def _dutch_reason(why: str) -> str:
 
 
 def _approval_request(
-    service: Service, edition: Edition, send_at: datetime, deadline: datetime, size: int, broken: list
+    service: Service,
+    edition: EditionStatusReport,
+    send_at: datetime,
+    deadline: datetime,
+    size: int,
+    broken: list[Problem],
 ) -> TeamNotice:
     lines = [
         f"{edition.key} ({edition.subject}) is opgebouwd en wacht op goedkeuring.",
@@ -361,14 +314,18 @@ def _preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, s
     return ("Bekijk de editie", f"{service.config.web_base_url}/voorbeeld/{token}")
 
 
-def _agenda_problems_notice(schedule: Schedule, problems: list) -> TeamNotice:
+def _problems_notice(kind: MailingKind, problems: list[Problem]) -> TeamNotice:
     return TeamNotice(
-        f"Agendaberichten: {len(problems)} melding(en)",
+        f"{kind.label}: {len(problems)} melding(en)",
         [
-            "Bij het opbouwen van de agendaberichten is het volgende gevonden:",
+            f"Bij het opbouwen ({kind.label.lower()}) is het volgende gevonden:",
             *(str(p) for p in problems[:50]),
         ],
     )
+
+
+def _listed(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "") if keys else "none"
 
 
 def _failed_notice(schedule: Schedule, step: str, planned_for: datetime, detail: str) -> TeamNotice:

@@ -1,4 +1,4 @@
-"""`comms survey results ROUND`: the results as tables in the terminal, CSV files and SVG charts.
+"""A round's results for the team: tables for the terminal, CSV files and SVG charts.
 
 `--csv PATH` writes the responses (one row each) to PATH and the aggregated table next to it,
 as PATH's name with "-totalen" (antwoorden.csv → antwoorden-totalen.csv). `--charts DIR`
@@ -10,31 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from comms.dates import long_date, time_of_day
-from comms.service import Service
 from comms.survey.charts import number, percent, round_charts, signed
 from comms.survey.export import export_csv, export_summary_csv
-from comms.survey.results import GroupRate, QuestionResult, SurveyResults, compute_results
-
-
-def print_results(
-    service: Service,
-    round: str,
-    console: Console,
-    csv_path: Path | None = None,
-    charts_dir: Path | None = None,
-) -> None:
-    """Raises LookupError (results.UnknownRound) when `round` was never started."""
-    with service.db.session() as session:
-        results = compute_results(session, round)
-    for renderable in results_renderables(results):
-        console.print(renderable)
-    for written in write_files(results, csv_path, charts_dir):
-        console.print(Text(f"wrote {written}"))
+from comms.survey.results import GroupRate, QuestionResult, SurveyResults
 
 
 def write_files(results: SurveyResults, csv_path: Path | None, charts_dir: Path | None) -> list[Path]:

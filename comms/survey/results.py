@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comms.domain import ROLES
+from comms.errors import NotFound
 from comms.problems import Problem
 from comms.store.models import Survey, SurveyInvitation, SurveyResponse
 from comms.survey.definitions import Question, QuestionType, SurveyDefinition
@@ -45,7 +46,7 @@ NO_PROVINCE = "geen provincie"
 SCALE_VALUES = (1, 2, 3, 4, 5)
 
 
-class UnknownRound(LookupError):
+class UnknownRound(NotFound):
     def __init__(self, round: str, known: Sequence[str]):
         listed = ", ".join(known) or "none"
         super().__init__(f"no survey round {round!r} was started (rounds: {listed})")

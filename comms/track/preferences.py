@@ -28,18 +28,7 @@ from comms.track.suppressions import (
     unsuppress,
 )
 
-# Every mailing kind the service sends, with the name a recipient knows it by.
-MAILING_KINDS: dict[str, str] = {
-    "newsletter": "Maandelijkse nieuwsbrief voor Statenleden",
-    "agenda-notice": "Agendabericht voor de GS-vergadering",
-    "agenda-digest": "Wekelijks agendaoverzicht voor griffies",
-    "survey": "Evaluatie van het pamflet",
-}
 THEME_IDS: frozenset[str] = frozenset(t.id for t in THEMES)
-
-
-def kind_label(kind: str) -> str:
-    return MAILING_KINDS.get(kind, "deze mailing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,38 +60,43 @@ class PreferenceView:
         return kind not in self.held
 
 
-def get_preferences(session: Session, email: str) -> PreferenceView:
+def get_preferences(session: Session, email: str, kinds: Collection[str]) -> PreferenceView:
+    """What the address receives of `kinds` (the mailing kinds' keys) and which themes it chose."""
     address = normalise_email(email)
     rules = blocks(session, address)
-    subscribed = frozenset(k for k in MAILING_KINDS if not any(b.covers(k) for b in rules))
-    held = {k: b for k in MAILING_KINDS for b in rules if b.covers(k) and b.is_permanent}
+    subscribed = frozenset(k for k in kinds if not any(b.covers(k) for b in rules))
+    held = {k: b for k in kinds for b in rules if b.covers(k) and b.is_permanent}
     stored = session.scalars(select(Preference.themes).where(Preference.email == address)).first()
     return PreferenceView(address, subscribed, held, tags_of(stored) if stored else None)
 
 
 def save_preferences(
-    session: Session, email: str, kinds: Collection[str], themes: Collection[str], now: datetime
+    session: Session,
+    email: str,
+    wanted: Collection[str],
+    themes: Collection[str],
+    now: datetime,
+    kinds: Collection[str],
 ) -> PreferenceView:
-    """Make the address receive exactly `kinds` (except those held by a bounce or complaint,
-    which stay as they are) and read about `themes` (none or all five: every theme)."""
-    unknown = (set(kinds) - MAILING_KINDS.keys()) | (set(themes) - THEME_IDS)
+    """Make the address receive exactly `wanted` of `kinds` (except those held by a bounce or
+    complaint, which stay as they are) and read about `themes` (none or all five: every theme)."""
+    unknown = (set(wanted) - set(kinds)) | (set(themes) - THEME_IDS)
     if unknown:
         raise ValueError(f"unknown mailing kinds or themes: {sorted(unknown)}")
     address = normalise_email(email)
-    before = get_preferences(session, address)
-    changeable = [k for k in MAILING_KINDS if before.may_change(k)]
-    wanted = [k for k in changeable if k in kinds]
-    if wanted:
+    before = get_preferences(session, address, kinds)
+    changeable = [k for k in kinds if before.may_change(k)]
+    if any(k in wanted for k in changeable):
         # A personal '*' (SendGrid's global unsubscribe) would still stop the kinds chosen
         # now; it becomes per-kind suppressions of the kinds left out, just below.
         unsuppress(session, address, EVERY_KIND)
     for kind in changeable:
-        if kind in kinds:
+        if kind in wanted:
             unsuppress(session, address, kind)
         else:
             suppress(session, address, kind, PREFERENCE_CENTRE, now)
     _save_themes(session, address, frozenset(themes), now)
-    return get_preferences(session, address)
+    return get_preferences(session, address, kinds)
 
 
 def _save_themes(session: Session, address: str, themes: frozenset[str], now: datetime) -> None:

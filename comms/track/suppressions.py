@@ -19,8 +19,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from comms.store.models import Suppression
+from comms.store.models import Contact, Suppression
 from comms.track.sql import insert_once
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def scopes_stopping(kind: str) -> tuple[str, str]:
+    """The one rule: a suppression stops mail of `kind` when its scope is '*' or `kind`."""
+    return (EVERY_KIND, kind)
+
+
+def contact_suppressed(kind: str) -> ColumnElement[bool]:
+    """The rule as SQL, for a query over contacts (the delivery queue's snapshot and claims)."""
+    return exists().where(Suppression.email == Contact.email, Suppression.scope.in_(scopes_stopping(kind)))
+
+
 def person_may_undo(reason: str) -> bool:
     # An unknown reason (an old row, a manual SQL fix) counts as permanent: the safe side.
     return reason in UNDOABLE_REASONS
@@ -57,7 +68,7 @@ class Block:
     reason: str
 
     def covers(self, kind: str) -> bool:
-        return self.scope in (EVERY_KIND, kind)
+        return self.scope in scopes_stopping(kind)
 
     @property
     def person_may_undo(self) -> bool:
@@ -132,8 +143,8 @@ def blocks(session: Session, email: str) -> list[Block]:
 
 
 def is_suppressed(session: Session, email: str, kind: str) -> bool:
-    """The same rule as the delivery queue's: a '*' or a `kind` suppression stops `kind` mail."""
+    """Whether mail of `kind` to the address is stopped (the same rule as the delivery queue's)."""
     query = exists().where(
-        Suppression.email == normalise_email(email), Suppression.scope.in_([EVERY_KIND, kind])
+        Suppression.email == normalise_email(email), Suppression.scope.in_(scopes_stopping(kind))
     )
     return bool(session.scalar(select(query)))

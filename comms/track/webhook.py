@@ -28,6 +28,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from comms.config import Config
+from comms.errors import ConfigurationError, Rejected
 from comms.store.models import Contact, DeliveryEvent, Edition, Message
 from comms.track.sql import insert_once
 from comms.track.suppressions import (
@@ -48,7 +49,7 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 _UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
 
 
-class WebhookRejected(Exception):
+class WebhookRejected(Rejected):
     """A post that is not provably SendGrid's, now: nothing of it is stored."""
 
     def __init__(self, reason: str, status: int = 401):
@@ -57,7 +58,7 @@ class WebhookRejected(Exception):
         self.status = status  # 400: malformed; 401: not authentic or not fresh
 
 
-class WebhookKeyInvalid(ValueError):
+class WebhookKeyInvalid(ConfigurationError, ValueError):
     """The configured verification key is not a base64 DER P-256 public key."""
 
 

@@ -11,24 +11,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from comms.clock import Clock
 from comms.dates import local, long_date, time_of_day
-from comms.service import Service
-from comms.survey.definitions import Answer, Question, check_answers
-from comms.survey.responses import Failure, Respondent, TokenFailure, resolve, save_draft, submit
-from comms.tokens import Signer
-
-if TYPE_CHECKING:  # app.py imports this module to add the routes
-    from comms.web.app import Pages
+from comms.operations import surveys
+from comms.survey.definitions import Answer, Question
+from comms.survey.responses import Failure, Respondent, TokenFailure
+from comms.web.context import Context
+from comms.web.forms import read_form
+from comms.web.pages import Pages
 
 SAVE = "opslaan"
 SEND = "versturen"
+
+router = APIRouter()
 
 # The status of each page that explains why the form is not shown.
 _STATUS = {
@@ -79,56 +78,27 @@ class FormView:
         return next(iter(self.values.get(question.id, [])), "")
 
 
-def add_survey_routes(app: FastAPI, service: Service, pages: Pages, signer: Signer, clock: Clock) -> None:
-    @app.get("/enquete/{token}")
-    async def survey_form(token: str) -> Response:
-        found = await run_in_threadpool(_resolve, service, signer, token, clock.now())
-        if isinstance(found, TokenFailure):
-            return _refused(pages, found)
-        return _form_page(pages, FormView(found, _as_values(found.draft)))
-
-    @app.post("/enquete/{token}")
-    async def survey_answers(token: str, request: Request) -> Response:
-        from comms.web.app import _form  # here: app.py imports this module while it loads
-
-        form = await _form(request)
-        if form is None:
-            return _explain(pages, 400, "incomplete")
-        outcome = await run_in_threadpool(_answer, service, signer, token, form, clock.now())
-        if isinstance(outcome, TokenFailure):
-            return _refused(pages, outcome)
-        if isinstance(outcome, FormView):
-            return _form_page(pages, outcome)
-        return pages.render("survey-done.html", respondent=outcome)
+@router.get("/enquete/{token}")
+async def survey_form(token: str, web: Context) -> Response:
+    found = await run_in_threadpool(surveys.respondent, web.service, token, web.clock.now())
+    if isinstance(found, TokenFailure):
+        return _refused(web.pages, found)
+    return _form_page(web.pages, FormView(found, _as_values(found.draft)))
 
 
-def _resolve(service: Service, signer: Signer, token: str, now: datetime) -> Respondent | TokenFailure:
-    with service.db.session() as session:
-        return resolve(session, signer, token, now)
-
-
-def _answer(
-    service: Service, signer: Signer, token: str, form: Mapping[str, list[str]], now: datetime
-) -> Respondent | FormView | TokenFailure:
-    """Save the draft or submit, in one transaction with the link's check: the submitted
-    Respondent (for the thanks), the form to show again, or why nothing was stored."""
+@router.post("/enquete/{token}")
+async def survey_answers(token: str, request: Request, web: Context) -> Response:
+    form = await read_form(request)
+    if form is None:
+        return _explain(web.pages, 400, "incomplete")
     sending = form.get("action") == [SEND]  # anything else keeps a draft: it loses nothing
-    with service.db.session() as session:
-        found = resolve(session, signer, token, now)
-        if isinstance(found, TokenFailure):
-            return found
-        check = check_answers(found.definition, form, final=sending)
-        if sending and check.has_errors:
-            return FormView(found, form, check.errors, sent=True)
-        stored = (
-            submit(session, found, check.answers, now)
-            if sending
-            else save_draft(session, found, check.answers, now)
-        )
-        if not stored:  # submitted meanwhile, by another tab or a double click
-            survey = found.survey
-            return TokenFailure(Failure.SUBMITTED, survey.title, survey.opens_at, survey.closes_at)
-        return found if sending else FormView(found, form, check.errors, saved=True)
+    outcome = await run_in_threadpool(surveys.answer, web.service, token, form, sending, web.clock.now())
+    if isinstance(outcome, TokenFailure):
+        return _refused(web.pages, outcome)
+    if outcome.submitted:
+        return web.pages.render("survey-done.html", respondent=outcome.respondent)
+    view = FormView(outcome.respondent, form, outcome.errors, saved=not sending, sent=sending)
+    return _form_page(web.pages, view)
 
 
 def _form_page(pages: Pages, view: FormView) -> HTMLResponse:

@@ -63,7 +63,9 @@ def event(title: str, starts: datetime) -> CollectedItem:
 def compose(db: Database, config: Config, month: str, now: datetime):  # type: ignore[no-untyped-def]
     themes, _ = load_theme_map(REPO / "templates/themes.toml")
     with db.session() as session:
-        composition = compose_newsletter(session, config, themes, Month.parse(month), now)
+        composition = compose_newsletter(
+            session, config, themes, Month.parse(month), now, kind="newsletter", audience="statenleden"
+        )
         session.flush()
         return composition
 

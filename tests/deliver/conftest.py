@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from comms import editions
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
 from comms.clock import FixedClock
 from comms.collect.run import collect_all
-from comms.compose.newsletter import Month
 from comms.config import load_config
+from comms.editions import lifecycle
+from comms.kinds import BuildRequest
+from comms.operations import editions
 from comms.service import Service
 
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
@@ -70,8 +71,8 @@ def approved_edition(project: Path) -> EditionFactory:
         with service.db.session() as session:
             import_contacts(session, read_audience(config.contact_files()).contacts, NOW)
         collect_all(config, service.db, NOW)
-        build = editions.build_newsletter(service, Month(2026, 12), NOW)
-        editions.approve(service, build.composition.edition.key, "test", NOW)
+        build = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12"))
+        lifecycle.approve(service, build.key, "test", NOW)
         return Edition(service, KEY, FixedClock(NOW), recipients)
 
     return make

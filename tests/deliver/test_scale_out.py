@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from comms import editions
 from comms.clock import FixedClock
 from comms.collect.run import collect_all
-from comms.compose.newsletter import Month
 from comms.config import load_config
+from comms.editions import lifecycle, views
+from comms.kinds import BuildRequest
+from comms.operations import editions
 from comms.service import Service
 from comms.store.database import Database
 from tests.conftest import POSTGRES_URL
@@ -91,9 +92,9 @@ def sending(project: Path, tmp_path: Path) -> Iterator[ScaleOut]:
         with service.db.session() as session:
             session.execute(text(INSERT_CONTACTS), {"now": NOW, "count": RECIPIENTS})
         collect_all(config, service.db, NOW)
-        key = editions.build_newsletter(service, Month(2026, 12), NOW).composition.edition.key
-        editions.approve(service, key, "test", NOW)
-        editions.start_sending(service, key, FixedClock(NOW))
+        key = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12")).key
+        lifecycle.approve(service, key, "test", NOW)
+        lifecycle.start_sending(service, key, FixedClock(NOW))
         yield ScaleOut(project, service, key, sink)
         service.db.dispose()
 
@@ -146,7 +147,7 @@ def assert_exactly_once(run: ScaleOut, received: list[Delivery], delivered: list
     assert set(per_address) == expected  # none missing, nobody else
     assert max(per_address.values()) == 1  # no duplicates
     assert len({d.message_id for d in received}) == RECIPIENTS
-    [report] = editions.status(run.service, run.key)
+    [report] = views.status(run.service, run.key)
     assert {s: n for s, n in report.counts.items() if n} == {"sent": RECIPIENTS}
     assert report.status == "sent"
     assert sum(delivered) == RECIPIENTS

@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from comms import editions
 from comms.audience.profile import Profile
 from comms.deliver.queue import recipient as ledger_recipient
 from comms.deliver.sendgrid import SendgridTransport
 from comms.deliver.transport import TransportUnavailable
 from comms.deliver.transports import make_transport
+from comms.editions import delivery, views
 from comms.render.newsletter import blocks_for
+from comms.store.editions import find_edition
 from comms.store.models import Contact, Preference
 from tests.deliver.conftest import EditionFactory
 from tests.fakes.sendgrid import FakeSendGrid
@@ -37,7 +38,7 @@ def make(approved_edition: EditionFactory, server: FakeSendGrid, recipients: int
 
 def send(edition):  # type: ignore[no-untyped-def]
     transport = make_transport(edition.service.config, edition.key, edition.clock)
-    return editions.send(edition.service, edition.key, transport, edition.clock), transport
+    return delivery.send(edition.service, edition.key, transport, edition.clock), transport
 
 
 def apply(content: str, substitutions: dict[str, str]) -> str:
@@ -109,8 +110,8 @@ def test_each_recipient_sees_exactly_their_own_copy(
 
 def editions_mailing(edition):  # type: ignore[no-untyped-def]
     with edition.service.db.session() as session:
-        row = editions.find_edition(session, edition.key)
-        return editions.mailing_for(edition.service, row, edition.service.signer(), edition.clock.now())
+        row = find_edition(session, edition.key)
+        return delivery.mailing_for(edition.service, row, edition.service.signer(), edition.clock.now())
 
 
 def expected_copy(edition, mailing, email: str, ledger_id: int):  # type: ignore[no-untyped-def]
@@ -163,7 +164,7 @@ def test_a_wrong_api_key_stops_the_run_and_changes_no_message(
     ):
         send(edition)
 
-    [report] = editions.status(edition.service, edition.key)
+    [report] = views.status(edition.service, edition.key)
     assert report.counts["pending"] == 30 and report.status == "sending"
 
 
@@ -197,7 +198,7 @@ def test_a_refused_request_fails_its_messages_permanently_with_sendgrids_reason(
     outcome, _ = send(edition)
 
     assert outcome.counts["failed"] == 10
-    [report] = editions.status(edition.service, edition.key)
+    [report] = views.status(edition.service, edition.key)
     assert report.failures == [(shown, 10)]
 
 
@@ -221,11 +222,11 @@ def test_dry_run_uses_the_sandbox_and_leaves_the_ledger_alone(
     transport = make_transport(edition.service.config, edition.key, edition.clock, dry_run=True)
     assert isinstance(transport, SendgridTransport)
 
-    outcome = editions.dry_run(edition.service, edition.key, transport, edition.clock)
+    outcome = delivery.dry_run(edition.service, edition.key, transport, edition.clock)
 
     assert outcome.accepted == 30 and outcome.failures == []
     assert all(
         r.body["mail_settings"] == {"sandbox_mode": {"enable": True}} for r in sendgrid_server.requests
     )
-    [report] = editions.status(edition.service, edition.key)
+    [report] = views.status(edition.service, edition.key)
     assert sum(report.counts.values()) == 0 and report.status == "approved"

@@ -7,10 +7,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from comms import editions
 from comms.deliver.smtp import DkimSigner, SmtpTransport
 from comms.deliver.transport import TransportUnavailable
 from comms.deliver.transports import make_transport
+from comms.editions import delivery, views
 from tests.deliver.conftest import EditionFactory
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -23,7 +23,7 @@ def smtp_config(server: FakeSMTPServer, **settings: object) -> str:
 
 def send(edition, transport=None):  # type: ignore[no-untyped-def]
     transport = transport or make_transport(edition.service.config, edition.key, edition.clock)
-    return editions.send(edition.service, edition.key, transport, edition.clock)
+    return delivery.send(edition.service, edition.key, transport, edition.clock)
 
 
 def test_every_recipient_gets_exactly_one_message(
@@ -66,7 +66,7 @@ def test_a_rejected_address_fails_permanently_with_the_servers_reason(
     outcome = send(edition)
 
     assert outcome.counts["sent"] == 19 and outcome.counts["failed"] == 1
-    [report] = editions.status(edition.service, edition.key)
+    [report] = views.status(edition.service, edition.key)
     assert report.failures == [("550 5.1.1 User unknown", 1)]
     assert report.status == "sent"  # settled: nothing is left to try
 
@@ -90,7 +90,7 @@ def test_an_unreachable_or_hanging_server_stops_the_run_and_leaves_the_ledger_tr
     with pytest.raises(TransportUnavailable, match=reason):
         send(edition)
 
-    [report] = editions.status(edition.service, edition.key)
+    [report] = views.status(edition.service, edition.key)
     assert report.counts["pending"] == 10 and report.counts["sent"] == 0
     assert report.status == "sending"  # resumable with `comms send`
 

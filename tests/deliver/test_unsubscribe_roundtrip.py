@@ -10,12 +10,13 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
-from comms import editions
 from comms.clock import FixedClock
 from comms.collect.items import CollectedItem, ItemKind
 from comms.collect.ledger import record_items
-from comms.compose.newsletter import Month
 from comms.deliver.outbox import OutboxTransport
+from comms.editions import delivery, lifecycle
+from comms.kinds import BuildRequest
+from comms.operations import editions
 from comms.store.models import Contact, Edition, Message, Suppression
 from comms.web.app import create_app
 from tests.deliver.conftest import NOW, EditionFactory
@@ -29,7 +30,7 @@ def test_one_click_from_the_header_unsubscribes_for_the_next_edition(
 ) -> None:
     edition = approved_edition(20)
     service = edition.service
-    editions.send(service, edition.key, OutboxTransport(service.outbox_dir, edition.key), edition.clock)
+    delivery.send(service, edition.key, OutboxTransport(service.outbox_dir, edition.key), edition.clock)
     first = sorted((service.outbox_dir / edition.key / "messages").glob("*.eml"))[0]
     message = message_from_bytes(first.read_bytes(), policy=policy.default)
     leaver = message["To"].addresses[0].addr_spec
@@ -59,10 +60,10 @@ def test_one_click_from_the_header_unsubscribes_for_the_next_edition(
             published_at=JANUARY - timedelta(days=3),
         )
         record_items(session, [item], JANUARY)
-    build = editions.build_newsletter(service, Month(2027, 1), JANUARY)
-    editions.approve(service, build.composition.edition.key, "test", JANUARY)
-    january = build.composition.edition.key
-    outcome = editions.send(
+    build = editions.build(service, "newsletter", BuildRequest(JANUARY, period="2027-01"))
+    lifecycle.approve(service, build.key, "test", JANUARY)
+    january = build.key
+    outcome = delivery.send(
         service, january, OutboxTransport(service.outbox_dir, january), FixedClock(JANUARY)
     )
 

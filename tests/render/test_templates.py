@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comms.checks import sample_content
+from comms.kinds.newsletter import sample_content
 from comms.render.newsletter import render_newsletter
 from comms.render.templates import TemplateError, Templates
 

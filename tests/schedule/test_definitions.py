@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from comms.dates import AMSTERDAM
+from comms.dates import AMSTERDAM, local_text
 from comms.schedule.definitions import (
     Schedule,
-    SendWindow,
     WallClockCronTrigger,
     load_schedules,
-    local_text,
     normalise_cron,
-    parse_days,
 )
+from comms.send_window import SendWindow, parse_days
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2027, 1, 1, 12, tzinfo=UTC)  # a Friday
@@ -166,7 +164,7 @@ def test_the_shipped_newsletter_schedule(now: datetime, step: str, expected: lis
     schedules, problems = load(ROOT / "schedules", now)
 
     assert problems == []
-    (newsletter,) = [s for s in schedules if s.kind == "newsletter"]
+    (newsletter,) = [s for s in schedules if s.kind.key == "newsletter"]
     assert [local_text(run) for run in newsletter.next_runs(step, now, 3)] == expected  # type: ignore[arg-type]
     assert newsletter.approval_required and newsletter.approval_deadline == timedelta(hours=48)
     assert newsletter.window.describe() == "mon-fri 08:00-18:00"

@@ -18,15 +18,16 @@ import pytest
 import time_machine
 from sqlalchemy import select, text, update
 
-from comms import editions
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
 from comms.clock import FixedClock, SystemClock
 from comms.config import load_config
 from comms.dates import AMSTERDAM
+from comms.editions import lifecycle
 from comms.schedule import runs
 from comms.serve import ScheduleRunner
 from comms.service import Service
+from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus, JobRun, JobRunOutcome, Message, SchedulerJob
 from comms.web.app import create_app
 from tests.web.support import serve
@@ -177,7 +178,7 @@ def approve_and_reach_send(service: Service, approve: bool) -> str:
         run_until(runner, traveller, local(2026, 11, 23, 8))
         key = "nieuwsbrief-2026-12"
         if approve:
-            editions.approve(service, key, "redacteur", datetime.now(UTC))
+            lifecycle.approve(service, key, "redacteur", datetime.now(UTC))
         run_until(runner, traveller, local(2026, 12, 3, 10))
         runner.stop()
     return key
@@ -188,7 +189,7 @@ def test_an_approved_edition_is_queued_for_the_workers_at_its_send_time(
 ) -> None:
     key = approve_and_reach_send(service, approve=True)
     with service.db.session() as session:
-        edition = editions.find_edition(session, key)
+        edition = find_edition(session, key)
         assert edition.status == EditionStatus.SENDING
         assert edition.send_at == local(2026, 12, 3, 9).astimezone(UTC)
         queued = session.scalar(select(Message.id).where(Message.edition_id == edition.id).limit(1))
@@ -205,7 +206,7 @@ def test_an_approved_edition_is_queued_for_the_workers_at_its_send_time(
 def test_an_unapproved_edition_is_never_sent_and_the_team_is_told(service: Service, project: Path) -> None:
     key = approve_and_reach_send(service, approve=False)
     with service.db.session() as session:
-        edition = editions.find_edition(session, key)
+        edition = find_edition(session, key)
         assert edition.status == EditionStatus.DRAFT
         assert session.scalar(select(Message.id).where(Message.edition_id == edition.id)) is None
     send = [r for r in job_runs(service) if r[0] == "send"]

@@ -25,15 +25,18 @@ import pytest
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from comms.cli.survey import print_results
 from comms.clock import FixedClock
 from comms.config import load_config
+from comms.operations import surveys
+from comms.operations.surveys import RESULTS_LINK_LIFETIME, results_link
 from comms.service import Service
 from comms.store.database import Database
 from comms.store.models import Contact, Survey, SurveyInvitation, SurveyResponse
 from comms.survey import charts
 from comms.survey.definitions import Question, QuestionType, ReminderPolicy, SurveyDefinition
 from comms.survey.export import BOM, SUMMARY_COLUMNS, export_csv, export_summary_csv, safe_cell
-from comms.survey.report import print_results, summary_path_for
+from comms.survey.report import summary_path_for
 from comms.survey.results import (
     SMALL_GROUPS,
     GroupRate,
@@ -46,7 +49,6 @@ from comms.survey.results import (
 )
 from comms.tokens import Purpose, Signer
 from comms.web.app import create_app
-from comms.web.survey_results import RESULTS_LINK_LIFETIME, results_link
 from tests.web.support import check_response, serve
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -590,7 +592,7 @@ def test_print_results_writes_csv_and_charts(service: Service, tmp_path: Path) -
         seed_history(session)
     console = Console(record=True, width=200, highlight=False, markup=False)
     csv_path = tmp_path / "uit" / "antwoorden.csv"
-    print_results(service, "2026-H2", console, csv_path, tmp_path / "grafieken")
+    print_results(surveys.results(service, "2026-H2", csv_path, tmp_path / "grafieken"), console)
     shown = " ".join(console.export_text().split())  # as one line: rich wraps captions
     for expected in (
         "Evaluatie van het pamflet 2026-H2",
@@ -611,9 +613,9 @@ def test_print_results_writes_csv_and_charts(service: Service, tmp_path: Path) -
         ET.parse(path)
 
 
-def test_print_results_unknown_round(service: Service) -> None:
-    with pytest.raises(LookupError, match="no survey round '2030-H1' was started"):
-        print_results(service, "2030-H1", Console(record=True))
+def test_results_of_an_unknown_round(service: Service) -> None:
+    with pytest.raises(UnknownRound, match="no survey round '2030-H1' was started"):
+        surveys.results(service, "2030-H1")
 
 
 # -- the team's results page ------------------------------------------------------------------------

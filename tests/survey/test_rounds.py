@@ -13,17 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from comms import editions
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
 from comms.clock import FixedClock
 from comms.config import load_config
 from comms.dates import AMSTERDAM
 from comms.deliver.outbox import OutboxTransport
+from comms.editions import delivery, lifecycle
+from comms.kinds.survey import KIND as SURVEYS
 from comms.problems import ValidationFailed
 from comms.service import Service
 from comms.store.models import Contact, Edition, EditionStatus, SurveyDraft, SurveyInvitation, SurveyResponse
-from comms.survey import responses, rounds
+from comms.survey import responses
 from comms.survey.results import compute_results
 
 SURVEY = """
@@ -107,8 +108,8 @@ def send_due(service: Service, now: datetime) -> dict[str, int]:
     """Start what is due and deliver it through the outbox; edition key → messages delivered."""
     clock = FixedClock(now)
     delivered = {}
-    for key in rounds.start_due(service, clock):
-        outcome = editions.deliver_edition(service, key, OutboxTransport(service.outbox_dir, key), clock)
+    for key in lifecycle.start_due(service, SURVEYS, clock):
+        outcome = delivery.deliver_edition(service, key, OutboxTransport(service.outbox_dir, key), clock)
         delivered[key] = outcome.delivered_now
     return delivered
 
@@ -137,11 +138,11 @@ def answer(service: Service, token: str, form: dict[str, list[str]], now: dateti
 
 
 def test_a_whole_round(service: Service) -> None:
-    started = rounds.start_round(service, "2026-H2", at(11, 25, 10))
+    started = SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
     assert started.invited == 6
     assert send_due(service, at(11, 25, 10)) == {}  # the round opens on 1 December
     with pytest.raises(ValidationFailed, match="started already"):
-        rounds.start_round(service, "2026-H2", at(11, 26, 10))
+        SURVEYS.start_round(service, "2026-H2", at(11, 26, 10))
 
     assert send_due(service, at(12, 1, 9)) == {"enquete-2026-h2-uitnodiging": 6}
     links = recipients(service, "enquete-2026-h2-uitnodiging")
@@ -152,11 +153,11 @@ def test_a_whole_round(service: Service) -> None:
         again = responses.resolve(session, service.signer(), links["anna"], at(12, 3, 15))
     assert isinstance(again, responses.TokenFailure) and again.reason == responses.Failure.SUBMITTED
 
-    assert rounds.build_reminders(service, at(12, 8, 8, 59)) == []  # seven days after 1 December 9.00
-    assert rounds.build_reminders(service, at(12, 8, 9)) == ["enquete-2026-h2-herinnering-1"]
+    assert SURVEYS.build_due(service, at(12, 8, 8, 59)).created == []  # seven days after 1 December 9.00
+    assert SURVEYS.build_due(service, at(12, 8, 9)).created == ["enquete-2026-h2-herinnering-1"]
     assert send_due(service, at(12, 8, 9)) == {"enquete-2026-h2-herinnering-1": 3}
     assert set(recipients(service, "enquete-2026-h2-herinnering-1")) == {"bert", "eva", "frits"}
-    assert rounds.build_reminders(service, at(12, 8, 10)) == []  # never twice
+    assert SURVEYS.build_due(service, at(12, 8, 10)).created == []  # never twice
 
     assert answer(service, links["eva"], {"bekendheid": ["3"], "besproken": ["Nooit"]}, at(12, 9, 11))
     with service.db.session() as session:
@@ -164,17 +165,17 @@ def test_a_whole_round(service: Service) -> None:
         assert isinstance(bert, responses.Respondent)
         assert responses.save_draft(session, bert, {"bekendheid": 1}, at(12, 10, 9))
         assert session.scalars(select(SurveyDraft)).all() != []
-    assert rounds.build_reminders(service, at(12, 13, 8, 59)) == []  # at least five days between
-    assert rounds.build_reminders(service, at(12, 13, 9)) == ["enquete-2026-h2-herinnering-2"]
+    assert SURVEYS.build_due(service, at(12, 13, 8, 59)).created == []  # at least five days between
+    assert SURVEYS.build_due(service, at(12, 13, 9)).created == ["enquete-2026-h2-herinnering-2"]
     assert send_due(service, at(12, 13, 9)) == {"enquete-2026-h2-herinnering-2": 2}
     assert set(recipients(service, "enquete-2026-h2-herinnering-2")) == {"bert", "frits"}
-    assert rounds.build_reminders(service, at(12, 20, 9)) == []  # at most two
+    assert SURVEYS.build_due(service, at(12, 20, 9)).created == []  # at most two
 
     # Closing stops both: no answer is taken, and nothing more goes out.
     with service.db.session() as session:
         late = responses.resolve(session, service.signer(), links["bert"], at(12, 22, 17))
     assert isinstance(late, responses.TokenFailure) and late.reason == responses.Failure.CLOSED
-    assert rounds.build_reminders(service, at(12, 23, 9)) == []
+    assert SURVEYS.build_due(service, at(12, 23, 9)).created == []
     with service.db.session() as session:  # bert saved a draft and never sent it: gone at closing
         assert session.scalars(select(SurveyDraft)).all() == []
 
@@ -190,31 +191,31 @@ def compute_results_for(service: Service):  # type: ignore[no-untyped-def]
 
 
 def test_a_reminder_queued_before_closing_is_not_sent_after_it(service: Service) -> None:
-    rounds.start_round(service, "2026-H2", at(11, 25, 10))
+    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
     send_due(service, at(12, 1, 9))
-    rounds.build_reminders(service, at(12, 8, 9))
+    SURVEYS.build_due(service, at(12, 8, 9))
     clock = FixedClock(at(12, 8, 9))
-    (key,) = rounds.start_due(service, clock)
+    (key,) = lifecycle.start_due(service, SURVEYS, clock)
     late = FixedClock(at(12, 22, 17, 30))  # the workers were down until after closing
-    outcome = editions.deliver_edition(service, key, OutboxTransport(service.outbox_dir, key), late)
+    outcome = delivery.deliver_edition(service, key, OutboxTransport(service.outbox_dir, key), late)
     assert outcome.delivered_now == 0 and outcome.counts["suppressed"] == 6
 
 
 def test_an_answer_given_after_the_reminder_was_queued_stops_that_reminder(service: Service) -> None:
-    rounds.start_round(service, "2026-H2", at(11, 25, 10))
+    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
     send_due(service, at(12, 1, 9))
     links = recipients(service, "enquete-2026-h2-uitnodiging")
-    rounds.build_reminders(service, at(12, 8, 9))
-    (key,) = rounds.start_due(service, FixedClock(at(12, 8, 9)))  # snapshot: all six
+    SURVEYS.build_due(service, at(12, 8, 9))
+    (key,) = lifecycle.start_due(service, SURVEYS, FixedClock(at(12, 8, 9)))  # snapshot: all six
     assert answer(service, links["anna"], ANSWERS["anna"], at(12, 8, 9, 1))
-    outcome = editions.deliver_edition(
+    outcome = delivery.deliver_edition(
         service, key, OutboxTransport(service.outbox_dir, key), FixedClock(at(12, 8, 9, 2))
     )
     assert outcome.delivered_now == 5 and "anna" not in recipients(service, key)
 
 
 def test_no_stored_answer_links_to_an_invitee_in_an_anonymous_round(service: Service) -> None:
-    rounds.start_round(service, "2026-H2", at(11, 25, 10))
+    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
     send_due(service, at(12, 1, 9))
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     for name, form in ANSWERS.items():
@@ -252,7 +253,7 @@ def test_the_survey_schedule_sends_the_invitation_at_opening_and_reminders_on_th
     for other in (project / "schedules").glob("*.toml"):
         if other.name != "surveys.toml":
             other.unlink()
-    rounds.start_round(service, "2026-H2", at(11, 25, 10))
+    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
     with time_machine.travel(at(11, 30, 12), tick=False) as traveller:
         runner = ScheduleRunner(service, SystemClock())
         runner.start()

@@ -229,7 +229,7 @@ def test_an_internal_error_gets_a_dutch_page_with_the_security_headers(
     def broken(*args: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("comms.web.app._unsubscribe", broken)
+    monkeypatch.setattr("comms.operations.recipients.unsubscribe", broken)
 
     response = site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}", data=ONE_CLICK)
 

@@ -420,7 +420,7 @@ def test_an_internal_error_answers_500_and_stores_nothing(
     def broken(*args: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("comms.web.app.apply_events", broken)
+    monkeypatch.setattr("comms.operations.recipients.apply_events", broken)
 
     response = ledger.site.post_events([ledger.event("unsubscribe")])
 

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
+from comms import kinds
 from comms.audience.contacts import read_audience
 from comms.audience.gs_calendar import check_gs_calendar
-from comms.compose.newsletter import Entry, Event, Month, NewsletterContent, Section
 from comms.config import Config
-from comms.dates import utcnow
-from comms.domain import PROVINCES, THEMES
+from comms.kinds import PeriodicKind
 from comms.problems import Problem
-from comms.render.newsletter import render_newsletter
-from comms.render.personalise import Personaliser
-from comms.render.templates import TemplateError
-from comms.schedule.definitions import load_schedules
+from comms.schedule.definitions import Schedule, load_schedules
 from comms.service import Service
 from comms.survey.definitions import check_surveys
 
@@ -26,18 +21,14 @@ def run_checks(config: Config) -> list[Problem]:
     _, theme_problems = service.themes()
     segments, segment_problems = service.segments()
     problems += theme_problems + segment_problems
-    if config.newsletter.audience not in segments:
-        problems.append(
-            Problem(
-                str(config.segments_file),
-                f"the newsletter's audience {config.newsletter.audience!r} is not defined",
-            )
-        )
-    problems += check_templates(service)
-    problems += _check_audience(config)
     # A mailing template is a folder with an email.mjml; templates/web holds the web pages.
     templates = {p.parent.name for p in service.templates.directory.glob("*/email.mjml")}
-    _, schedule_problems = load_schedules(config.resolve(config.schedules_dir), set(segments), templates)
+    schedules, schedule_problems = load_schedules(
+        config.resolve(config.schedules_dir), set(segments), templates
+    )
+    problems += _check_default_audiences(config, set(segments))
+    problems += check_templates(service, schedules)
+    problems += _check_audience(config)
     problems += schedule_problems
     problems += check_gs_calendar(config.resolve(config.agenda.gs_calendar))
     problems += check_surveys(config.resolve(config.templates_dir) / "surveys")
@@ -47,46 +38,25 @@ def run_checks(config: Config) -> list[Problem]:
     return problems
 
 
-def sample_content() -> NewsletterContent:
-    """A newsletter with something in every section, so every template branch renders."""
-    now = utcnow()
-    entry = Entry(
-        "Voorbeeldbericht",
-        "https://www.ipo.example.org/nieuws/voorbeeld",
-        "<p>Tekst</p>",
-        now,
-        "IPO-nieuws",
-    )
-    sections = [Section(t.id, t.name, [entry]) for t in THEMES] + [
-        Section("overig", "Overig nieuws", [entry])
-    ]
-    event = Event(
-        "Kennissessie",
-        "https://www.ipo.example.org/agenda/1",
-        "<p>Tekst</p>",
-        now + timedelta(days=3),
-        now + timedelta(days=3, hours=2),
-        "Den Haag",
-        "Kennissessies",
-    )
-    return NewsletterContent(
-        Month.of(now), "<p>Inleiding</p>", sections, [event], [entry], {PROVINCES[0].name: [entry]}
-    )
+def _check_default_audiences(config: Config, segments: set[str]) -> list[Problem]:
+    """The segment each periodic kind goes to when no schedule names one must exist."""
+    problems = []
+    for kind in kinds.every():
+        if isinstance(kind, PeriodicKind) and kind.default_audience(config) not in segments:
+            reason = f"the {kind.key} audience {kind.default_audience(config)!r} is not defined"
+            problems.append(Problem(str(config.segments_file), reason))
+    return problems
 
 
-def check_templates(service: Service) -> list[Problem]:
+def check_templates(service: Service, schedules: list[Schedule]) -> list[Problem]:
+    """Every kind's own template and every template a schedule names, rendered with sample content."""
     config = service.config
-    try:
-        rendered = render_newsletter(
-            service.templates, config, sample_content(), "nieuwsbrief-check", "Controle"
-        )
-        Personaliser.cut(rendered.html, is_html=True)
-        Personaliser.cut(rendered.text, is_html=False)
-    except TemplateError as exc:
-        return [exc.problem]
-    except ValueError as exc:
-        return [Problem(str(service.templates.directory), str(exc))]
-    return []
+    wanted = {(kind, kind.default_template(config)) for kind in kinds.every()}
+    wanted |= {(schedule.kind, schedule.template) for schedule in schedules}
+    problems: list[Problem] = []
+    for kind, template in sorted(wanted, key=lambda pair: (pair[0].key, pair[1])):
+        problems += [p for p in kind.check_template(service, template) if p not in problems]
+    return problems
 
 
 def _check_audience(config: Config) -> list[Problem]:

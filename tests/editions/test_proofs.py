@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from comms import editions
 from comms.cli import main
-from comms.deliver.proofs import MAX_ADDRESSES, check_addresses, send_proofs
 from comms.deliver.transports import make_transport
+from comms.editions import delivery, views
+from comms.editions.proofs import MAX_ADDRESSES, check_addresses, send_proofs
 from comms.problems import ValidationFailed
+from comms.store.editions import find_edition
 from tests.deliver.conftest import Edition as Sending
 from tests.deliver.conftest import EditionFactory
 from tests.fakes.smtp import FakeSMTPServer
@@ -28,11 +29,11 @@ def smtp_settings(server: FakeSMTPServer) -> str:
 
 def set_status(edition: Sending, status: str) -> None:
     with edition.service.db.session() as session:
-        editions.find_edition(session, edition.key).status = status
+        find_edition(session, edition.key).status = status
 
 
 def ledger(edition: Sending) -> dict[str, int]:
-    [report] = editions.status(edition.service, edition.key)
+    [report] = views.status(edition.service, edition.key)
     return {status: n for status, n in report.counts.items() if n}
 
 
@@ -65,7 +66,7 @@ def test_a_marked_copy_with_every_block_goes_to_the_named_addresses_only(
         outcome.failed == [] and outcome.destination == f"SMTP server {smtp_server.host}:{smtp_server.port}"
     )
     assert [m.rcpt_tos for m in smtp_server.messages] == [(a,) for a in outcome.delivered]
-    preview_html, preview_text = editions.preview(edition.service, edition.key, None)
+    preview_html, preview_text = views.preview(edition.service, edition.key, None)
     for received in smtp_server.messages:
         message = received.message
         assert message["Subject"] == "[TEST] IPO-nieuwsbrief voor Statenleden – december 2026"
@@ -85,7 +86,7 @@ def test_a_marked_copy_with_every_block_goes_to_the_named_addresses_only(
 
 def _status(edition: Sending) -> str:
     with edition.service.db.session() as session:
-        return editions.find_edition(session, edition.key).status
+        return find_edition(session, edition.key).status
 
 
 def test_the_real_send_afterwards_is_unaffected(
@@ -95,7 +96,7 @@ def test_the_real_send_afterwards_is_unaffected(
     send_proofs(edition.service, edition.key, ["lid2@fryslan.example.org"], edition.clock)  # a recipient too
     transport = make_transport(edition.service.config, edition.key, edition.clock)
 
-    outcome = editions.send(edition.service, edition.key, transport, edition.clock)
+    outcome = delivery.send(edition.service, edition.key, transport, edition.clock)
 
     assert outcome.counts["sent"] == 20 and outcome.is_complete
     real = [m for m in smtp_server.messages if not m.message["Subject"].startswith("[TEST]")]

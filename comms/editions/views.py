@@ -1,0 +1,109 @@
+"""How the team and the public see editions: status with counts, previews, the web version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from comms import kinds
+from comms.audience.profile import Profile
+from comms.deliver import queue
+from comms.editions.delivery import mailing_for
+from comms.problems import Problem, ValidationFailed
+from comms.render.personalise import Personaliser
+from comms.render.proof import PREVIEW_VALUES
+from comms.render.templates import Rendered
+from comms.service import Service
+from comms.store.editions import edition_or_none, find_edition
+from comms.store.models import Contact, Edition, EditionStatus, Preference
+
+
+@dataclass(frozen=True, slots=True)
+class EditionStatusReport:
+    key: str
+    subject: str
+    status: str
+    status_reason: str | None
+    built_at: datetime
+    counts: dict[str, int]
+    failures: list[tuple[str, int]]
+    kind: str = ""
+    send_at: datetime | None = None  # the planned send, once planned
+
+
+def status(service: Service, key: str | None = None) -> list[EditionStatusReport]:
+    """One edition, or every edition (newest build first), with its ledger counts."""
+    with service.db.session() as session:
+        if key:
+            editions = [find_edition(session, key)]
+        else:
+            editions = list(session.scalars(select(Edition).order_by(Edition.built_at.desc())))
+        return [
+            EditionStatusReport(
+                e.key,
+                e.subject,
+                e.status,
+                e.status_reason,
+                e.built_at,
+                queue.counts(session, e.id),
+                queue.failure_reasons(session, e.id),
+                e.kind,
+                e.send_at,
+            )
+            for e in editions
+        ]
+
+
+def planned_for(service: Service, schedule: str, send_at: datetime) -> str | None:
+    """The edition a schedule built for this send, if any."""
+    with service.db.session() as session:
+        query = select(Edition.key).where(Edition.schedule == schedule, Edition.send_at == send_at)
+        return session.scalars(query).first()
+
+
+def preview(service: Service, key: str, contact_email: str | None) -> tuple[str, str]:
+    """(html, text): every block with sample values, or one contact's own copy."""
+    with service.db.session() as session:
+        edition = find_edition(session, key)
+        if not edition.html or not edition.text:
+            why = edition.status_reason or "not rendered"
+            raise ValidationFailed(
+                [Problem(key, f"nothing to preview: the edition is {edition.status} ({why})")]
+            )
+        rendered = Rendered(edition.html, edition.text)
+        if contact_email is None:
+            return _fill(rendered, PREVIEW_VALUES, None)
+        row = session.execute(
+            select(Contact, Preference.themes)
+            .outerjoin(Preference, Preference.email == Contact.email)
+            .where(Contact.email == contact_email.strip().lower())
+        ).first()
+        if row is None:
+            raise ValidationFailed([Problem(key, f"no contact with address {contact_email!r}")])
+        contact, themes = row
+        mailing = mailing_for(service, edition, service.signer(), datetime.now(UTC))
+        recipient = queue.recipient(0, contact)
+        blocks = kinds.find(edition.kind).blocks(
+            Profile.from_columns(contact.province, contact.roles, themes)
+        )
+        return _fill(rendered, mailing.values(recipient), blocks)
+
+
+def web_version(service: Service, key: str) -> str | None:
+    """A sent edition as a public page: no personal values, no blocks for some readers only."""
+    with service.db.session() as session:
+        edition = edition_or_none(session, key)
+        if edition is None or edition.status != EditionStatus.SENT or not edition.html:
+            return None
+        kind = kinds.find(edition.kind)
+        if not kind.has_web_version:
+            return None
+        values = PREVIEW_VALUES | {"first_name": "lezer", "name": "lezer", "email": ""}
+        return Personaliser.cut(edition.html, is_html=True).fill(values, kind.public_blocks())
+
+
+def _fill(rendered: Rendered, values: dict[str, str], blocks: frozenset[str] | None) -> tuple[str, str]:
+    html = Personaliser.cut(rendered.html, is_html=True).fill(values, blocks)
+    return html, Personaliser.cut(rendered.text, is_html=False).fill(values, blocks)

@@ -1,0 +1,274 @@
+"""A kind of mailing, answering for itself.
+
+Everything that differs between the newsletter, an agenda notice, the agenda digest and a
+survey mailing is a property or method of its `MailingKind`: its key and Dutch label, its
+mailing list and sender, how its stored audience reads, which optional blocks a recipient
+keeps, its attachments, whom it skips at the last moment, its personal links, whether it is
+forward-safe, its preference-centre entry, its template, and what a schedule's steps do
+with it. Nothing else compares kind names: code that needs one of these asks the kind.
+
+Two ways a kind makes editions, one base class each:
+- `PeriodicKind`: one edition per planned send (the newsletter each month, the digest each
+  week). A schedule's build makes the edition for its next send and, where the schedule
+  says so, asks the team to approve it; its send starts that edition.
+- `TriggeredKind`: editions appear when something happens (an agenda is published, a survey
+  round starts). A schedule's build makes what is due; its send starts every approved
+  edition of the kind whose planned time has come.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from comms.audience.profile import Profile
+from comms.audience.resolve import Audience, SegmentAudience
+from comms.config import Config, Sender
+from comms.deliver.queue import Skip
+from comms.errors import Refused
+from comms.problems import Problem, ValidationFailed
+from comms.render.message import Attachment, MailingIdentity, Recipient
+from comms.render.personalise import Personaliser
+from comms.render.templates import Rendered
+from comms.service import Service
+from comms.store.editions import audience_size, edition_or_none
+from comms.store.models import Edition, EditionStatus
+
+PersonalLinks = Callable[[Recipient], dict[str, str]]
+
+
+class Step(StrEnum):
+    """The steps of a schedule: what it can ask of a kind. The values are stored in the job-run
+    ledger and in the scheduler's job ids."""
+
+    BUILD = "build"  # make the edition(s) that are due
+    SEND = "send"  # start sending what is approved and due
+    APPROVAL_REMINDER = "approval-deadline"  # remind the team of an edition still waiting for approval
+
+
+@dataclass(frozen=True, slots=True)
+class ListIdentity:
+    """The mailing list a kind's messages belong to (List-Id, RFC 2919)."""
+
+    name: str  # "IPO-nieuwsbrief voor Statenleden"
+    id: str  # "nieuwsbrief-statenleden": the List-Id is this, a dot, and the sender's domain
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    """What a build is asked for. Left out, each value is the kind's own default."""
+
+    now: datetime
+    period: str | None = None  # the team's choice, e.g. "2026-12" for a month's newsletter
+    send_at: datetime | None = None  # the planned send the edition is for (a schedule's)
+    audience: str | None = None  # a segment name
+    template: str | None = None  # a folder in templates/
+
+
+@dataclass
+class BuildOutcome:
+    """One edition built (or rebuilt while unsent), and what the team should know about it."""
+
+    key: str
+    status: EditionStatus
+    status_reason: str | None
+    audience_size: int
+    contents: str  # for the operator's line: "37 items", "3 meeting(s)"
+    sections: dict[str, int] = field(default_factory=dict)  # items per section, where it has them
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def is_held(self) -> bool:
+        return self.status == EditionStatus.HELD
+
+
+@dataclass
+class DueBuild:
+    """What a triggered kind's build made: new editions, older unsent ones it replaced."""
+
+    created: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class MailingKind(ABC):
+    """One kind of mailing. Subclass `PeriodicKind` or `TriggeredKind`, and register an instance
+    (`comms.kinds`): a module in comms/kinds/ that defines `KIND` is found by itself."""
+
+    key: str  # stored in editions.kind; the scope of suppressions and link tokens
+    label: str  # Dutch, as a recipient knows it: the preference centre, an unsubscribe page
+    template: str  # the default folder in templates/
+    # One edition per period (strftime of the local send time): `comms check` rejects schedules
+    # that would send one edition twice. None: no such rule (an edition per event).
+    period_format: str | None = None
+    listing_order: int = 100  # where the preference centre lists it (then by key)
+    forward_safe: bool = False  # see MailingIdentity.forward_safe
+    has_web_version: bool = False  # a public page per sent edition (/nieuwsbrief/KEY)
+    steps: frozenset[Step] = frozenset({Step.BUILD, Step.SEND})
+
+    def __repr__(self) -> str:
+        return f"<MailingKind {self.key}>"
+
+    # -- who and from whom --------------------------------------------------------------
+
+    @abstractmethod
+    def list_identity(self, config: Config) -> ListIdentity: ...
+
+    def sender(self, config: Config) -> Sender:
+        return config.sender
+
+    def default_audience(self, config: Config) -> str:
+        """The segment an edition goes to when neither the team nor a schedule names one."""
+        raise NotImplementedError(f"{self.key} editions name their own audience")
+
+    def default_template(self, config: Config) -> str:
+        return self.template
+
+    def audience(self, stored: str) -> Audience:
+        """`Edition.audience` read back; a kind with its own form overrides this."""
+        return SegmentAudience(stored)
+
+    def audience_clause(self, service: Service, edition: Edition) -> ColumnElement[bool]:
+        return self.audience(edition.audience).clause(service)
+
+    def identity(self, service: Service, edition: Edition) -> MailingIdentity:
+        config = service.config
+        listed = self.list_identity(config)
+        return MailingIdentity(
+            edition_key=edition.key,
+            kind=self.key,
+            subject=edition.subject,
+            sender=self.sender(config),
+            list_name=listed.name,
+            list_id=listed.id,
+            base_url=config.web_base_url,
+            forward_safe=self.forward_safe,
+        )
+
+    # -- each recipient's copy ----------------------------------------------------------
+
+    def blocks(self, profile: Profile) -> frozenset[str]:
+        """The optional blocks a recipient's copy keeps."""
+        return frozenset()
+
+    def public_blocks(self) -> frozenset[str]:
+        """The blocks the public web version shows: nothing personal to anyone."""
+        return frozenset()
+
+    def variant_label(self, blocks: frozenset[str]) -> str:
+        """How the outbox index names one selection of blocks."""
+        return ", ".join(sorted(blocks)) or "iedereen"
+
+    def attachments(self, service: Service, edition: Edition) -> tuple[Attachment, ...]:
+        return ()
+
+    def skip(self, edition: Edition, now: datetime) -> Skip | None:
+        """Recipients to settle as suppressed at claim time (who no longer need the mailing)."""
+        return None
+
+    def personal_links(self, service: Service, edition: Edition) -> PersonalLinks | None:
+        """Links of the recipient's own beyond unsubscribe and preferences (a survey link)."""
+        return None
+
+    def on_withdrawn(self, session: Session, edition: Edition) -> None:
+        """Called when the team holds or discards an unsent edition (before its status changes)."""
+        return None
+
+    # -- checks -------------------------------------------------------------------------
+
+    @abstractmethod
+    def sample_context(self, service: Service) -> dict[str, Any]:
+        """A context that exercises every branch of the kind's template (for `comms check`)."""
+
+    def check_template(self, service: Service, template: str | None = None) -> list[Problem]:
+        """Render the template with sample content; every problem it has, with file and line."""
+        try:
+            template = template or self.default_template(service.config)
+            render_checked(service, template, self.sample_context(service))
+        except ValidationFailed as exc:
+            return exc.problems
+        return []
+
+
+class PeriodicKind(MailingKind):
+    """One edition per planned send."""
+
+    steps = frozenset({Step.BUILD, Step.SEND, Step.APPROVAL_REMINDER})
+
+    def check_period(self, period: str) -> None:
+        """ValueError, saying what is expected, when `period` names no edition of this kind."""
+        raise ValueError(f"{self.key} editions are not built for a period the team names")
+
+    @abstractmethod
+    def edition_key(self, request: BuildRequest) -> str:
+        """The key of the edition a build with this request makes (before it is made)."""
+
+    @abstractmethod
+    def build(self, service: Service, request: BuildRequest) -> BuildOutcome:
+        """Compose and render the edition as a draft (rebuilt while unsent).
+
+        Raises ValidationFailed (nothing stored) for a broken template or audience, and
+        Refused for an edition that is sending or sent.
+        """
+
+    def save_draft(
+        self, service: Service, request: BuildRequest, subject: str, rendered: Rendered, contents: str
+    ) -> BuildOutcome:
+        """Store a rendered edition as a draft under its key, new or rebuilt (approval is asked
+        again). For a kind whose build is: choose the content, render it, save it."""
+        key = self.edition_key(request)
+        audience = request.audience or self.default_audience(service.config)
+        with service.db.session() as session:
+            edition = edition_or_none(session, key)
+            if edition is not None and edition.status in (EditionStatus.SENDING, EditionStatus.SENT):
+                raise Refused(f"{key} is {edition.status}; a sent edition is never rebuilt")
+            if edition is None:
+                edition = Edition(key=key, kind=self.key, built_at=request.now, status=EditionStatus.DRAFT)
+                session.add(edition)
+            edition.subject, edition.audience, edition.built_at = subject, audience, request.now
+            edition.html, edition.text = rendered.html, rendered.text
+            edition.status, edition.status_reason = EditionStatus.DRAFT, None
+            edition.approved_at = edition.approved_by = None
+            size = audience_size(session, self.audience_clause(service, edition))
+        return BuildOutcome(key, EditionStatus.DRAFT, None, size, contents)
+
+
+class TriggeredKind(MailingKind):
+    """Editions made as things happen, each with its planned send time."""
+
+    # The build step also starts what is due at once (an agenda published too late for a GS
+    # meeting goes out as soon as it is seen, not at the next send step).
+    starts_when_built: bool = False
+    # The build step reads the sources first (agendas come from the feeds).
+    collects_before_build: bool = False
+
+    @abstractmethod
+    def build_due(self, service: Service, now: datetime, template: str | None = None) -> DueBuild:
+        """Make every edition that is due to exist now; each is approved with its send time."""
+
+    def cancel_reason(self, edition: Edition, now: datetime) -> str | None:
+        """Why an approved edition must not go out after all (a survey that closed), or None."""
+        return None
+
+    def on_started(self, session: Session, edition: Edition, now: datetime) -> None:
+        """Called once its audience is in the message ledger (a survey notes who was invited)."""
+        return None
+
+
+def render_checked(service: Service, template: str, context: dict[str, Any]) -> Rendered:
+    """Render a mailing template; unknown recipient fields and unbalanced optional blocks fail
+    here, at build time, not mid-send. Raises ValidationFailed (TemplateError) with file and line."""
+    rendered = service.templates.render(template, context)
+    try:
+        Personaliser.cut(rendered.html, is_html=True)
+        Personaliser.cut(rendered.text, is_html=False)
+    except ValueError as exc:
+        raise ValidationFailed([Problem(str(service.templates.directory), str(exc))]) from exc
+    return rendered

@@ -1,0 +1,193 @@
+"""Survey mailings: a round's invitation and its reminders, each with the invitee's own link.
+
+A round is started by the team (`comms survey start`): its invitees are recorded and the
+invitation planned for the opening. A schedule's build makes the reminders the round's
+policy says are due; its send starts what is due. Nobody who answered gets a reminder, and
+nobody gets anything after the round closed: checked when sending starts and for every batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session
+
+from comms.audience.resolve import Audience
+from comms.config import Config
+from comms.dates import time_of_day
+from comms.deliver.queue import Skip
+from comms.kinds.base import DueBuild, ListIdentity, PersonalLinks, TriggeredKind, render_checked
+from comms.render.message import Recipient
+from comms.render.personalise import RecipientFields
+from comms.render.templates import Rendered
+from comms.service import Service
+from comms.store.models import Edition, EditionStatus
+from comms.survey import rounds
+from comms.survey.definitions import DEFAULT_REMINDERS, Question, QuestionType, SurveyDefinition
+from comms.survey.rounds import InviteesAudience
+from comms.tokens import Purpose
+
+
+@dataclass(frozen=True, slots=True)
+class RoundStart:
+    round: str
+    invited: int
+    edition_key: str
+    send_at: datetime
+
+
+class SurveyKind(TriggeredKind):
+    key = "survey"
+    label = "Evaluatie van het pamflet"
+    template = "survey-invitation"
+    listing_order = 40
+
+    def list_identity(self, config: Config) -> ListIdentity:
+        return ListIdentity("Evaluaties van het IPO", "evaluaties")
+
+    def audience(self, stored: str) -> Audience:
+        return InviteesAudience.parse(stored)
+
+    def skip(self, edition: Edition, now: datetime) -> Skip | None:
+        """At every batch: nobody who answered meanwhile, and nobody at all after closing."""
+        if now >= definition_of(edition).closes_at:
+            return Skip(true(), "the survey closed before this message went out")
+        return Skip(rounds.has_answered(self._audience(edition).round), "answered the survey already")
+
+    def personal_links(self, service: Service, edition: Edition) -> PersonalLinks | None:
+        """Each invitee's own survey link: signed, for this round, valid until closing."""
+        definition = definition_of(edition)
+        signer, base = service.signer(), service.config.web_base_url
+
+        def links(recipient: Recipient) -> dict[str, str]:
+            token = signer.sign(Purpose.SURVEY, recipient.public_id, definition.round, definition.closes_at)
+            return {"survey_url": f"{base}/enquete/{token}"}
+
+        return links
+
+    def cancel_reason(self, edition: Edition, now: datetime) -> str | None:
+        if now >= definition_of(edition).closes_at:
+            return "the survey closed before it went out"
+        return None
+
+    def on_started(self, session: Session, edition: Edition, now: datetime) -> None:
+        rounds.note_sent(session, edition.id, self._audience(edition), now)
+
+    def _audience(self, edition: Edition) -> InviteesAudience:
+        return InviteesAudience.parse(edition.audience)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def start_round(self, service: Service, round_: str, now: datetime) -> RoundStart:
+        """Invite the round's audience: once. The invitation goes out when the round opens."""
+        definition = rounds.find_definition(self._surveys_dir(service), round_)
+        rounds.check_not_closed(definition, now)
+        rendered = self._render(service, definition, 0)
+        send_at = max(now, definition.opens_at)
+        with service.db.session() as session:
+            invited = rounds.create_round(session, definition, now)
+            key = self._add_edition(session, definition, 0, rendered, send_at, now)
+        return RoundStart(round_, invited, key, send_at)
+
+    def build_due(self, service: Service, now: datetime, template: str | None = None) -> DueBuild:
+        """The reminders that are due now, per open round, each once (and closed rounds tidied)."""
+        with service.db.session() as session:
+            rounds.purge_closed_drafts(session, now)
+            open_rounds = rounds.open_rounds(session, now)
+        built = DueBuild()
+        for survey_id, definition in open_rounds:
+            with service.db.session() as session:
+                number = rounds.due_reminder(session, survey_id, definition, now)
+            if number is None:
+                continue
+            rendered = self._render(service, definition, number, template)
+            with service.db.session() as session:
+                key = rounds.edition_key(definition.round, number)
+                if session.scalar(select(Edition.id).where(Edition.key == key)) is None:
+                    built.created.append(self._add_edition(session, definition, number, rendered, now, now))
+        return built
+
+    def _add_edition(
+        self,
+        session: Session,
+        definition: SurveyDefinition,
+        number: int,
+        rendered: Rendered,
+        send_at: datetime,
+        now: datetime,
+    ) -> str:
+        key = rounds.edition_key(definition.round, number)
+        session.add(
+            Edition(
+                key=key,
+                kind=self.key,
+                subject=rounds.subject(definition, number),
+                audience=InviteesAudience(definition.round, number).stored,
+                status=EditionStatus.APPROVED,
+                approved_at=now,
+                approved_by=f"survey round {definition.round}",
+                built_at=now,
+                send_at=send_at,
+                summary=definition.to_json(),
+                html=rendered.html,
+                text=rendered.text,
+            )
+        )
+        return key
+
+    def _render(
+        self, service: Service, definition: SurveyDefinition, number: int, template: str | None = None
+    ) -> Rendered:
+        return render_checked(service, template or self.template, _context(definition, number))
+
+    def _surveys_dir(self, service: Service) -> Path:
+        return service.config.resolve(service.config.templates_dir) / "surveys"
+
+    def sample_context(self, service: Service) -> dict[str, Any]:
+        return _context(sample_definition(), 1)
+
+
+def sample_definition() -> SurveyDefinition:
+    """An anonymous round with one question: a reminder renders every branch of the template."""
+    question = Question("voorbeeld", QuestionType.SCALE, "Hoe gaat het?", labels=("1", "2", "3", "4", "5"))
+    return SurveyDefinition(
+        name="voorbeeld",
+        path=Path("voorbeeld.toml"),
+        title="Voorbeeldenquête",
+        introduction="Een voorbeeld.\n\nMet twee alinea's.",
+        round="2030-H1",
+        opens_at=datetime(2030, 3, 1, 8, 0, tzinfo=UTC),
+        closes_at=datetime(2030, 3, 22, 16, 0, tzinfo=UTC),
+        roles=frozenset({"statenlid"}),
+        provinces=frozenset(),
+        reminders=DEFAULT_REMINDERS,
+        anonymous=True,
+        questions=(question,),
+    )
+
+
+def definition_of(edition: Edition) -> SurveyDefinition:
+    """The round's definition as the mailing was built with it (a snapshot in its summary)."""
+    return SurveyDefinition.from_json(edition.summary)
+
+
+def _context(definition: SurveyDefinition, number: int) -> dict[str, Any]:
+    return {
+        "survey": {
+            "title": definition.title,
+            "introduction": definition.introduction,
+            "closes_at": definition.closes_at,
+            "closes_time": time_of_day(definition.closes_at),
+            "is_reminder": number > 0,
+            "anonymous": definition.anonymous,
+            "questions": len(definition.questions),
+        },
+        "recipient": RecipientFields(),
+    }
+
+
+KIND = SurveyKind()

@@ -1,0 +1,70 @@
+"""Security headers on every response, whatever route or error produced it.
+
+Tokens travel in the URL, so every response says `Referrer-Policy: no-referrer` and is not
+stored by caches unless it is public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.responses import Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# The web version is the e-mail's own compiled HTML: MJML writes its styles inline and images
+# may come from the IPO's sites. Still no script, no frames, no foreign forms.
+WEB_VERSION_CSP = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # tokens are in URLs: they must not leak in Referer
+    "X-Frame-Options": "DENY",
+}
+UNLESS_SET = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",  # token pages, webhook answers; public pages say otherwise
+}
+PUBLIC_CACHE = "public, max-age=300"
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, whatever route or error produced it.
+
+    An unhandled error is answered here (`on_error`), with the headers, before it travels on
+    to be logged: Starlette's outermost error handler would answer past this middleware.
+    """
+
+    def __init__(self, app: ASGIApp, on_error: Callable[[Scope], Response] | None = None):
+        self.app = app
+        self.on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS.items():
+                    headers[name] = value
+                for name, value in UNLESS_SET.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started and self.on_error is not None:
+                await self.on_error(scope)(scope, receive, send_with_headers)
+            raise

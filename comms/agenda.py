@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from comms import editions
 from comms.audience.gs_calendar import GsCalendar, load_gs_calendar
 from comms.clock import Clock
-from comms.collect.meetings import Meeting
+from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import (
     AUDIENCE_PREFIX,
     DIGEST_KIND,

@@ -344,7 +344,7 @@ def _attachments(service: Service, edition: Edition) -> tuple[Attachment, ...]:
         return ()
     import json
 
-    from comms.collect.meetings import Meeting
+    from comms.collect.meetings.model import Meeting
     from comms.render.agenda import notice_attachment
 
     summary = json.loads(edition.summary)

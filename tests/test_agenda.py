@@ -22,7 +22,7 @@ from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
 from comms.clock import FixedClock
 from comms.collect.meeting_ledger import record_meetings
-from comms.collect.meetings import AgendaItem, Document, Meeting, MeetingStatus
+from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingStatus
 from comms.config import load_config
 from comms.dates import AMSTERDAM
 from comms.deliver.outbox import OutboxTransport

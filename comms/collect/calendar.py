@@ -34,7 +34,7 @@ def parse_calendar(source: SourceConfig, body: bytes) -> tuple[list[CollectedIte
     try:
         calendar = Calendar.from_ical(body)
     except ValueError as exc:
-        reason, line = _parser_reason(str(exc), body)
+        reason, line = parse_error_reason(str(exc), body)
         return [], [Problem(source.name, f"not a valid iCalendar file: {reason}", line=line)]
     if calendar.name != "VCALENDAR":
         reason = "not a valid iCalendar file: it has no VCALENDAR"
@@ -56,7 +56,7 @@ def parse_calendar(source: SourceConfig, body: bytes) -> tuple[list[CollectedIte
     return items, problems
 
 
-def _parser_reason(message: str, body: bytes) -> tuple[str, int | None]:
+def parse_error_reason(message: str, body: bytes) -> tuple[str, int | None]:
     """icalendar's message in plain words, and the line it is about when it quotes one."""
     if message.startswith("Found no components"):
         return "no complete VCALENDAR … END:VCALENDAR (is the file truncated?)", None
@@ -75,7 +75,7 @@ def _line_of(text: str, body: bytes) -> int | None:
 
 
 def _subject(event: Component, number: int) -> str:
-    subject = clean_text(_text(event, "SUMMARY")) or clean_text(_text(event, "UID"))
+    subject = clean_text(property_text(event, "SUMMARY")) or clean_text(property_text(event, "UID"))
     return _shorten(subject, _SUBJECT_LENGTH) or f"event {number}"
 
 
@@ -85,9 +85,9 @@ def _shorten(text: str, length: int) -> str:
 
 def _item(source: SourceConfig, event: Component) -> tuple[CollectedItem | None, list[str]]:
     """The event as an item, or None when it is cancelled; plus warnings."""
-    if _text(event, "STATUS").strip().upper() == "CANCELLED":
+    if property_text(event, "STATUS").strip().upper() == "CANCELLED":
         return None, ["the event is cancelled; left out"]
-    title = clean_text(_text(event, "SUMMARY"))
+    title = clean_text(property_text(event, "SUMMARY"))
     if not title:
         raise _SkipEvent("it has no SUMMARY (title)")
     warnings = [
@@ -103,7 +103,7 @@ def _item(source: SourceConfig, event: Component) -> tuple[CollectedItem | None,
         warnings.append("a repeating event: only its first date is listed")
     link, link_warnings = _link(event)
     warnings += link_warnings
-    summary_html, removed = clean_html(_paragraphs(_text(event, "DESCRIPTION")))
+    summary_html, removed = clean_html(_paragraphs(property_text(event, "DESCRIPTION")))
     warnings += [f"description: {reason}" for reason in removed]
     item = CollectedItem(
         source=source.name,
@@ -111,29 +111,30 @@ def _item(source: SourceConfig, event: Component) -> tuple[CollectedItem | None,
         title=title,
         link=link,
         summary_html=summary_html,
-        guid=_guid(event),
+        guid=event_guid(event),
         published_at=_published(event),
         categories=_categories(event),
         starts_at=start,
         ends_at=end,
-        location=clean_text(_text(event, "LOCATION")) or None,
+        location=clean_text(property_text(event, "LOCATION")) or None,
         all_day=all_day,
     )
     return item, warnings
 
 
-def _text(event: Component, name: str) -> str:
-    prop = _prop(event, name)
+def property_text(component: Component, name: str) -> str:
+    """The property as text (the first one when repeated), or "" when the component has none."""
+    prop = first_property(component, name)
     return "" if prop is None else str(prop)
 
 
-def _prop(event: Component, name: str) -> Any:
-    """The property, or the first one when a sloppy file repeats it."""
-    prop = event.get(name)
+def first_property(component: Component, name: str) -> Any:
+    """The property, or the first one when a sloppy file repeats it; None when there is none."""
+    prop = component.get(name)
     return (prop[0] if prop else None) if isinstance(prop, list) else prop
 
 
-def _value(prop: Any) -> object:
+def parsed_value(prop: Any) -> object:
     """The parsed value of a date, time or duration property, or None if it did not parse."""
     try:
         return prop.dt
@@ -142,10 +143,10 @@ def _value(prop: Any) -> object:
 
 
 def _start(event: Component) -> tuple[datetime, bool, list[str]]:
-    prop = _prop(event, "DTSTART")
+    prop = first_property(event, "DTSTART")
     if prop is None:
         raise _SkipEvent("it has no DTSTART (start time)")
-    value = _value(prop)
+    value = parsed_value(prop)
     if not isinstance(value, date):  # unparsable, or a bare TIME or a PERIOD
         raise _SkipEvent(f"its DTSTART '{_shorten(str(prop), 40)}' is not a date or time")
     return _utc(value), not isinstance(value, datetime), _zone_warning(prop, value)
@@ -157,17 +158,17 @@ def _end(event: Component, start: datetime, all_day: bool) -> tuple[datetime | N
         end = start + timedelta(days=1)  # RFC 5545: a date-only event lasts that one day
     if end is not None and end < start:
         return None, ["it ends before it starts; the end time is left out"]
-    end_prop = _prop(event, "DTEND")
-    if end_prop is not None and not isinstance(_value(end_prop), date):
+    end_prop = first_property(event, "DTEND")
+    if end_prop is not None and not isinstance(parsed_value(end_prop), date):
         return end, ["its DTEND is not a date or time; the end time is left out"]
     return end, []
 
 
 def _explicit_end(event: Component, start: datetime) -> datetime | None:
-    end = _value(_prop(event, "DTEND"))
+    end = parsed_value(first_property(event, "DTEND"))
     if isinstance(end, date):
         return _utc(end)
-    duration = _value(_prop(event, "DURATION"))
+    duration = parsed_value(first_property(event, "DURATION"))
     return start + duration if isinstance(duration, timedelta) else None
 
 
@@ -188,7 +189,7 @@ def _zone_warning(prop: Any, value: date) -> list[str]:
 
 
 def _link(event: Component) -> tuple[str | None, list[str]]:
-    raw = _text(event, "URL").strip()
+    raw = property_text(event, "URL").strip()
     if not raw:
         return None, []
     link = safe_link(raw)
@@ -205,12 +206,13 @@ def _paragraphs(text: str) -> str:
     )
 
 
-def _guid(event: Component) -> str | None:
-    uid = clean_text(_text(event, "UID"))
+def event_guid(event: Component) -> str | None:
+    """The event's UID, plus its RECURRENCE-ID for a changed occurrence; None without a UID."""
+    uid = clean_text(property_text(event, "UID"))
     if not uid:
         return None
     # A changed occurrence of a repeating event shares the UID; keep them apart.
-    recurrence = _value(_prop(event, "RECURRENCE-ID"))
+    recurrence = parsed_value(first_property(event, "RECURRENCE-ID"))
     if isinstance(recurrence, date):
         return f"{uid}#{_utc(recurrence).strftime('%Y%m%dT%H%M%SZ')}"
     return uid
@@ -219,7 +221,7 @@ def _guid(event: Component) -> str | None:
 def _published(event: Component) -> datetime | None:
     # LAST-MODIFIED says when the event changed; DTSTAMP is often just the export time.
     for name in ("LAST-MODIFIED", "DTSTAMP"):
-        value = _value(_prop(event, name))
+        value = parsed_value(first_property(event, name))
         if isinstance(value, date):
             return _utc(value)
     return None

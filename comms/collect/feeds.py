@@ -43,8 +43,8 @@ def parse_feed(source: SourceConfig, body: bytes) -> tuple[list[CollectedItem], 
     """Items of an RSS or Atom feed; a feed that is not well-formed gives one error, no items."""
     if not body.strip():
         return [], [Problem(source.name, "the feed is empty")]
-    parsed = feedparser.parse(body, sanitize_html=False, response_headers=_base(source))
-    fatal = _feed_error(source, body, parsed)
+    parsed = feedparser.parse(body, sanitize_html=False, response_headers=base_headers(source))
+    fatal = feed_error(source, body, parsed)
     problems: list[Problem] = []
     if fatal is not None and _is_html_entity_slip(parsed):
         # `&nbsp;` and friends are common in real feeds and feedparser recovers every
@@ -73,14 +73,14 @@ def parse_feed(source: SourceConfig, body: bytes) -> tuple[list[CollectedItem], 
     return items, problems
 
 
-def _base(source: SourceConfig) -> dict[str, str]:
-    # Lets feedparser resolve relative links against the feed's own address.
+def base_headers(source: SourceConfig) -> dict[str, str]:
+    """Response headers that let feedparser resolve relative links against the feed's address."""
     if urlsplit(source.url).scheme in ("http", "https"):
         return {"content-location": source.url}
     return {}
 
 
-def _feed_error(source: SourceConfig, body: bytes, parsed: Any) -> Problem | None:
+def feed_error(source: SourceConfig, body: bytes, parsed: Any) -> Problem | None:
     """The reason to refuse the whole feed, if there is one."""
     exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(exc, ThingsNobodyCaresAboutButMe):

@@ -14,7 +14,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from comms.collect.meetings import CANCELLED_SENTENCE, Meeting, MeetingStatus
+from comms.collect.meetings.changes import CANCELLED_SENTENCE
+from comms.collect.meetings.model import Meeting, MeetingStatus
 from comms.store.models import MeetingRecord
 
 ChangeKind = Literal["new", "changed", "cancelled", "unchanged"]

@@ -15,14 +15,14 @@ from comms.collect.items import ItemKind, SourceConfig, SourceResult
 from comms.collect.items import SourceState as Validators
 from comms.collect.ledger import LedgerCounts, record_items
 from comms.collect.meeting_ledger import MeetingChange, known_meetings, record_meetings
-from comms.collect.meetings import MeetingFeed, merge_feeds, parse_meeting_calendar, parse_meeting_feed
+from comms.collect.meetings import MEETING_FORMATS, parse_meeting_source
+from comms.collect.meetings.merge import merge_feeds
+from comms.collect.meetings.model import MeetingFeed
 from comms.collect.source import collect_source
 from comms.config import Config
 from comms.problems import Problem
 from comms.store.database import Database
 from comms.store.models import SourceState
-
-MEETING_PARSERS = {"feed": parse_meeting_feed, "ical": parse_meeting_calendar}
 
 
 @dataclass
@@ -73,10 +73,10 @@ def _collect_meetings(
     source: SourceConfig, validators: Validators, base_dir: Path, now: datetime
 ) -> _MeetingRun:
     """Fetch and parse one meeting source; whatever goes wrong ends up in its problems."""
-    parser = MEETING_PARSERS.get(source.format)
     feed = MeetingFeed(source.name)
-    if parser is None:
-        reason = f"unknown format '{source.format}' for meetings (expected 'feed' or 'ical')"
+    if source.format not in MEETING_FORMATS:
+        expected = " or ".join(f"'{name}'" for name in MEETING_FORMATS)
+        reason = f"unknown format '{source.format}' for meetings (expected {expected})"
         return _MeetingRun(
             SourceResult(source, problems=[Problem(source.name, reason)], state=validators), feed
         )
@@ -88,7 +88,7 @@ def _collect_meetings(
     result.not_modified = fetched.not_modified
     if fetched.body is not None:
         try:
-            feed = parser(fetched.body, source, now)
+            feed = parse_meeting_source(fetched.body, source, now)
         except Exception as exc:
             feed.problems.append(Problem(source.name, f"could not parse: {str(exc) or type(exc).__name__}"))
         result.problems += feed.problems

@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.gs_calendar import GsCalendar
 from comms.audience.resolve import SegmentSource, seat_clause
-from comms.collect.meetings import Meeting
+from comms.collect.meetings.model import Meeting
 from comms.compose.agenda_plan import NoticePlan, plan_notice
 from comms.dates import local, long_date, time_of_day
 from comms.domain import PROVINCES

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from comms.collect.meetings import Meeting
+from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import digest_key, digest_period, time_text
 from comms.config import Config
 from comms.dates import AMSTERDAM, local

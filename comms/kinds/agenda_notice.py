@@ -15,7 +15,7 @@ from typing import Any
 from comms.audience.gs_calendar import GsCalendar, GsMeeting, load_gs_calendar
 from comms.audience.profile import Profile
 from comms.audience.resolve import Audience
-from comms.collect.meetings import Meeting
+from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import (
     IN_COPY_BLOCK,
     AgendaPlan,

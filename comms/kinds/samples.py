@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from comms.collect.meetings import AgendaItem, Document, Meeting, MeetingStatus
+from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingStatus
 
 
 def sample_meeting() -> Meeting:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from comms.clock import Clock
-from comms.collect.meetings import Meeting
+from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import NoticeAudience
 from comms.dates import long_date
 from comms.editions import lifecycle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from comms.collect.meetings import Meeting
+from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import PlannedNotice, notice_context
 from comms.config import Config
 from comms.render.ics import meeting_ics

@@ -17,7 +17,7 @@ from comms.collect.meeting_ledger import (
     record_meetings,
     upcoming_meetings,
 )
-from comms.collect.meetings import AgendaItem, Document, Meeting, MeetingStatus
+from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingStatus
 from comms.collect.run import collect_all
 from comms.config import load_config
 from comms.dates import AMSTERDAM
@@ -297,3 +297,16 @@ def test_an_unreadable_source_stands_in_with_what_the_ledger_has(project: Path, 
     assert not any(c.uid.startswith("av-kopie") for c in outcome.meetings)
     assert [p.where for p in outcome.meeting_problems] == ["agenda-kopie", "agenda-kopie"]
     assert counts(outcome)["agenda-bac"] == (0, 8, 0)  # the others still go
+
+
+def test_a_meeting_source_of_an_unknown_format_is_reported_and_not_read(project: Path, db: Database) -> None:
+    config, _ = load_config(project / "comms.toml")
+    assert config is not None
+    odd = dataclasses.replace(config.sources[2], format="json")  # load_config refuses it; a caller might not
+
+    outcome = collect_all(dataclasses.replace(config, sources=(odd,)), db, NOW)
+
+    assert [str(p) for p in outcome.problems] == [
+        "agenda-av: unknown format 'json' for meetings (expected 'feed' or 'ical')"
+    ]
+    assert outcome.meetings == []

@@ -13,9 +13,9 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 
-from comms.collect.items import ItemKind, SourceConfig
 from comms.domain import BODIES, body_by_name
 from comms.problems import Problem, Severity
 from comms.tomlfile import read_toml
@@ -24,6 +24,27 @@ DEFAULT_CONFIG = Path("comms.toml")
 TRANSPORTS = ("outbox", "smtp", "sendgrid")
 T = typing.TypeVar("T")
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+
+class ItemKind(StrEnum):
+    NEWS = "news"
+    POSITION_PAPER = "position-paper"
+    EVENT = "event"  # kennissessie or technische briefing, from iCalendar
+    MEETING = "meeting"  # IPO-bestuur, BAC or AV agenda: into the meeting ledger, not the item ledger
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One `[[sources]]` table of comms.toml."""
+
+    name: str  # short id, e.g. "ipo-nieuws"
+    title: str  # shown to readers, e.g. "IPO-nieuws"
+    url: str  # http(s) URL or a local path (relative to the config file)
+    format: str  # "feed" (RSS/Atom, via feedparser) or "ical"
+    kind: ItemKind
+    timeout_seconds: float = 10.0
+    province: str | None = None  # every item of this source concerns one province
+    body: str | None = None  # a domain.BODIES id: the body of every meeting that does not name its own
 
 
 @dataclass(frozen=True, slots=True)

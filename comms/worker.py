@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from sqlalchemy.exc import DBAPIError
 
 from comms.clock import Clock
-from comms.deliver.run import database_away, database_reason
 from comms.deliver.transport import Transport, TransportUnavailable
 from comms.deliver.transports import make_transport
 from comms.operations import editions
 from comms.problems import ValidationFailed
 from comms.service import Service
+from comms.store.database import database_away, database_reason
 
 log = logging.getLogger(__name__)
 TransportFor = Callable[[str], Transport]  # edition key → a fresh transport for one round

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from comms.audience.contacts import Contact
 from comms.domain import normalise_role, province_by_name, theme_by_name
 from comms.problems import Problem
 from comms.tomlfile import read_toml
@@ -35,14 +34,6 @@ class Segment:
     provinces: frozenset[str] = frozenset()  # Province.name; any of them
     themes: frozenset[str] = frozenset()  # Theme.id; any of them
     exclude_roles: frozenset[str] = frozenset()  # none of them
-
-    def matches(self, contact: Contact) -> bool:
-        return (
-            (not self.roles or bool(self.roles & contact.roles))
-            and (not self.provinces or contact.province in self.provinces)
-            and (not self.themes or bool(self.themes & contact.themes))
-            and not (self.exclude_roles & contact.roles)
-        )
 
 
 def load_segments(path: Path) -> tuple[dict[str, Segment], list[Problem]]:

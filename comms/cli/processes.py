@@ -11,12 +11,12 @@ import uvicorn
 
 from comms.cli.base import Failed, counts_text, handles_failures, out, report, service_of
 from comms.clock import SystemClock
-from comms.deliver.queue import worker_name
 from comms.deliver.run import AcknowledgementFailed
 from comms.deliver.transports import make_transport
 from comms.operations.schedules import schedules
 from comms.problems import ValidationFailed
 from comms.serve import run_service
+from comms.store.owners import worker_name
 from comms.web.app import create_app
 from comms.worker import EditionRound, Worker
 

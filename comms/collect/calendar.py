@@ -10,15 +10,15 @@ import html
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component
 
-from comms.collect.items import CollectedItem, SourceConfig
+from comms.collect.items import CollectedItem
 from comms.collect.sanitise import clean_html, clean_text, safe_link
+from comms.config import SourceConfig
+from comms.dates import AMSTERDAM
 from comms.problems import Problem, Severity
 
-LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")
 _SUBJECT_LENGTH = 80
 _REASON_LENGTH = 120
 
@@ -176,7 +176,7 @@ def _utc(value: date) -> datetime:
     if not isinstance(value, datetime):
         value = datetime.combine(value, time(0))
     if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=LOCAL_ZONE)
+        value = value.replace(tzinfo=AMSTERDAM)
     return value.astimezone(UTC)
 
 

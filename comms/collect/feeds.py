@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
-from comms.collect.items import CollectedItem, SourceConfig
+from comms.collect.items import CollectedItem
 from comms.collect.sanitise import clean_html, clean_text, safe_link, url_scheme
+from comms.config import SourceConfig
 from comms.problems import Problem, Severity
 
 _SUBJECT_LENGTH = 80

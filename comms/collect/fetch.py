@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from comms import __version__
-from comms.collect.items import SourceConfig, SourceState
+from comms.collect.items import SourceState
+from comms.config import SourceConfig
 from comms.problems import Problem
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any real feed; stops a runaway download

@@ -5,30 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from comms.config import ItemKind, SourceConfig
 from comms.problems import Problem
-
-
-class ItemKind(StrEnum):
-    NEWS = "news"
-    POSITION_PAPER = "position-paper"
-    EVENT = "event"  # kennissessie or technische briefing, from iCalendar
-    MEETING = "meeting"  # IPO-bestuur, BAC or AV agenda: into the meeting ledger, not the item ledger
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """One `[[sources]]` table of comms.toml."""
-
-    name: str  # short id, e.g. "ipo-nieuws"
-    title: str  # shown to readers, e.g. "IPO-nieuws"
-    url: str  # http(s) URL or a local path (relative to the config file)
-    format: str  # "feed" (RSS/Atom, via feedparser) or "ical"
-    kind: ItemKind
-    timeout_seconds: float = 10.0
-    province: str | None = None  # every item of this source concerns one province
-    body: str | None = None  # a domain.BODIES id: the body of every meeting that does not name its own
 
 
 @dataclass(frozen=True, slots=True)

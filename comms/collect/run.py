@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from comms.collect.fetch import Fetched, fetch
-from comms.collect.items import ItemKind, SourceConfig, SourceResult
+from comms.collect.items import SourceResult
 from comms.collect.items import SourceState as Validators
 from comms.collect.ledger import LedgerCounts, record_items
 from comms.collect.meeting_ledger import MeetingChange, known_meetings, record_meetings
@@ -19,7 +19,7 @@ from comms.collect.meetings import MEETING_FORMATS, parse_meeting_source
 from comms.collect.meetings.merge import merge_feeds
 from comms.collect.meetings.model import MeetingFeed
 from comms.collect.source import collect_source
-from comms.config import Config
+from comms.config import Config, ItemKind, SourceConfig
 from comms.problems import Problem
 from comms.store.database import Database
 from comms.store.models import SourceState

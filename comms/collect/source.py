@@ -8,7 +8,8 @@ from pathlib import Path
 from comms.collect.calendar import parse_calendar
 from comms.collect.feeds import parse_feed
 from comms.collect.fetch import Fetched, fetch
-from comms.collect.items import CollectedItem, SourceConfig, SourceResult, SourceState
+from comms.collect.items import CollectedItem, SourceResult, SourceState
+from comms.config import SourceConfig
 from comms.problems import Problem, Severity
 
 Parser = Callable[[SourceConfig, bytes], tuple[list[CollectedItem], list[Problem]]]

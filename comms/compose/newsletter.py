@@ -17,10 +17,9 @@ import markdown
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from comms.collect.items import ItemKind
 from comms.collect.sanitise import clean_html
 from comms.compose.themes import ThemeMap
-from comms.config import Config
+from comms.config import Config, ItemKind
 from comms.dates import long_date, month_name, time_range
 from comms.domain import THEMES, province_by_name
 from comms.errors import Refused

@@ -10,8 +10,6 @@ time between a transport accepting a message and its acknowledgement.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,11 +22,8 @@ from comms.audience.profile import Profile
 from comms.deliver.transport import DeliveryResult
 from comms.render.message import Recipient
 from comms.store.models import Contact, Message, MessageStatus, Preference
+from comms.store.owners import died_on_this_host
 from comms.track.suppressions import contact_suppressed
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def is_suppressed(kind: str) -> ColumnElement[bool]:
@@ -67,7 +62,6 @@ class Claimed:
 
 def release_orphans(session: Session, edition_id: int, now: datetime, claim_timeout: timedelta) -> int:
     """Give claims of dead workers back to the queue."""
-    host = socket.gethostname()
     stale = []
     claims = session.execute(
         select(Message.claimed_by, Message.claimed_at)
@@ -75,9 +69,7 @@ def release_orphans(session: Session, edition_id: int, now: datetime, claim_time
         .distinct()
     )
     for claimed_by, claimed_at in claims:
-        owner_host, _, pid = (claimed_by or "").rpartition(":")
-        dead_here = owner_host == host and pid.isdigit() and not _process_alive(int(pid))
-        if dead_here or claimed_at is None or claimed_at < now - claim_timeout:
+        if died_on_this_host(claimed_by) or claimed_at is None or claimed_at < now - claim_timeout:
             stale.append(claimed_by)
     if not stale:
         return 0
@@ -91,18 +83,6 @@ def release_orphans(session: Session, edition_id: int, now: datetime, claim_time
         .values(status=MessageStatus.PENDING, claimed_by=None, claimed_at=None)
     )
     return result.rowcount or 0
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True, slots=True)

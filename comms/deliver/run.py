@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from comms.clock import Clock
 from comms.config import DeliveryConfig
@@ -32,8 +32,9 @@ from comms.deliver import queue
 from comms.deliver.transport import DeliveryResult, Transport, TransportUnavailable
 from comms.errors import Unavailable
 from comms.render.message import Mailing, OutgoingMessage
-from comms.store.database import Database
+from comms.store.database import Database, database_away, database_reason
 from comms.store.models import Message, MessageStatus
+from comms.store.owners import worker_name
 
 Progress = Callable[[int, int], None]  # (delivered in this batch, total in the ledger)
 ShouldStop = Callable[[], bool]
@@ -46,18 +47,6 @@ log = logging.getLogger(__name__)
 
 class AcknowledgementFailed(Unavailable):
     """The transport took messages the ledger could not record: they may be sent again."""
-
-
-def database_away(exc: BaseException) -> bool:
-    """A lost or refused connection (restart, failover, terminated backend, SQLite busy)
-    rather than a mistake in a statement: waiting and trying again can help."""
-    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
-
-
-def database_reason(exc: DBAPIError) -> str:
-    """One short line for a log: the driver's error class and its first line (no parameters)."""
-    lines = str(exc.orig).strip().splitlines() or [""]
-    return f"{type(exc.orig).__name__}: {lines[0][:200]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +75,7 @@ def deliver(
     finished and acknowledged, nothing more is claimed. A worker serving many editions
     passes `wait_for_retries=False` and comes back for the retries on a later round.
     """
-    worker = queue.worker_name()
+    worker = worker_name()
     delivered = 0
     transport.open()
     try:

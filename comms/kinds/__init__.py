@@ -35,13 +35,14 @@ __all__ = [
     "Step",
     "TriggeredKind",
     "UnknownKind",
+    "all_keys",
     "discover",
     "every",
     "find",
-    "keys",
     "labels",
     "register",
     "registered",
+    "reset",
 ]
 
 
@@ -76,7 +77,7 @@ def every() -> tuple[MailingKind, ...]:
     return tuple(sorted(_registry().values(), key=lambda k: (k.listing_order, k.key)))
 
 
-def keys() -> tuple[str, ...]:
+def all_keys() -> tuple[str, ...]:
     return tuple(k.key for k in every())
 
 
@@ -89,7 +90,7 @@ def find(key: str) -> MailingKind:
     """The kind with this key; UnknownKind (a NotFound) names the known ones."""
     found = _registry().get(key)
     if found is None:
-        raise UnknownKind(key, list(keys()))
+        raise UnknownKind(key, list(all_keys()))
     return found
 
 
@@ -98,6 +99,13 @@ def register(kind: MailingKind) -> None:
     if kind.key in registry and registry[kind.key] is not kind:
         raise ValueError(f"a mailing kind {kind.key!r} is registered already")
     registry[kind.key] = kind
+
+
+def reset() -> None:
+    """Forget every kind: the next use discovers them again (after a test changed the package)."""
+    global _discovered
+    _kinds.clear()
+    _discovered = False
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from comms.audience.gs_calendar import check_gs_calendar
 from comms.config import Config
 from comms.kinds import PeriodicKind
 from comms.problems import Problem
-from comms.schedule.definitions import Schedule, load_schedules
+from comms.schedules import Schedule, load_schedules
 from comms.service import Service
 from comms.survey.definitions import check_surveys
 

@@ -69,14 +69,14 @@ def unsubscribe(service: Service, email: str, kind: str, now: datetime) -> None:
 
 def preferences(service: Service, email: str) -> PreferenceView:
     with service.db.session() as session:
-        return get_preferences(session, email, kinds.keys())
+        return get_preferences(session, email, kinds.all_keys())
 
 
 def save_preferences(
     service: Service, email: str, wanted: Collection[str], themes: Collection[str], now: datetime
 ) -> PreferenceView:
     with service.db.session() as session:
-        return store_preferences(session, email, wanted, themes, now, kinds.keys())
+        return store_preferences(session, email, wanted, themes, now, kinds.all_keys())
 
 
 def mail_preferences_link(service: Service, email: str, clock: Clock) -> None:
@@ -104,7 +104,7 @@ def mail_preferences_link(service: Service, email: str, clock: Clock) -> None:
 def _requested_link_scope() -> str:
     """The kind a requested preference link is for: it is asked for from forward-safe mail,
     which carries no personal link of its own."""
-    return next((k.key for k in kinds.every() if k.forward_safe), kinds.keys()[0])
+    return next((k.key for k in kinds.every() if k.forward_safe), kinds.all_keys()[0])
 
 
 def _public_id(service: Service, address: str) -> str | None:

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from comms.config import Config
 from comms.problems import Problem
-from comms.schedule import runs
-from comms.schedule.definitions import Schedule, schedules_of
+from comms.schedules import Schedule, schedules_of
 from comms.service import Service
+from comms.store import job_runs
 from comms.store.models import JobRun
 
 __all__ = ["Schedule", "recent_runs", "schedules"]
@@ -21,4 +21,4 @@ def schedules(config: Config, now: datetime | None = None) -> tuple[list[Schedul
 
 def recent_runs(service: Service, limit: int = 50) -> list[JobRun]:
     """Each planned run the scheduler recorded, newest first, and its outcome."""
-    return runs.recent(service.db, limit)
+    return job_runs.recent(service.db, limit)

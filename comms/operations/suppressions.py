@@ -16,12 +16,12 @@ from comms.track.suppressions import ADDED_BY_HAND, EVERY_KIND, list_suppression
 
 def scopes() -> tuple[str, ...]:
     """What a suppression can stop: one mailing kind, or '*' for every kind."""
-    return (*kinds.keys(), EVERY_KIND)
+    return (*kinds.all_keys(), EVERY_KIND)
 
 
 def check_scope(scope: str) -> None:
     if scope not in scopes():
-        known = ", ".join(kinds.keys())
+        known = ", ".join(kinds.all_keys())
         raise ValidationFailed([Problem("--scope", f"{scope!r} is not a mailing kind ({known}) or *")])
 
 

@@ -2,7 +2,7 @@
 
 APScheduler stores jobs by reference ("comms.schedule.jobs:run_step") with plain
 arguments, so the running service is handed over through `JobContext` rather than
-pickled. Every run goes through the job-run ledger (runs.py) first.
+pickled. Every run goes through the job-run ledger (store.job_runs) first.
 
 The send step only moves an approved edition to `sending` (its audience snapshotted
 into the message ledger); the workers deliver it, in `comms serve` and in any number
@@ -24,9 +24,9 @@ from comms.notify import TeamNotice, notify_team
 from comms.operations import editions, sources
 from comms.operations.editions import EditionStatusReport
 from comms.problems import Problem, ValidationFailed
-from comms.schedule import runs
-from comms.schedule.definitions import Schedule
+from comms.schedules import Schedule
 from comms.service import Service
+from comms.store import job_runs
 from comms.store.models import EditionStatus, JobRunOutcome
 from comms.tokens import Purpose
 
@@ -75,9 +75,9 @@ def run_step(
     if schedule is None:
         log.warning("job for unknown schedule %s ignored (file removed?)", schedule_name)
         return
-    key = runs.RunKey(schedule_name, step, planned_for)
+    key = job_runs.RunKey(schedule_name, step, planned_for)
     db, now = context.service.db, context.clock.now()
-    run_id = runs.begin(db, key, now)
+    run_id = job_runs.begin(db, key, now)
     if run_id is None:
         log.info("%s already ran; not run again", key)
         return
@@ -87,7 +87,7 @@ def run_step(
         log.exception("%s failed", key)
         result = StepResult(JobRunOutcome.FAILED, f"{type(exc).__name__}: {exc}")
         result.notices.append(_failed_notice(schedule, step, planned_for, result.detail))
-    runs.finish(db, run_id, result.outcome, result.detail, context.clock.now(), result.edition)
+    job_runs.finish(db, run_id, result.outcome, result.detail, context.clock.now(), result.edition)
     log.info("%s: %s (%s)", key, result.outcome, result.detail)
     for notice in result.notices:
         notify_team(context.service.config, context.service.signer(), notice, schedule.notify, context.clock)
@@ -97,8 +97,8 @@ def report_missed(
     context: JobContext, schedule: Schedule, step: str, planned_for: datetime, why: str
 ) -> None:
     """A run that will not be made (too late): in the ledger and in the team's mailbox, once."""
-    key = runs.RunKey(schedule.name, step, planned_for)
-    if not runs.record_missed(context.service.db, key, context.clock.now(), why):
+    key = job_runs.RunKey(schedule.name, step, planned_for)
+    if not job_runs.record_missed(context.service.db, key, context.clock.now(), why):
         return
     log.warning("%s missed: %s", key, why)
     notice = TeamNotice(

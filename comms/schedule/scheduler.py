@@ -31,7 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from comms.dates import AMSTERDAM
 from comms.schedule import jobs
-from comms.schedule.definitions import STEPS, Schedule
+from comms.schedules import STEPS, Schedule
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "comms.schedule.jobs:run_step"

@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -81,3 +82,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def database_away(exc: BaseException) -> bool:
+    """A lost or refused connection (restart, failover, terminated backend, SQLite busy)
+    rather than a mistake in a statement: waiting and trying again can help."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def database_reason(exc: DBAPIError) -> str:
+    """One short line for a log: the driver's error class and its first line (no parameters)."""
+    lines = str(exc.orig).strip().splitlines() or [""]
+    return f"{type(exc.orig).__name__}: {lines[0][:200]}"

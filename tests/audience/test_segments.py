@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from comms.audience.contacts import Contact, read_audience
 from comms.audience.segments import Segment, load_segments
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,18 +14,6 @@ def write_toml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "segments.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def contact(roles: set[str], province: str | None = "Utrecht", themes: set[str] | None = None) -> Contact:
-    return Contact(
-        email="anna.devries@utrecht.example.org",
-        first_name="Anna",
-        infix="de",
-        last_name="Vries",
-        province=province,
-        roles=frozenset(roles),
-        themes=frozenset(themes or ()),
-    )
 
 
 def test_filters_are_normalised_on_load(tmp_path: Path) -> None:
@@ -53,59 +40,6 @@ def test_filters_are_normalised_on_load(tmp_path: Path) -> None:
             exclude_roles=frozenset({"ipo-staff"}),
         )
     }
-
-
-@pytest.mark.parametrize(
-    ("segment", "member", "expected"),
-    [
-        pytest.param(Segment("iedereen"), contact({"ipo-staff"}, None), True, id="no filters"),
-        pytest.param(Segment("s", roles=frozenset({"statenlid"})), contact({"statenlid"}), True, id="role"),
-        pytest.param(
-            Segment("s", roles=frozenset({"griffier", "griffie"})),
-            contact({"griffie"}),
-            True,
-            id="any of the roles",
-        ),
-        pytest.param(
-            Segment("s", roles=frozenset({"statenlid"})),
-            contact({"gedeputeerde"}),
-            False,
-            id="other role",
-        ),
-        pytest.param(
-            Segment("s", roles=frozenset({"statenlid"}), provinces=frozenset({"Fryslân"})),
-            contact({"statenlid"}, "Utrecht"),
-            False,
-            id="other province",
-        ),
-        pytest.param(
-            Segment("s", provinces=frozenset({"Fryslân"})),
-            contact({"ipo-staff"}, None),
-            False,
-            id="no province",
-        ),
-        pytest.param(
-            Segment("s", themes=frozenset({"landelijk-gebied"})),
-            contact({"statenlid"}, themes={"landelijk-gebied", "ondernemen-cultuur"}),
-            True,
-            id="theme",
-        ),
-        pytest.param(
-            Segment("s", themes=frozenset({"landelijk-gebied"})),
-            contact({"statenlid"}),
-            False,
-            id="no themes",
-        ),
-        pytest.param(
-            Segment("s", roles=frozenset({"statenlid"}), exclude_roles=frozenset({"av-lid"})),
-            contact({"statenlid", "av-lid"}),
-            False,
-            id="excluded role",
-        ),
-    ],
-)
-def test_matches(segment: Segment, member: Contact, expected: bool) -> None:
-    assert segment.matches(member) is expected
 
 
 KNOWN_KEYS = "description, roles, provinces, themes, exclude_roles"
@@ -179,47 +113,3 @@ def test_a_bad_segment_does_not_hide_the_good_ones(tmp_path: Path) -> None:
 
 
 # --- the shipped segments against the sample audience ---------------------------------
-
-
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, Segment]:
-    segments, problems = load_segments(SHIPPED)
-    assert [str(p) for p in problems] == []
-    return segments
-
-
-@pytest.fixture(scope="module")
-def sample() -> list[Contact]:
-    result = read_audience(sorted((ROOT / "audiences" / "contacts").glob("*.csv")))
-    assert [str(p) for p in result.problems] == []
-    return result.contacts
-
-
-def count(segment: Segment, contacts: list[Contact], role: str | None = None) -> int:
-    return sum(segment.matches(c) and (role is None or role in c.roles) for c in contacts)
-
-
-@pytest.mark.parametrize(
-    ("name", "size"),
-    [("statenleden", 572), ("av-leden", 24), ("cdk", 12), ("kps", 12), ("ipo-bestuur", 12)],
-)
-def test_shipped_segment_sizes(
-    shipped: dict[str, Segment], sample: list[Contact], name: str, size: int
-) -> None:
-    assert count(shipped[name], sample) == size
-
-
-def test_shipped_gs_and_griffies(shipped: dict[str, Segment], sample: list[Contact]) -> None:
-    assert 12 * 5 <= count(shipped["gs"], sample) <= 12 * 7
-    assert count(shipped["griffies"], sample, "griffier") == 12
-    assert 12 * 1 <= count(shipped["griffies"], sample, "griffie") <= 12 * 2
-
-
-def test_shipped_evaluation_reaches_gs_ps_cdk_kps_and_griffiers(
-    shipped: dict[str, Segment], sample: list[Contact]
-) -> None:
-    evaluatie = shipped["evaluatie"]
-    expected = {"gedeputeerde", "statenlid", "cdk", "kps", "griffier"}
-    assert evaluatie.roles == expected
-    assert count(evaluatie, sample) == sum(bool(c.roles & expected) for c in sample)
-    assert not any(evaluatie.matches(c) for c in sample if c.roles <= {"griffie", "ipo-staff"})

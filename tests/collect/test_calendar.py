@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from comms.collect.calendar import parse_calendar
-from comms.collect.items import CollectedItem, ItemKind, SourceConfig, SourceResult, SourceState
+from comms.collect.items import CollectedItem, SourceResult, SourceState
 from comms.collect.source import collect_source
+from comms.config import ItemKind, SourceConfig
 from comms.problems import Problem, Severity
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "feeds"

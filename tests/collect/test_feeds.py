@@ -9,8 +9,9 @@ import pytest
 
 from comms.collect import source as source_module
 from comms.collect.feeds import parse_feed
-from comms.collect.items import CollectedItem, ItemKind, SourceConfig, SourceResult, SourceState
+from comms.collect.items import CollectedItem, SourceResult, SourceState
 from comms.collect.source import collect_source
+from comms.config import ItemKind, SourceConfig
 from comms.problems import Problem, Severity
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "feeds"

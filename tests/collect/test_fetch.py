@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from comms.collect.fetch import MAX_BODY_BYTES, fetch
-from comms.collect.items import ItemKind, SourceConfig, SourceState
+from comms.collect.items import SourceState
 from comms.collect.source import collect_source
+from comms.config import ItemKind, SourceConfig
 
 ETAG = '"nieuws-v1"'
 LAST_MODIFIED = "Mon, 30 Nov 2026 09:00:00 GMT"

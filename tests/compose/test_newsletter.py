@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from comms.collect.items import CollectedItem, ItemKind
+from comms.collect.items import CollectedItem
 from comms.collect.ledger import record_items
 from comms.compose.newsletter import AlreadySent, Month, compose_newsletter
 from comms.compose.themes import load_theme_map
-from comms.config import Config, load_config
+from comms.config import Config, ItemKind, load_config
 from comms.store.database import Database
 from comms.store.models import EditionStatus, Item
 

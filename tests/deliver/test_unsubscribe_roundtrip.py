@@ -11,8 +11,9 @@ import httpx
 from sqlalchemy import select
 
 from comms.clock import FixedClock
-from comms.collect.items import CollectedItem, ItemKind
+from comms.collect.items import CollectedItem
 from comms.collect.ledger import record_items
+from comms.config import ItemKind
 from comms.deliver.outbox import OutboxTransport
 from comms.editions import delivery, lifecycle
 from comms.kinds import BuildRequest

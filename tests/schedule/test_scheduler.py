@@ -24,9 +24,9 @@ from comms.clock import FixedClock, SystemClock
 from comms.config import load_config
 from comms.dates import AMSTERDAM
 from comms.editions import lifecycle
-from comms.schedule import runs
 from comms.serve import ScheduleRunner
 from comms.service import Service
+from comms.store import job_runs as ledger
 from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus, JobRun, JobRunOutcome, Message, SchedulerJob
 from comms.web.app import create_app
@@ -270,17 +270,17 @@ def test_a_run_finished_by_one_leader_is_not_fired_again_by_the_next(service: Se
     ],
 )
 def test_job_run_ledger(service: Service, existing: str | None, same_runner: bool, expected: str) -> None:
-    key = runs.RunKey("newsletter", "build", datetime(2026, 11, 23, 6, tzinfo=UTC))
+    key = ledger.RunKey("newsletter", "build", datetime(2026, 11, 23, 6, tzinfo=UTC))
     now = datetime(2026, 11, 23, 6, 1, tzinfo=UTC)
     if existing:
-        run_id = runs.begin(service.db, key, now)
+        run_id = ledger.begin(service.db, key, now)
         assert run_id is not None
         with service.db.session() as session:
             run = session.get_one(JobRun, run_id)
             run.outcome = existing
             if not same_runner:
                 run.runner = "elsewhere:1"
-    claimed = runs.begin(service.db, key, now)
+    claimed = ledger.begin(service.db, key, now)
     assert ("claimed" if claimed else "skipped") == expected
     with service.db.session() as session:
         assert session.scalar(text("SELECT count(*) FROM job_runs")) == 1

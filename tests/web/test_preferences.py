@@ -17,7 +17,7 @@ from comms.track.preferences import get_preferences
 from comms.track.suppressions import HARD_BOUNCE, SPAM_REPORT, list_suppressions, suppress
 from tests.web.support import ANNA, BRAM, NOW, Site
 
-ALL_KINDS = sorted(kinds.keys())
+ALL_KINDS = sorted(kinds.all_keys())
 ALL_THEMES = [t.id for t in THEMES]
 
 
@@ -123,12 +123,12 @@ def test_choices_survive_a_reimport_of_the_same_contacts(site: Site) -> None:
         for email, _ in (ANNA, BRAM)
     ]
     with site.service.db.session() as session:
-        before = get_preferences(session, ANNA[0], kinds.keys())
+        before = get_preferences(session, ANNA[0], kinds.all_keys())
         counts = import_contacts(session, rows, NOW + timedelta(days=30))
     assert (counts.added, counts.updated) == (0, 2)
 
     with site.service.db.session() as session:
-        assert get_preferences(session, ANNA[0], kinds.keys()) == before
+        assert get_preferences(session, ANNA[0], kinds.all_keys()) == before
         contact = session.query(Contact).filter_by(email=ANNA[0]).one()
         assert (contact.public_id, contact.first_name) == (ANNA[1], "Opnieuw")
     form = page(site)  # the links in earlier mail still lead to the same choices

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from comms.collect.items import SourceConfig
 from comms.collect.meetings.feed import parse_meeting_feed
 from comms.collect.meetings.ical import parse_meeting_calendar
 from comms.collect.meetings.model import MeetingFeed
+from comms.config import SourceConfig
 
 _Parser = Callable[[bytes, SourceConfig, datetime], MeetingFeed]
 _PARSERS: dict[str, _Parser] = {"feed": parse_meeting_feed, "ical": parse_meeting_calendar}

@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from comms.collect.items import SourceConfig
 from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingFeed, MeetingStatus
 from comms.collect.sanitise import clean_text, safe_link
+from comms.config import SourceConfig
 from comms.dates import AMSTERDAM, short_date, time_of_day
 from comms.domain import BODIES, Body, body_by_name
 from comms.problems import Problem, Severity

@@ -41,7 +41,6 @@ from typing import Any
 import feedparser
 
 from comms.collect.feeds import base_headers, feed_error
-from comms.collect.items import SourceConfig
 from comms.collect.meetings.draft import (
     DATE_ONLY,
     NO_ZONE,
@@ -56,6 +55,7 @@ from comms.collect.meetings.draft import (
 )
 from comms.collect.meetings.model import MeetingFeed
 from comms.collect.sanitise import clean_text
+from comms.config import SourceConfig
 from comms.problems import Problem, Severity
 
 AGENDA_NS = "https://www.ipo.example.org/ns/agenda"

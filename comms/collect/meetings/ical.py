@@ -19,7 +19,6 @@ from typing import Any
 from icalendar import Calendar, Component
 
 from comms.collect.calendar import event_guid, first_property, parse_error_reason, parsed_value, property_text
-from comms.collect.items import SourceConfig
 from comms.collect.meetings.draft import (
     DATE_ONLY,
     NO_ZONE,
@@ -34,6 +33,7 @@ from comms.collect.meetings.draft import (
 )
 from comms.collect.meetings.model import MeetingFeed
 from comms.collect.sanitise import clean_text
+from comms.config import SourceConfig
 from comms.problems import Problem
 
 _NUMBERED = re.compile(r"^\s*(\d{1,3}[a-z]?)[.)](?:\s+(.*))?$")

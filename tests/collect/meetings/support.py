@@ -6,8 +6,8 @@ import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
-from comms.collect.items import ItemKind, SourceConfig
 from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingFeed, MeetingStatus
+from comms.config import ItemKind, SourceConfig
 from comms.dates import AMSTERDAM
 from comms.problems import Problem
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from comms.collect.items import ItemKind, SourceConfig
 from comms.collect.meetings.feed import parse_meeting_feed
-from comms.config import load_config
+from comms.config import ItemKind, SourceConfig, load_config
 from comms.problems import Problem, Severity
 from tests.collect.meetings.support import (
     BAC,

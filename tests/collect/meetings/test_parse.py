@@ -7,10 +7,10 @@ from datetime import UTC
 
 import pytest
 
-from comms.collect.items import SourceConfig
 from comms.collect.meetings import MEETING_FORMATS, parse_meeting_source
 from comms.collect.meetings.feed import parse_meeting_feed
 from comms.collect.meetings.ical import parse_meeting_calendar
+from comms.config import SourceConfig
 from tests.collect.meetings.support import (
     ATOM_ENTRY,
     AV,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from comms.dates import AMSTERDAM, local_text
-from comms.schedule.definitions import (
+from comms.schedules import (
     Schedule,
     WallClockCronTrigger,
     load_schedules,

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
-from comms.deliver.queue import worker_name
 from comms.store.database import Database
 from comms.store.models import JobRun, JobRunOutcome
+from comms.store.owners import worker_name
 
 
 @dataclass(frozen=True, slots=True)

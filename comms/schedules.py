@@ -271,7 +271,7 @@ def _load(source: _Source, segments: set[str], templates: set[str], now: datetim
     _check_keys(source, data, "")
     build, approval, send = (_table(source, data, name) for name in ("build", "approval", "send"))
     window = _window(source, _table(source, send, "send.window"))
-    kind = _kind(_name(source, data, "kind", set(kinds.keys()), "kinds"))
+    kind = _kind(_name(source, data, "kind", set(kinds.all_keys()), "kinds"))
     audience = _name(source, data, "audience", segments, "segments in the segments file")
     template = _name(source, data, "template", templates, "folders in templates/ with an email.mjml")
     crons = {step: _cron(source, table, step, now) for step, table in zip(STEPS, (build, send), strict=True)}

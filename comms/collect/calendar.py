@@ -13,18 +13,14 @@ from typing import Any
 
 from icalendar import Calendar, Component
 
-from comms.collect.items import CollectedItem
-from comms.collect.sanitise import clean_html, clean_text, safe_link
+from comms.collect.items import CollectedItem, LeftOut
+from comms.collect.sanitise import capped, clean_html, clean_text, safe_link
 from comms.config import SourceConfig
 from comms.dates import AMSTERDAM
 from comms.problems import Problem, Severity
 
 _SUBJECT_LENGTH = 80
 _REASON_LENGTH = 120
-
-
-class _SkipEvent(Exception):
-    """Raised inside this module only: the event is left out, for the reason given."""
 
 
 def parse_calendar(source: SourceConfig, body: bytes) -> tuple[list[CollectedItem], list[Problem]]:
@@ -45,7 +41,7 @@ def parse_calendar(source: SourceConfig, body: bytes) -> tuple[list[CollectedIte
         subject = _subject(event, number)
         try:
             item, warnings = _item(source, event)
-        except _SkipEvent as skip:
+        except LeftOut as skip:
             problems.append(Problem(source.name, f"event skipped: {skip}", subject=subject))
             continue
         if item is not None:
@@ -65,8 +61,8 @@ def parse_error_reason(message: str, body: bytes) -> tuple[str, int | None]:
     quoted = re.match(r"Content line could not be parsed into parts: '(.*?)'(?::|$)", message)
     if quoted:
         bad = quoted.group(1)
-        return f"line not understood: '{_shorten(bad, 60)}'", _line_of(bad, body)
-    return _shorten(message, _REASON_LENGTH), None
+        return f"line not understood: '{capped(bad, 60)}'", _line_of(bad, body)
+    return capped(message, _REASON_LENGTH), None
 
 
 def _line_of(text: str, body: bytes) -> int | None:
@@ -76,11 +72,7 @@ def _line_of(text: str, body: bytes) -> int | None:
 
 def _subject(event: Component, number: int) -> str:
     subject = clean_text(property_text(event, "SUMMARY")) or clean_text(property_text(event, "UID"))
-    return _shorten(subject, _SUBJECT_LENGTH) or f"event {number}"
-
-
-def _shorten(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+    return capped(subject, _SUBJECT_LENGTH) or f"event {number}"
 
 
 def _item(source: SourceConfig, event: Component) -> tuple[CollectedItem | None, list[str]]:
@@ -89,9 +81,9 @@ def _item(source: SourceConfig, event: Component) -> tuple[CollectedItem | None,
         return None, ["the event is cancelled; left out"]
     title = clean_text(property_text(event, "SUMMARY"))
     if not title:
-        raise _SkipEvent("it has no SUMMARY (title)")
+        raise LeftOut("it has no SUMMARY (title)")
     warnings = [
-        f"broken line ignored: {_shorten(error, _REASON_LENGTH)}"
+        f"broken line ignored: {capped(error, _REASON_LENGTH)}"
         for name, error in event.errors
         if name not in ("DTSTART", "DTEND")
     ]
@@ -145,10 +137,10 @@ def parsed_value(prop: Any) -> object:
 def _start(event: Component) -> tuple[datetime, bool, list[str]]:
     prop = first_property(event, "DTSTART")
     if prop is None:
-        raise _SkipEvent("it has no DTSTART (start time)")
+        raise LeftOut("it has no DTSTART (start time)")
     value = parsed_value(prop)
     if not isinstance(value, date):  # unparsable, or a bare TIME or a PERIOD
-        raise _SkipEvent(f"its DTSTART '{_shorten(str(prop), 40)}' is not a date or time")
+        raise LeftOut(f"its DTSTART '{capped(str(prop), 40)}' is not a date or time")
     return _utc(value), not isinstance(value, datetime), _zone_warning(prop, value)
 
 
@@ -184,7 +176,7 @@ def _zone_warning(prop: Any, value: date) -> list[str]:
     # icalendar leaves the time floating when it does not know the TZID; say we guessed.
     tzid = prop.params.get("TZID")
     if tzid and isinstance(value, datetime) and value.tzinfo is None:
-        return [f"unknown time zone '{_shorten(clean_text(tzid), 40)}'; taken as Europe/Amsterdam"]
+        return [f"unknown time zone '{capped(clean_text(tzid), 40)}'; taken as Europe/Amsterdam"]
     return []
 
 

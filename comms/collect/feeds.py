@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
-from comms.collect.items import CollectedItem
+from comms.collect.items import CollectedItem, LeftOut
 from comms.collect.sanitise import clean_html, clean_text, safe_link, url_scheme
 from comms.config import SourceConfig
 from comms.problems import Problem, Severity
@@ -34,10 +34,6 @@ _SAX_MESSAGES = {
     "not well-formed (invalid token)": "invalid character or markup",
     "syntax error": "syntax error (this does not look like XML)",
 }
-
-
-class _SkipEntry(Exception):
-    """Raised inside this module only: the entry is left out, for the reason given."""
 
 
 def parse_feed(source: SourceConfig, body: bytes) -> tuple[list[CollectedItem], list[Problem]]:
@@ -64,7 +60,7 @@ def parse_feed(source: SourceConfig, body: bytes) -> tuple[list[CollectedItem], 
         subject = _subject(entry, number)
         try:
             item, warnings = _item(source, entry)
-        except _SkipEntry as skip:
+        except LeftOut as skip:
             problems.append(Problem(source.name, f"entry skipped: {skip}", subject=subject))
             continue
         items.append(item)
@@ -119,6 +115,8 @@ def _line(exc: Exception | None, body: bytes) -> int | None:
     if not isinstance(exc, xml.sax.SAXParseException):
         return None
     line = exc.getLineNumber()
+    if line is None:
+        return None
     # feedparser puts an XML declaration line in front of a feed that has none.
     if not body.lstrip(b"\xef\xbb\xbf").startswith(b"<?xml"):
         line -= 1
@@ -140,7 +138,7 @@ def _subject(entry: dict[str, Any], number: int) -> str:
 def _item(source: SourceConfig, entry: dict[str, Any]) -> tuple[CollectedItem, list[str]]:
     title = clean_text(entry.get("title", ""))
     if not title:
-        raise _SkipEntry("it has no title")
+        raise LeftOut("it has no title")
     link = _link(entry)
     published_at, warnings = _published(entry)
     summary_html, removed = clean_html(_summary(entry))
@@ -162,12 +160,12 @@ def _item(source: SourceConfig, entry: dict[str, Any]) -> tuple[CollectedItem, l
 def _link(entry: dict[str, Any]) -> str:
     raw = (entry.get("link") or "").strip()
     if not raw:
-        raise _SkipEntry("it has no link")
+        raise LeftOut("it has no link")
     link = safe_link(raw)
     if link is None:
         scheme = url_scheme(raw)
         kind = f"a {scheme}: URL" if scheme else "not an absolute address"
-        raise _SkipEntry(f"its link is {kind}; only http and https links are used")
+        raise LeftOut(f"its link is {kind}; only http and https links are used")
     return link
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from comms.config import ItemKind, SourceConfig
-from comms.problems import Problem
+from comms.errors import CommsError
+from comms.problems import Problem, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,13 @@ class SourceResult:
     def is_broken(self) -> bool:
         """The source could not be read at all and was skipped."""
         return any(p.is_error and p.subject is None for p in self.problems)
+
+
+class LeftOut(CommsError):
+    """One entry of a source (a feed entry, an event, a meeting) is left out, for the reason
+    given: raised and caught inside the parsers, where it becomes a Problem and the other
+    entries go on. It never leaves comms.collect."""
+
+    def __init__(self, reason: str, severity: Severity = Severity.ERROR):
+        super().__init__(reason)
+        self.severity = severity

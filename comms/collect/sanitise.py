@@ -79,6 +79,11 @@ def safe_link(url: str | None) -> str | None:
     return urlunsplit(parts._replace(scheme=parts.scheme.lower()))
 
 
+def capped(text: str, length: int) -> str:
+    """The text, cut to `length` characters with an ellipsis when it is longer."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def _blank_controls(text: str) -> str:
     return "".join(" " if _is_control(c) else c for c in text)
 

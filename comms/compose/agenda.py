@@ -200,17 +200,12 @@ def notice_context(notice: PlannedNotice) -> dict[str, object]:
         "gaat niet door.",
     }[notice.kind]
     return {
-        "notice": {
+        "notice": meeting_fields(meeting)
+        | {
             "subject": subject,
             "heading": subject,
             "kind": notice.kind,
             "body_name": body,
-            "title": meeting.title,
-            "starts_at": meeting.starts_at,
-            "time_text": time_text(meeting),
-            "location": meeting.location,
-            "url": meeting.url,
-            "agenda": meeting.items,
             "changes": notice.changes,
             "province": notice.province,
             "is_urgent": notice.is_urgent,
@@ -218,6 +213,19 @@ def notice_context(notice: PlannedNotice) -> dict[str, object]:
             "urgent_text": _urgent_text(plan) if plan and plan.is_urgent else "",
             "lead_text": lead,
         }
+    }
+
+
+def meeting_fields(meeting: Meeting) -> dict[str, object]:
+    """A meeting as the notice and digest templates see it."""
+    return {
+        "title": meeting.title,
+        "starts_at": meeting.starts_at,
+        "time_text": time_text(meeting),
+        "location": meeting.location,
+        "url": meeting.url,
+        "agenda": meeting.items,
+        "is_cancelled": meeting.is_cancelled,
     }
 
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.profile import Profile
 from comms.deliver.transport import DeliveryResult
 from comms.render.message import Recipient
+from comms.store.database import rows_changed
 from comms.store.models import Contact, Message, MessageStatus, Preference
 from comms.store.owners import died_on_this_host
 from comms.track.suppressions import contact_suppressed
@@ -82,7 +84,7 @@ def release_orphans(session: Session, edition_id: int, now: datetime, claim_time
         )
         .values(status=MessageStatus.PENDING, claimed_by=None, claimed_at=None)
     )
-    return result.rowcount or 0
+    return rows_changed(result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +177,7 @@ def acknowledge(
     """Record what the transport said. A transient failure is retried after the longer of
     the transport's hint and the backoff for its attempt; after `max_attempts` it is final.
     `variants` notes which blocks each delivered message had."""
-    table = Message.__table__
+    table = cast(Table, Message.__table__)
     delivered = [
         {"b_id": r.ledger_id, "b_variant": (variants or {}).get(r.ledger_id, "")}
         for r in results

@@ -21,8 +21,9 @@ from comms.service import Service
 from comms.store.editions import due_for_sending, find_edition
 from comms.store.models import Edition, EditionStatus
 
-# From which states the team may stop an edition: never once its audience is in the ledger.
-_WITHDRAWABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD)
+# The team may stop an edition until its audience is in the message ledger.
+_HOLDABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED)
+_DISCARDABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD)
 
 
 def approve(service: Service, key: str, by: str, now: datetime) -> Edition:
@@ -41,21 +42,29 @@ def hold(service: Service, key: str, by: str, reason: str) -> Edition:
     """draft or approved → held: it does not go out until it is rebuilt (and approved again)."""
     if not reason.strip():
         raise ValidationFailed([Problem(key, "say why the edition is held")])
-    return _withdraw(service, key, EditionStatus.HELD, f"held by {by}: {reason.strip()}")
+    why = f"held by {by}: {reason.strip()}"
+    return _withdraw(service, key, EditionStatus.HELD, why, _HOLDABLE, "a draft or an approved edition")
 
 
 def discard(service: Service, key: str, by: str) -> Edition:
     """draft, approved or held → cancelled: it does not go out."""
-    return _withdraw(service, key, EditionStatus.CANCELLED, f"discarded by {by}")
+    allowed = "a draft, an approved or a held edition"
+    return _withdraw(service, key, EditionStatus.CANCELLED, f"discarded by {by}", _DISCARDABLE, allowed)
 
 
-def _withdraw(service: Service, key: str, status: EditionStatus, why: str) -> Edition:
+def _withdraw(
+    service: Service,
+    key: str,
+    status: EditionStatus,
+    why: str,
+    allowed: tuple[EditionStatus, ...],
+    allowed_text: str,
+) -> Edition:
     with service.db.session() as session:
         edition = find_edition(session, key)
-        if edition.status not in _WITHDRAWABLE or (
-            status == EditionStatus.HELD and edition.status == EditionStatus.HELD
-        ):
-            raise Refused(f"{key} is {edition.status}; only a draft or approved edition can be {status}")
+        if edition.status not in allowed:
+            action = "held" if status == EditionStatus.HELD else "discarded"
+            raise Refused(f"{key} is {edition.status}; only {allowed_text} can be {action}")
         kinds.find(edition.kind).on_withdrawn(session, edition)
         edition.status, edition.status_reason = status, why
         return edition

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from comms.collect.meetings.model import Meeting
-from comms.compose.agenda import digest_key, digest_period, time_text
+from comms.compose.agenda import digest_key, digest_period, meeting_fields
 from comms.config import Config
 from comms.dates import AMSTERDAM, local
 from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind, render_checked
@@ -56,7 +56,7 @@ class AgendaDigestKind(PeriodicKind):
                 .where(MeetingRecord.starts_at >= first, MeetingRecord.starts_at < last)
                 .order_by(MeetingRecord.starts_at, MeetingRecord.uid)
             ).all()
-            meetings = [digest_meeting(Meeting.from_json(r.data)) for r in records]
+            meetings = [meeting_fields(Meeting.from_json(r.data)) for r in records]
         subject = f"Agenda's van het IPO vanaf {local(first):%d-%m-%Y}"
         digest = {
             "subject": subject,
@@ -87,22 +87,10 @@ class AgendaDigestKind(PeriodicKind):
                 "subject": "Agenda's van het IPO",
                 "start": meeting.starts_at,
                 "end": meeting.starts_at + timedelta(days=42),
-                "meetings": [digest_meeting(meeting)],
+                "meetings": [meeting_fields(meeting)],
                 "preferences_url": f"{service.config.web_base_url}/voorkeuren",
             }
         }
-
-
-def digest_meeting(meeting: Meeting) -> dict[str, object]:
-    return {
-        "title": meeting.title,
-        "starts_at": meeting.starts_at,
-        "time_text": time_text(meeting),
-        "location": meeting.location,
-        "url": meeting.url,
-        "agenda": meeting.items,
-        "is_cancelled": meeting.is_cancelled,
-    }
 
 
 KIND = AgendaDigestKind()

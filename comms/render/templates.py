@@ -72,10 +72,10 @@ class Templates:
         try:
             return self.env.get_template(name).render(context)
         except jinja2.TemplateSyntaxError as exc:
-            where = self._path(exc.name or name)
+            where = self._path(str(exc.name or name))
             raise TemplateError(Problem(where, f"syntax error: {exc.message}", line=exc.lineno)) from exc
         except jinja2.TemplateNotFound as exc:
-            raise TemplateError(Problem(self._path(exc.name or name), "template not found")) from exc
+            raise TemplateError(Problem(self._path(str(exc.name or name)), "template not found")) from exc
         except jinja2.UndefinedError as exc:
             file, line = self._template_frame(exc)
             reason = f"undefined variable: {_plain_type_names(exc.message or '')}"

@@ -31,7 +31,7 @@ from comms.store.models import EditionStatus, JobRunOutcome
 from comms.tokens import Purpose
 
 log = logging.getLogger(__name__)
-APPROVAL_DEADLINE = Step.APPROVAL_REMINDER
+APPROVAL_DEADLINE = Step.APPROVAL_REMINDER  # the one-off step a build plans when approval is needed
 PREVIEW_LINK_DAYS = 14  # after the planned send, the preview link in an approval request expires
 
 
@@ -259,7 +259,7 @@ _STEPS: dict[str, Callable[[JobContext, Schedule, datetime, str | None], StepRes
 
 
 def _next_send(schedule: Schedule, after: datetime) -> datetime:
-    upcoming = schedule.next_runs("send", after, 1)
+    upcoming = schedule.next_runs(Step.SEND, after, 1)
     if not upcoming:
         raise ValueError(f"schedule {schedule.name} has no send after {after:%Y-%m-%d %H:%M}")
     return upcoming[0]

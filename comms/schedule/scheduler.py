@@ -135,8 +135,8 @@ def sync_jobs(scheduler: SteppedScheduler, schedules: Iterable[Schedule]) -> lis
                 continue
             scheduler.add_job(
                 JOB_FUNCTION,
-                trigger=schedule.trigger(step),  # type: ignore[arg-type]
-                args=[schedule.name, step],
+                trigger=schedule.trigger(step),
+                args=[schedule.name, str(step)],  # plain values: the job store pickles them
                 id=ident,
                 name=name,
                 misfire_grace_time=int(schedule.stale_after(step).total_seconds()),
@@ -161,7 +161,7 @@ def reminder_adder(scheduler: SteppedScheduler) -> Callable[[Schedule, str, date
         scheduler.add_job(
             JOB_FUNCTION,
             trigger=DateTrigger(at, timezone=AMSTERDAM),
-            args=[schedule.name, jobs.APPROVAL_DEADLINE],
+            args=[schedule.name, str(jobs.APPROVAL_DEADLINE)],
             kwargs={"edition_key": edition_key},
             id=f"{schedule.name}:{jobs.APPROVAL_DEADLINE}:{edition_key}",
             # Still worth a reminder until the send itself; after that the send step reports.

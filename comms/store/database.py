@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,3 +95,9 @@ def database_reason(exc: DBAPIError) -> str:
     """One short line for a log: the driver's error class and its first line (no parameters)."""
     lines = str(exc.orig).strip().splitlines() or [""]
     return f"{type(exc.orig).__name__}: {lines[0][:200]}"
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed. SQLAlchemy types `Session.execute` as the
+    general Result; for these statements it is a CursorResult, which counts them."""
+    return cast(CursorResult[Any], result).rowcount or 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -92,7 +93,7 @@ def recent(db: Database, limit: int = 50) -> list[JobRun]:
         return list(session.scalars(select(JobRun).order_by(JobRun.planned_for.desc()).limit(limit)))
 
 
-def _find(key: RunKey) -> Select[tuple[JobRun]]:
+def _find(key: RunKey) -> Select[Any]:
     return select(JobRun).where(
         JobRun.schedule == key.schedule, JobRun.step == key.step, JobRun.planned_for == key.planned_for
     )

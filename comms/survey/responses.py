@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from comms.store.database import rows_changed
 from comms.store.models import Contact, Survey, SurveyDraft, SurveyInvitation, SurveyResponse
 from comms.survey.definitions import Answer, SurveyDefinition
 from comms.tokens import InvalidToken, Purpose, Signer, TokenClaims
@@ -130,7 +131,7 @@ def submit(session: Session, respondent: Respondent, answers: dict[str, Answer],
         .values(submitted=True, submitted_at=None if anonymous else now)
         .execution_options(synchronize_session=False)
     )
-    if marked.rowcount != 1:
+    if rows_changed(marked) != 1:
         return False
     session.execute(delete(SurveyDraft).where(SurveyDraft.invitation_id == respondent.invitation_id))
     session.add(
@@ -184,7 +185,7 @@ def _lock_unsubmitted(session: Session, invitation_id: int) -> bool:
         .values(submitted=False)
         .execution_options(synchronize_session=False)
     )
-    return touched.rowcount == 1
+    return rows_changed(touched) == 1
 
 
 def _json(answers: dict[str, Answer]) -> str:

@@ -21,6 +21,7 @@ from comms.audience.resolve import SegmentSource, segment_clause
 from comms.audience.segments import Segment
 from comms.dates import date_and_time, long_date
 from comms.problems import Problem, ValidationFailed
+from comms.store.database import rows_changed
 from comms.store.models import Contact, Message, Survey, SurveyDraft, SurveyInvitation
 from comms.survey.definitions import SurveyDefinition, load_survey_definitions
 
@@ -172,7 +173,7 @@ def purge_closed_drafts(session: Session, now: datetime) -> int:
     otherwise outlive the round, linked to a person, in an anonymous round too."""
     closed = select(SurveyInvitation.id).join(Survey).where(Survey.closes_at <= now)
     result = session.execute(delete(SurveyDraft).where(SurveyDraft.invitation_id.in_(closed)))
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return rows_changed(result)
 
 
 def open_rounds(session: Session, now: datetime) -> list[tuple[int, SurveyDefinition]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any], uni
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__  # type: ignore[attr-defined]
+    table = cast(Table, model.__table__)  # every model here is mapped to a plain Table
     statement = (
         insert(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
     )

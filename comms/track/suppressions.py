@@ -21,6 +21,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from comms.store.database import rows_changed
 from comms.store.models import Contact, Suppression
 from comms.track.sql import insert_once
 
@@ -104,7 +105,7 @@ def suppress(session: Session, email: str, scope: str, reason: str, now: datetim
             )
             .values(reason=reason)
         )
-        if upgraded.rowcount:  # type: ignore[attr-defined]
+        if rows_changed(upgraded):
             log.info("suppression made permanent: scope=%s reason=%s", scope, reason)
     return new
 
@@ -125,7 +126,7 @@ def unsuppress(session: Session, email: str, scope: str, reasons: Collection[str
             Suppression.reason.in_(allowed),
         )
     )
-    lifted: int = result.rowcount  # type: ignore[attr-defined]
+    lifted = rows_changed(result)
     if lifted:
         log.info("suppression lifted: scope=%s", scope)
     return lifted

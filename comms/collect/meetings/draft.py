@@ -17,8 +17,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from comms.collect.items import LeftOut
 from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingFeed, MeetingStatus
-from comms.collect.sanitise import clean_text, safe_link
+from comms.collect.sanitise import capped, clean_text, safe_link
 from comms.config import SourceConfig
 from comms.dates import AMSTERDAM, short_date, time_of_day
 from comms.domain import BODIES, Body, body_by_name
@@ -46,14 +47,6 @@ _STATUS_WORDS = {
 
 DATE_ONLY = "only a date, no start time: announced without a time"
 NO_ZONE = "its time has no time zone; taken as Europe/Amsterdam"
-
-
-class _LeftOut(Exception):
-    """Raised inside this module only: the meeting is left out, for the reason given."""
-
-    def __init__(self, reason: str, severity: Severity = Severity.ERROR):
-        super().__init__(reason)
-        self.severity = severity
 
 
 @dataclass(slots=True)
@@ -98,11 +91,6 @@ def problem_subject(name: str, starts_at: datetime | None, all_day: bool) -> str
     if starts_at is None:
         return name
     return f"{name}, {short_date(starts_at)}" + ("" if all_day else f" {time_of_day(starts_at)}")
-
-
-def capped(text: str, length: int) -> str:
-    """The text, cut to `length` characters with an ellipsis when it is longer."""
-    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 # --- times --------------------------------------------------------------------------------
@@ -159,7 +147,7 @@ def feed_from_drafts(source: SourceConfig, drafts: Iterable[Draft], now: datetim
     for draft in drafts:
         try:
             meeting = _meeting(draft, source, now)
-        except _LeftOut as out:
+        except LeftOut as out:
             feed.problems.append(
                 Problem(source.name, f"meeting left out: {out}", subject=draft.subject, severity=out.severity)
             )
@@ -175,9 +163,9 @@ def feed_from_drafts(source: SourceConfig, drafts: Iterable[Draft], now: datetim
 def _meeting(draft: Draft, source: SourceConfig, now: datetime) -> Meeting:
     starts_at = draft.starts_at
     if starts_at is None:
-        raise _LeftOut(draft.start_problem)
+        raise LeftOut(draft.start_problem)
     if _is_past(starts_at, draft.all_day, now):
-        raise _LeftOut("it is in the past; nothing to announce", Severity.WARNING)
+        raise LeftOut("it is in the past; nothing to announce", Severity.WARNING)
     body = _body(draft, source)
     title = draft.title
     if not title:
@@ -207,14 +195,14 @@ def _is_past(starts_at: datetime, all_day: bool, now: datetime) -> bool:
 def _body(draft: Draft, source: SourceConfig) -> Body:
     text = draft.body or draft.feed_body or source.body or ""
     if not text:
-        raise _LeftOut(
+        raise LeftOut(
             "no body: set `body` for this source in comms.toml, or give the meeting "
             "ipo:orgaan (RSS/Atom) or X-IPO-ORGAAN (iCalendar)"
         )
     body = body_by_name(text)
     if body is None:
         known = ", ".join(b.id for b in BODIES)
-        raise _LeftOut(f"unknown body '{capped(text, 60)}' (known: {known})")
+        raise LeftOut(f"unknown body '{capped(text, 60)}' (known: {known})")
     configured = body_by_name(source.body) if source.body else None
     if configured is not None and configured.id != body.id:
         draft.warnings.append(f"the feed says body {body.id}, comms.toml {configured.id}; {body.id} is used")

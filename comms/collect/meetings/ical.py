@@ -26,13 +26,12 @@ from comms.collect.meetings.draft import (
     DraftItem,
     When,
     amsterdam_time,
-    capped,
     feed_from_drafts,
     set_end,
     set_start,
 )
 from comms.collect.meetings.model import MeetingFeed
-from comms.collect.sanitise import clean_text
+from comms.collect.sanitise import capped, clean_text
 from comms.config import SourceConfig
 from comms.problems import Problem
 

@@ -146,10 +146,9 @@ def next_fire(trigger: CronTrigger, after: datetime) -> datetime | None:
 
 def fires_between(cron: str, start: datetime, end: datetime, limit: int = _MAX_RUNS) -> list[datetime]:
     """Fire times strictly after start and before end (UTC), at most `limit` of them."""
-    trigger, fires = cron_trigger(cron, end), []
-    moment: datetime | None = start
-    while len(fires) < limit and (moment := next_fire(trigger, moment)) is not None and moment < end:
-        fires.append(moment)
+    trigger, fires, moment = cron_trigger(cron, end), list[datetime](), start
+    while len(fires) < limit and (fire := next_fire(trigger, moment)) is not None and fire < end:
+        fires.append(moment := fire)
     return fires
 
 
@@ -241,10 +240,9 @@ class Schedule:
 
     def next_runs(self, step: Step, after: datetime, count: int) -> list[datetime]:
         """The next `count` runs strictly after `after`, as aware UTC."""
-        trigger, runs = self.trigger(step), []
-        moment: datetime | None = after
-        while len(runs) < count and (moment := next_fire(trigger, moment)) is not None:
-            runs.append(moment)
+        trigger, runs, moment = self.trigger(step), list[datetime](), after
+        while len(runs) < count and (run := next_fire(trigger, moment)) is not None:
+            runs.append(moment := run)
         return runs
 
     def previous_run_before(self, step: Step, moment: datetime) -> datetime | None:

@@ -15,12 +15,11 @@ All times are Europe/Amsterdam wall-clock times. Summer time, as APScheduler 3 h
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,13 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from comms import kinds
+from comms.audience.segments import load_segments
 from comms.config import _ADDRESS, Config
 from comms.dates import AMSTERDAM, local, local_text, utcnow
 from comms.kinds import MailingKind, Step
 from comms.problems import Problem
 from comms.send_window import SendWindow, describe_days, parse_days, parse_hours
-from comms.tomlfile import read_toml
+from comms.tomlfile import Table, TomlFile, closest, join
 
 STEPS: tuple[Step, ...] = (Step.BUILD, Step.SEND)  # a schedule file's [build] and [send]
 
@@ -54,14 +54,12 @@ _SHAPE: dict[str, tuple[str, ...]] = {
     "send": ("cron", "stale_after_hours", "window"),
     "send.window": ("days", "hours"),
 }
-_EXAMPLES = {
-    "kind": 'kind = "newsletter"',
-    "audience": 'audience = "statenleden"',
-    "template": 'template = "newsletter"',
-    "cron": 'cron = "0 9 1-7 * thu"',
+_EXAMPLES = {  # what to add when a required key is missing
+    "kind": 'a line like kind = "newsletter"',
+    "audience": 'a line like audience = "statenleden"',
+    "template": 'a line like template = "newsletter"',
+    "cron": 'a line like cron = "0 9 1-7 * thu"',
 }
-_TYPE_NAMES = {str: "text in quotes", bool: "true or false", float: "a number", list: "a list"}
-_REQUIRED: Any = object()
 
 
 # -- cron expressions -------------------------------------------------------------------
@@ -144,10 +142,9 @@ def next_fire(trigger: CronTrigger, after: datetime) -> datetime | None:
 
 def fires_between(cron: str, start: datetime, end: datetime, limit: int = _MAX_RUNS) -> list[datetime]:
     """Fire times strictly after start and before end (UTC), at most `limit` of them."""
-    trigger, fires = cron_trigger(cron, end), []
-    moment: datetime | None = start
-    while len(fires) < limit and (moment := next_fire(trigger, moment)) is not None and moment < end:
-        fires.append(moment)
+    trigger, fires, moment = cron_trigger(cron, end), list[datetime](), start
+    while len(fires) < limit and (fire := next_fire(trigger, moment)) is not None and fire < end:
+        fires.append(moment := fire)
     return fires
 
 
@@ -175,20 +172,19 @@ class Schedule:
         return STEPS
 
     def cron(self, step: Step) -> str:
-        return self.build_cron if step == "build" else self.send_cron
+        return self.build_cron if step == Step.BUILD else self.send_cron
 
     def stale_after(self, step: Step) -> timedelta:
-        return self.build_stale_after if step == "build" else self.send_stale_after
+        return self.build_stale_after if step == Step.BUILD else self.send_stale_after
 
     def trigger(self, step: Step) -> CronTrigger:
         return cron_trigger(self.cron(step))
 
     def next_runs(self, step: Step, after: datetime, count: int) -> list[datetime]:
         """The next `count` runs strictly after `after`, as aware UTC."""
-        trigger, runs = self.trigger(step), []
-        moment: datetime | None = after
-        while len(runs) < count and (moment := next_fire(trigger, moment)) is not None:
-            runs.append(moment)
+        trigger, runs, moment = self.trigger(step), list[datetime](), after
+        while len(runs) < count and (run := next_fire(trigger, moment)) is not None:
+            runs.append(moment := run)
         return runs
 
     def previous_run_before(self, step: Step, moment: datetime) -> datetime | None:
@@ -202,10 +198,10 @@ class Schedule:
         return None
 
     def previous_send_before(self, moment: datetime) -> datetime | None:
-        return self.previous_run_before("send", moment)
+        return self.previous_run_before(Step.SEND, moment)
 
     def next_send_after(self, moment: datetime) -> datetime | None:
-        runs = self.next_runs("send", moment, 1)
+        runs = self.next_runs(Step.SEND, moment, 1)
         return runs[0] if runs else None
 
     def approval_due(self, send: datetime) -> datetime | None:
@@ -240,44 +236,28 @@ def load_schedules(
 ) -> tuple[list[Schedule], list[Problem]]:
     """The valid schedules, and every problem of every file; checks look ahead from `now`."""
     now = now or utcnow()
-    sources = [_Source(path) for path in sorted(directory.glob("*.toml"))]
-    loaded = [(source, _load(source, segments, templates, now)) for source in sources]
-    complete = [(source, s) for source, s in loaded if s is not None]
+    files = [TomlFile(path, _EXAMPLES) for path in sorted(directory.glob("*.toml"))]
+    loaded = [(file, _load(file, segments, templates, now)) for file in files]
+    complete = [(file, s) for file, s in loaded if s is not None]
     _check_editions(complete, now)
-    problems = [p for source in sources for p in source.problems]
-    return [s for source, s in complete if not source.problems], problems
+    problems = [p for file in files for p in file.problems]
+    return [s for file, s in complete if not file.problems], problems
 
 
-@dataclass
-class _Source:
-    """One schedule file being read: its text, for line numbers, and the problems found so far."""
-
-    path: Path
-    text: str = ""
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def where(self) -> str:
-        return str(self.path)
-
-    def problem(self, reason: str, table: str = "", key: str | None = None) -> None:
-        self.problems.append(Problem(self.where, reason, line=_line(self.text, table, key)))
-
-
-def _load(source: _Source, segments: set[str], templates: set[str], now: datetime) -> Schedule | None:
-    source.text, data, source.problems = read_toml(source.path)
+def _load(file: TomlFile, segments: set[str], templates: set[str], now: datetime) -> Schedule | None:
+    data = file.root
     if data is None:
         return None
-    _check_keys(source, data, "")
-    build, approval, send = (_table(source, data, name) for name in ("build", "approval", "send"))
-    window = _window(source, _table(source, send, "send.window"))
-    kind = _kind(_name(source, data, "kind", set(kinds.all_keys()), "kinds"))
-    audience = _name(source, data, "audience", segments, "segments in the segments file")
-    template = _name(source, data, "template", templates, "folders in templates/ with an email.mjml")
-    crons = {step: _cron(source, table, step, now) for step, table in zip(STEPS, (build, send), strict=True)}
-    schedule = _schedule(source, (build, approval, send), (kind, audience, template), crons, window)
+    _check_keys(data)
+    build, approval, send = (_table(data, name) for name in ("build", "approval", "send"))
+    window = _window(_table(send, "window"))
+    kind = _kind(_name(data, "kind", set(kinds.all_keys()), "kinds"))
+    audience = _name(data, "audience", segments, "segments in the segments file")
+    template = _name(data, "template", templates, "folders in templates/ with an email.mjml")
+    crons = {step: _cron(table, step, now) for step, table in zip(STEPS, (build, send), strict=True)}
+    schedule = _schedule(file, (build, approval, send), (kind, audience, template), crons, window)
     if schedule is not None:  # even with an unknown audience: report every problem at once
-        _check_timing(source, schedule, now)
+        _check_timing(file, schedule, now)
     return schedule
 
 
@@ -291,147 +271,107 @@ def _kind(name: str | None) -> MailingKind | None:
 
 
 def _schedule(
-    source: _Source,
-    tables: tuple[dict[str, Any], ...],
+    file: TomlFile,
+    tables: tuple[Table, ...],
     names: tuple[MailingKind | str | None, ...],
-    crons: dict[str, str | None],
+    crons: dict[Step, str | None],
     window: SendWindow | None,
 ) -> Schedule | None:
     build, approval, send = tables
     values: dict[str, Any] = {
         **dict(zip(("kind", "audience", "template"), names, strict=True)),
-        "build_cron": crons["build"],
-        "send_cron": crons["send"],
-        "build_stale_after": _hours(source, build, "build", "stale_after_hours", 24, positive=True),
-        "send_stale_after": _hours(source, send, "send", "stale_after_hours", 2, positive=True),
-        "approval_required": _get(source, approval, "approval", "required", bool, True),
-        "approval_deadline": _hours(source, approval, "approval", "deadline_hours", 24, positive=False),
-        "notify": _notify(source, approval),
+        "build_cron": crons[Step.BUILD],
+        "send_cron": crons[Step.SEND],
+        "build_stale_after": _hours(build, "stale_after_hours", 24, positive=True),
+        "send_stale_after": _hours(send, "stale_after_hours", 2, positive=True),
+        "approval_required": approval.get("required", bool, True),
+        "approval_deadline": _hours(approval, "deadline_hours", 24, positive=False),
+        "notify": _notify(approval),
         "window": window,
     }
     if any(value is None for value in values.values()):
         return None
-    return Schedule(name=source.path.stem, path=source.path, **values)
+    return Schedule(name=file.path.stem, path=file.path, **values)
 
 
 # -- reading values ---------------------------------------------------------------------
 
 
-def _label(table: str, key: str) -> str:
-    return f"[{table}] {key}" if table else key
-
-
-def _check_keys(source: _Source, data: dict[str, Any], table: str) -> None:
-    expected = _SHAPE[table]
-    for key in sorted(data.keys() - set(expected)):
-        what = f"table [{_join(table, key)}]" if isinstance(data[key], dict) else _key_name(table, key)
-        guess = difflib.get_close_matches(key, expected, n=1)
-        hint = f"did you mean '{guess[0]}'? " if guess else ""
-        known = ", ".join(expected)
-        source.problem(f"unknown {what}: {hint}(known: {known})", *_place(table, key, data[key]))
+def _check_keys(table: Table) -> None:
+    """Keys and tables that _SHAPE does not list are typos: reported in name order."""
+    expected = _SHAPE[table.name]
+    for key in sorted(table.unknown_keys(expected)):
+        is_table = isinstance(table.data[key], dict)
+        what = f"table [{join(table.name, key)}]" if is_table else _key_name(table.name, key)
+        guess = closest(key, expected)
+        hint = f"did you mean '{guess}'? " if guess else ""
+        table.add(f"unknown {what}: {hint}(known: {', '.join(expected)})", key)
 
 
 def _key_name(table: str, key: str) -> str:
     return f"key '{key}' in [{table}]" if table else f"key '{key}'"
 
 
-def _place(table: str, key: str, value: Any) -> tuple[str, str | None]:
-    """Where to look for a key: a table is found by its [header]."""
-    return (_join(table, key), None) if isinstance(value, dict) else (table, key)
+def _table(parent: Table, key: str) -> Table:
+    """The table `key` in parent; empty when absent or not a table (reported). Unknown keys are reported."""
+    table = parent.table(key) or Table(parent.file, {}, join(parent.name, key))
+    _check_keys(table)
+    return table
 
 
-def _join(table: str, key: str) -> str:
-    return f"{table}.{key}" if table else key
-
-
-def _table(source: _Source, data: dict[str, Any], name: str) -> dict[str, Any]:
-    """The table `name` (dotted) in data, {} when absent; its unknown keys are problems."""
-    parent, _, key = name.rpartition(".")
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        reason = f"{_label(parent, key)} must be a table: a line [{name}] with its keys below it"
-        source.problem(reason, parent, key)
-        return {}
-    _check_keys(source, value, name)
-    return value
-
-
-def _get(
-    source: _Source, data: dict[str, Any], table: str, key: str, expected: type, default: Any = _REQUIRED
-) -> Any:
-    """data[key] if it has the expected type, else None and a problem; default if absent."""
-    if key not in data:
-        if default is _REQUIRED:
-            source.problem(f"{_label(table, key)} is missing: add a line like {_EXAMPLES[key]}", table)
-            return None
-        return default
-    value = data[key]
-    allowed = (int, float) if expected is float else (expected,)
-    if isinstance(value, bool) is not (expected is bool) or not isinstance(value, allowed):
-        source.problem(f"{_label(table, key)} must be {_TYPE_NAMES[expected]}, not {value!r}", table, key)
-        return None
-    return value
-
-
-def _name(source: _Source, data: dict[str, Any], key: str, known: set[str], what: str) -> str | None:
+def _name(data: Table, key: str, known: set[str], what: str) -> str | None:
     """The name, also when unknown (reported), so the timing checks still run."""
-    value = _get(source, data, "", key, str)
+    value = data.get(key, str)
     if value is not None and value not in known:
         listed = ", ".join(sorted(known)) or "none"
-        source.problem(f"unknown {key} {value!r}: use one of the {what} ({listed})", "", key)
+        data.add(f"unknown {key} {value!r}: use one of the {what} ({listed})", key)
     return value
 
 
-def _hours(
-    source: _Source, data: dict[str, Any], table: str, key: str, default: float, *, positive: bool
-) -> timedelta | None:
-    hours = _get(source, data, table, key, float, default)
+def _hours(table: Table, key: str, default: float, *, positive: bool) -> timedelta | None:
+    hours = table.get(key, float, default)
     if hours is None:
         return None
     if hours < 0 or (positive and hours == 0):
         rule = "more than 0" if positive else "0 or more"
-        source.problem(f"{_label(table, key)} must be {rule} hours, not {hours}", table, key)
+        table.add(f"{table.label(key)} must be {rule} hours, not {hours}", key)
         return None
     return timedelta(hours=hours)
 
 
-def _notify(source: _Source, approval: dict[str, Any]) -> tuple[str, ...]:
+def _notify(approval: Table) -> tuple[str, ...]:
     """The valid addresses; the others are reported (and the schedule with them)."""
-    addresses = _get(source, approval, "approval", "notify", list, []) or []
+    addresses = approval.get("notify", list, []) or []
     valid = tuple(a for a in addresses if isinstance(a, str) and _ADDRESS.match(a))
     for address in addresses:
         if address not in valid:
-            source.problem(f"[approval] notify: {address!r} is not an e-mail address", "approval", "notify")
+            approval.add(f"[approval] notify: {address!r} is not an e-mail address", "notify")
     return valid
 
 
-def _window(source: _Source, data: dict[str, Any]) -> SendWindow | None:
-    days = parse_days(data.get("days", "mon-fri"))
+def _window(window: Table) -> SendWindow | None:
+    days = parse_days(window.data.get("days", "mon-fri"))
     if days is None:
-        source.problem(
-            f'[send.window] days {data["days"]!r} is not valid: write "mon-fri", "mon,wed,fri", '
+        window.add(
+            f'[send.window] days {window.data["days"]!r} is not valid: write "mon-fri", "mon,wed,fri", '
             '["mon", "tue"] or "mon-sun" for every day',
-            "send.window",
             "days",
         )
-    text = data.get("hours", "08:00-18:00")
+    text = window.data.get("hours", "08:00-18:00")
     hours = parse_hours(text) if isinstance(text, str) else None
     if hours is None:
-        source.problem(f'[send.window] hours {text!r} is not valid: write it like "08:00-18:00"', *_HOURS_KEY)
+        window.add(f'[send.window] hours {text!r} is not valid: write it like "08:00-18:00"', "hours")
     elif hours[0] >= hours[1]:
         reason = (
             f"[send.window] hours {text!r}: the start must be before the end (a window cannot pass midnight)"
         )
-        source.problem(reason, *_HOURS_KEY)
+        window.add(reason, "hours")
         hours = None
     return SendWindow(days, *hours) if days and hours else None
 
 
-_HOURS_KEY = ("send.window", "hours")
-
-
-def _cron(source: _Source, table: dict[str, Any], step: Step, now: datetime) -> str | None:
-    expression = _get(source, table, step, "cron", str)
+def _cron(table: Table, step: Step, now: datetime) -> str | None:
+    expression = table.get("cron", str)
     if expression is None:
         return None
     try:
@@ -439,52 +379,34 @@ def _cron(source: _Source, table: dict[str, Any], step: Step, now: datetime) -> 
         cron_trigger(cron)
     except ValueError as exc:
         # No line number: the reason names [step] cron, and tests/test_cli.py pins "file: [send] cron …".
-        source.problems.append(
-            Problem(
-                source.where,
-                f"[{step}] cron {expression!r} is not valid: {exc}; "
-                "write 5 fields, minute hour day-of-month month day-of-week, like '0 9 1-7 * thu'",
-            )
+        table.file.add(
+            f"[{step}] cron {expression!r} is not valid: {exc}; "
+            "write 5 fields, minute hour day-of-month month day-of-week, like '0 9 1-7 * thu'"
         )
         return None
     if not fires_between(cron, now, now + NEVER_HORIZON, limit=1):
-        source.problem(
+        table.add(
             f"[{step}] cron {expression!r} never runs: no date in the next five years matches it "
             "(a day that does not exist, such as 30 or 31 February?); correct the day and month",
-            step,
             "cron",
         )
         return None
     return cron
 
 
-def _line(text: str, table: str, key: str | None) -> int | None:
-    """The line of `key` in [table], else of the [table] header: tomllib keeps no positions."""
-    current, header = "", None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if found := re.match(r"\s*\[\s*([^\[\]]+?)\s*\]", line):
-            current = re.sub(r"[\s\"']", "", found[1])
-            header = number if current == table and header is None else header
-        elif current == table and key and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
-            return number
-    if header is None and "." in table:  # an inline table: window = { days = … }
-        return _line(text, *table.rsplit(".", 1))
-    return header
-
-
 # -- timing checks ----------------------------------------------------------------------
 
 
-def _check_timing(source: _Source, schedule: Schedule, now: datetime) -> None:
+def _check_timing(source: TomlFile, schedule: Schedule, now: datetime) -> None:
     sends = fires_between(schedule.send_cron, now, now + HORIZON)
     _check_window(source, schedule, sends)
     _check_order(source, schedule, sends)
 
 
-def _check_window(source: _Source, schedule: Schedule, sends: list[datetime]) -> None:
+def _check_window(source: TomlFile, schedule: Schedule, sends: list[datetime]) -> None:
     outside = next((send for send in sends if not schedule.window.allows(send)), None)
     if outside is not None:
-        source.problem(
+        source.add(
             f"send at {_day_and_time(outside)} is outside the send window {schedule.window.describe()}: "
             "change [send] cron or [send.window]",
             "send",
@@ -492,7 +414,7 @@ def _check_window(source: _Source, schedule: Schedule, sends: list[datetime]) ->
         )
 
 
-def _check_order(source: _Source, schedule: Schedule, sends: list[datetime]) -> None:
+def _check_order(source: TomlFile, schedule: Schedule, sends: list[datetime]) -> None:
     """Every send needs a build after the previous send and early enough to approve it."""
     previous = schedule.previous_send_before(sends[0]) if sends else None
     for send in sends:
@@ -500,7 +422,7 @@ def _check_order(source: _Source, schedule: Schedule, sends: list[datetime]) -> 
         due = schedule.approval_due(send) or send
         build = next(iter(fires_between(schedule.build_cron, lower, due, limit=1)), None)
         if build is None:
-            source.problem(_order_reason(schedule, send, previous, due), "build", "cron")
+            source.add(_order_reason(schedule, send, previous, due), "build", "cron")
             return
         previous = send
 
@@ -516,7 +438,7 @@ def _order_reason(schedule: Schedule, send: datetime, previous: datetime | None,
     return f"send at {_day_and_time(send)} has no build {since}{until}: {fix}"
 
 
-def _check_editions(loaded: list[tuple[_Source, Schedule]], now: datetime) -> None:
+def _check_editions(loaded: list[tuple[TomlFile, Schedule]], now: datetime) -> None:
     """One send per edition, within a schedule and across schedules of the same kind (for kinds
     with one edition per period; agenda notices and survey mailings have one per event)."""
     told: set[str] = set()
@@ -524,7 +446,7 @@ def _check_editions(loaded: list[tuple[_Source, Schedule]], now: datetime) -> No
         key_format = kind.period_format
         if key_format is None:
             continue
-        editions: dict[str, list[tuple[datetime, _Source]]] = defaultdict(list)
+        editions: dict[str, list[tuple[datetime, TomlFile]]] = defaultdict(list)
         for source, schedule in loaded:
             if schedule.kind is kind:
                 for send in fires_between(schedule.send_cron, now, now + HORIZON):
@@ -535,12 +457,12 @@ def _check_editions(loaded: list[tuple[_Source, Schedule]], now: datetime) -> No
                 reason = _overlap_reason(kind, edition, sends, involved)
                 for source in involved:
                     if source.where not in told:  # the first clash per file is enough to act on
-                        source.problem(reason, "send", "cron")
+                        source.add(reason, "send", "cron")
                 told.update(source.where for source in involved)
 
 
 def _overlap_reason(
-    kind: MailingKind, edition: str, sends: list[tuple[datetime, _Source]], involved: list[_Source]
+    kind: MailingKind, edition: str, sends: list[tuple[datetime, TomlFile]], involved: list[TomlFile]
 ) -> str:
     shown = [f"{local_text(send)} ({source.path.name})" for send, source in sorted(sends, key=_first)[:3]]
     more = f" and {len(sends) - 3} more" if len(sends) > 3 else ""
@@ -557,14 +479,12 @@ def _overlap_reason(
     )
 
 
-def _first(pair: tuple[datetime, _Source]) -> datetime:
+def _first(pair: tuple[datetime, TomlFile]) -> datetime:
     return pair[0]
 
 
 def schedules_of(config: Config, now: datetime | None = None) -> tuple[list[Schedule], list[Problem]]:
     """The project's schedule files, checked against its segments and templates (no database)."""
-    from comms.audience.segments import load_segments
-
     segments, problems = load_segments(config.resolve(config.segments_file))
     templates = {p.parent.name for p in config.resolve(config.templates_dir).glob("*/email.mjml")}
     schedules, found = load_schedules(config.resolve(config.schedules_dir), set(segments), templates, now)

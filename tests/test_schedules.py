@@ -19,7 +19,7 @@ from comms.schedules import (
 )
 from comms.send_window import SendWindow, parse_days
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2027, 1, 1, 12, tzinfo=UTC)  # a Friday
 SEGMENTS = {"statenleden", "gs", "griffies", "evaluatie"}
 TEMPLATES = {"newsletter", "agenda-notice", "agenda-digest", "survey-invitation"}

@@ -26,7 +26,8 @@ stays 10:00 across summer time); GsMeeting carries them as aware UTC.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from typing import Any
 from comms.dates import AMSTERDAM, local
 from comms.domain import PROVINCES, province_by_name
 from comms.problems import Problem, Severity
-from comms.tomlfile import read_toml
+from comms.tomlfile import Table, TomlFile, bare
 
 GS_CALENDAR_FILE = Path("audiences") / "gs-calendar.toml"  # relative to the project root
 
@@ -206,24 +207,23 @@ def load_gs_calendar(path: Path) -> tuple[GsCalendar | None, list[Problem]]:
     None only when the file cannot be read or [default] is wrong (every province depends
     on it); a province with an error, or without a table, is left out and reported.
     """
-    text, data, problems = read_toml(path)
+    file = TomlFile(path)
+    data = file.root
     if data is None:
-        return None, problems
-    reader = _Reader(str(path), text, problems)
-    for key in [k for k in data if k not in ("default", "provinces")]:
-        reader.add(f"unknown key '{key}' (expected [default] and [provinces.NAME] tables)", "", key)
-    default = _default_rhythm(reader, data.get("default", {}))
+        return None, file.problems
+    data.check_keys(("default", "provinces"), _unknown_top_level_key)
+    default = _default_rhythm(data.table("default"))
     if default is None:
-        return None, reader.problems
-    provinces = _provinces(reader, data.get("provinces", {}), default)
+        return None, file.problems
+    provinces, broken = _provinces(data, default)
     for province in PROVINCES:
-        if province.name not in provinces and province.name not in reader.broken:
+        if province.name not in provinces and province.name not in broken:
             reason = (
                 f"province {province.name} is missing: add a table [provinces.{_toml_key(province.name)}] "
                 "(an empty one uses [default]); no agenda notices can be planned for it"
             )
-            reader.problems.append(Problem(reader.where, reason, subject=province.name))
-    return GsCalendar(path, provinces), reader.problems
+            file.add(reason, subject=province.name)  # no line: the table is not there
+    return GsCalendar(path, provinces), file.problems
 
 
 def check_gs_calendar(base: Path) -> list[Problem]:
@@ -232,165 +232,104 @@ def check_gs_calendar(base: Path) -> list[Problem]:
     return load_gs_calendar(path)[1]
 
 
-@dataclass
-class _Reader:
-    """The file being read: its text, for line numbers, and the problems found so far."""
-
-    where: str
-    text: str
-    problems: list[Problem]
-    broken: set[str] = field(default_factory=set)  # provinces left out because of an error
-
-    def add(
-        self,
-        reason: str,
-        table: str,
-        key: str | None = None,
-        *,
-        needle: str | None = None,
-        subject: str | None = None,
-        severity: Severity = Severity.ERROR,
-    ) -> None:
-        """A problem at `needle` after `key` in [table] (see line)."""
-        line = self.line(table, key, needle)
-        self.problems.append(Problem(self.where, reason, line=line, subject=subject, severity=severity))
-
-    def line(self, table: str, key: str | None = None, needle: str | None = None) -> int | None:
-        """The line of `needle` after `key` in [table], else of `key`, else of the [table] header.
-
-        tomllib keeps no positions, so this reads the text: a table's lines run from its
-        header to the next header; `key` is found as `key =`, `needle` anywhere after it.
-        """
-        section = _section(self.text, table)
-        if section is None:
-            return None
-        header, lines = section
-        at_key = next((n for n, line in lines if key and _starts_key(line, key)), None)
-        if at_key is not None and needle:
-            return next((n for n, line in lines if n >= at_key and needle in line), at_key)
-        return at_key or header
-
-
-def _section(text: str, table: str) -> tuple[int | None, list[tuple[int, str]]] | None:
-    """(header line, the numbered lines below it) of [table]; "" is the part before any header."""
-    header: int | None = None
-    current, lines, found = "", [], table == ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if opened := re.match(r"\s*\[\[?([^\[\]]+)\]\]?", line):
-            if found and current == table:
-                break
-            current = _bare(opened[1])
-            if current == table:
-                header, found = number, True
-            continue
-        if current == table:
-            lines.append((number, line))
-    return (header, lines) if found else None
-
-
-def _bare(key: str) -> str:
-    """A table name as tomllib sees it, near enough: no spaces or quotes."""
-    return re.sub(r"[\s\"']", "", key)
-
-
-def _starts_key(line: str, key: str) -> bool:
-    return re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*[=.]", line) is not None
+def _unknown_top_level_key(key: str, _guess: str | None) -> str:
+    return f"unknown key '{key}' (expected [default] and [provinces.NAME] tables)"
 
 
 def _toml_key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{name}"'
 
 
-def _default_rhythm(reader: _Reader, table: Any) -> Rhythm | None:
-    if not isinstance(table, dict):
-        reader.add("default must be a table: a line [default] with its keys below it", "", "default")
+def _default_rhythm(table: Table | None) -> Rhythm | None:
+    if table is None:
         return None
-    before = len(reader.problems)
-    for key in [k for k in table if k not in _TIMING_KEYS]:
-        hint = (
-            " (skip, recess and extra belong in a [provinces.NAME] table)" if key in _EXCEPTION_KEYS else ""
-        )
-        reader.add(f"[default] unknown key '{key}'{hint}; known: {', '.join(_TIMING_KEYS)}", "default", key)
-    rhythm = _rhythm(reader, table, "default", DEFAULT_RHYTHM)
-    return rhythm if len(reader.problems) == before else None
+    before = len(table.file.problems)
+
+    def reason(key: str, _guess: str | None) -> str:
+        exceptions = " (skip, recess and extra belong in a [provinces.NAME] table)"
+        hint = exceptions if key in _EXCEPTION_KEYS else ""
+        return f"[default] unknown key '{key}'{hint}; known: {', '.join(_TIMING_KEYS)}"
+
+    table.check_keys(_TIMING_KEYS, reason)
+    rhythm = _rhythm(table, DEFAULT_RHYTHM)
+    return rhythm if len(table.file.problems) == before else None
 
 
-def _provinces(reader: _Reader, tables: Any, default: Rhythm) -> dict[str, ProvinceCalendar]:
+def _provinces(data: Table, default: Rhythm) -> tuple[dict[str, ProvinceCalendar], set[str]]:
+    """The calendars of the provinces without errors, and the provinces left out for an error."""
+    tables = data.data.get("provinces", {})
     if not isinstance(tables, dict):
-        reader.add("provinces must be tables like [provinces.Utrecht]", "", "provinces")
-        return {}
+        data.add("provinces must be tables like [provinces.Utrecht]", "provinces")
+        return {}, set()
     found: dict[str, ProvinceCalendar] = {}
+    broken: set[str] = set()
     first_key: dict[str, str] = {}
-    for key, table in tables.items():
-        where = f"provinces.{_bare(key)}"
+    for key, value in tables.items():
+        where = f"provinces.{bare(key)}"
         province = province_by_name(key)
         if province is None:
             known = ", ".join(p.name for p in PROVINCES)
-            reader.add(f"[provinces.{key}] unknown province '{key}'; known: {known}", where, subject=key)
+            data.file.add(f"[provinces.{key}] unknown province '{key}'; known: {known}", where, subject=key)
             continue
         if province.name in first_key:
             reason = (
                 f"[provinces.{key}] is {province.name} again, after [provinces.{first_key[province.name]}]"
             )
-            reader.add(reason, where, subject=province.name)
+            data.file.add(reason, where, subject=province.name)
             continue
         first_key[province.name] = key
-        before = sum(p.is_error for p in reader.problems)
-        calendar = _province(reader, province.name, where, table, default)
-        if calendar is None or sum(p.is_error for p in reader.problems) > before:
-            reader.broken.add(province.name)
+        before = sum(p.is_error for p in data.file.problems)
+        calendar = _province(data.file, where, province.name, value, default)
+        if calendar is None or sum(p.is_error for p in data.file.problems) > before:
+            broken.add(province.name)
         else:
             found[province.name] = calendar
-    return found
+    return found, broken
 
 
-def _province(reader: _Reader, name: str, where: str, table: Any, default: Rhythm) -> ProvinceCalendar | None:
-    if not isinstance(table, dict):
-        reader.add(f"[{where}] must be a table: a line [{where}] with its keys below it", where, subject=name)
+def _province(file: TomlFile, where: str, name: str, value: Any, default: Rhythm) -> ProvinceCalendar | None:
+    if not isinstance(value, dict):
+        file.add(f"[{where}] must be a table: a line [{where}] with its keys below it", where, subject=name)
         return None
+    table = Table(file, value, where, subject=name)
     known = (*_TIMING_KEYS, *_EXCEPTION_KEYS)
-    for key in [k for k in table if k not in known]:
-        reader.add(f"[{where}] unknown key '{key}'; known: {', '.join(known)}", where, key, subject=name)
-    rhythm = _rhythm(reader, table, where, default, subject=name)
+    table.check_keys(known, lambda key, _: f"[{where}] unknown key '{key}'; known: {', '.join(known)}")
+    rhythm = _rhythm(table, default)
     if rhythm is None:
         return None
-    entries = {kind: _entries(reader, table, where, kind, name) for kind in _EXCEPTION_KEYS}
-    recesses = tuple(r for e in entries["recess"] if (r := _recess(reader, where, e)))
+    entries = {kind: _entries(table, kind) for kind in _EXCEPTION_KEYS}
+    recesses = tuple(r for e in entries["recess"] if (r := _recess(e)))
     calendar = ProvinceCalendar(name, rhythm, recesses=recesses)
-    skipped = {d for e in entries["skip"] if (d := _skip(reader, where, e, calendar))}
+    skipped = {d for e in entries["skip"] if (d := _skip(e, calendar))}
     calendar = replace(calendar, skipped=frozenset(skipped))
-    extras = tuple(x for e in entries["extra"] if (x := _extra(reader, where, e, calendar)))
+    extras = tuple(x for e in entries["extra"] if (x := _extra(e, calendar)))
     return replace(calendar, extras=extras)
 
 
 # -- values -------------------------------------------------------------------------------
 
 
-def _rhythm(
-    reader: _Reader, table: dict[str, Any], where: str, base: Rhythm, subject: str | None = None
-) -> Rhythm | None:
+def _rhythm(table: Table, base: Rhythm) -> Rhythm | None:
     """base with the timing keys of table; None (and problems) if one of them is wrong."""
     values: dict[str, Any] = {}
-    checks = {
+    checks: dict[str, tuple[Callable[[Any], Any], str]] = {
         "weekday": (_weekday, 'a day like "dinsdag" or "tuesday"'),
         "time": (_clock, 'a time like "10:00"'),
         "agenda_closes_days_before": (_days_before, f"a whole number of days from 0 to {_MAX_DAYS_BEFORE}"),
         "agenda_closes_at": (_clock, 'a time like "12:00"'),
     }
     for key, (parse, expected) in checks.items():
-        if key in table:
-            value = parse(table[key])
+        if key in table.data:
+            value = parse(table.data[key])
             if value is None:
-                reader.add(
-                    f"[{where}] {key} must be {expected}, not {table[key]!r}", where, key, subject=subject
-                )
+                table.add(f"{table.label(key)} must be {expected}, not {table.data[key]!r}", key)
             values[key] = value
     if any(v is None for v in values.values()):
         return None
     rhythm = replace(base, **{"at" if k == "time" else k: v for k, v in values.items()})
     if not rhythm.closes_before_meeting:
-        reason = f"[{where}] the agenda must close before the meeting: agenda_closes_at is not before time"
-        reader.add(reason, where, "agenda_closes_at", subject=subject)
+        reason = "the agenda must close before the meeting: agenda_closes_at is not before time"
+        table.add(f"[{table.name}] {reason}", "agenda_closes_at")
         return None
     return rhythm
 
@@ -431,113 +370,106 @@ class _Entry:
     """One { … } of a skip, recess or extra list, with known keys only."""
 
     kind: str  # skip | recess | extra
-    province: str
+    table: Table  # the province's
     values: dict[str, Any]
 
     @property
     def reason(self) -> str | None:
         return self.values.get("reason")
 
+    def add(self, reason: str, *, needle: str | None = None, severity: Severity = Severity.ERROR) -> None:
+        """A problem at the line of `needle` in the list, else at the list's key."""
+        lead = f"[{self.table.name}] {self.kind}: "
+        self.table.add(lead + reason, self.kind, needle=needle, severity=severity)
 
-def _entries(reader: _Reader, table: dict[str, Any], where: str, kind: str, province: str) -> list[_Entry]:
+
+def _entries(table: Table, kind: str) -> list[_Entry]:
     """The entries of a skip/recess/extra list whose keys are all known."""
-    raw = table.get(kind, [])
+    raw = table.data.get(kind, [])
     if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
-        reason = f"[{where}] {kind} must be a list of {{ … }} entries, like {_ENTRY_EXAMPLES[kind]}"
-        reader.add(reason, where, kind, subject=province)
+        example = _ENTRY_EXAMPLES[kind]
+        table.add(f"{table.label(kind)} must be a list of {{ … }} entries, like {example}", kind)
         return []
     known = _ENTRY_KEYS[kind]
     good = []
     for values in raw:
+        entry = _Entry(kind, table, values)
         unknown = [k for k in values if k not in known]
         for key in unknown:
-            reason = f"[{where}] {kind}: unknown key '{key}' in an entry; known: {', '.join(known)}"
-            reader.add(reason, where, kind, needle=key, subject=province)
-        reason_text = values.get("reason")
-        if reason_text is not None and not isinstance(reason_text, str):
-            reason = f"[{where}] {kind}: reason must be text, not {reason_text!r}"
-            reader.add(reason, where, kind, subject=province)
+            entry.add(f"unknown key '{key}' in an entry; known: {', '.join(known)}", needle=key)
+        if entry.reason is not None and not isinstance(entry.reason, str):
+            entry.add(f"reason must be text, not {entry.reason!r}")
         elif not unknown:
-            good.append(_Entry(kind, province, values))
+            good.append(entry)
     return good
 
 
-def _entry_day(reader: _Reader, where: str, entry: _Entry, key: str) -> date | None:
+def _entry_day(entry: _Entry, key: str) -> date | None:
     if key not in entry.values:
-        reason = (
-            f"[{where}] {entry.kind}: an entry without {key}; write it like {_ENTRY_EXAMPLES[entry.kind]}"
-        )
-        reader.add(reason, where, entry.kind, subject=entry.province)
+        entry.add(f"an entry without {key}; write it like {_ENTRY_EXAMPLES[entry.kind]}")
         return None
-    day = _day(entry.values[key])
+    raw = entry.values[key]
+    day = _day(raw)
     if day is None:
-        raw = entry.values[key]
-        reason = f"[{where}] {entry.kind}: {key} must be a date like 2026-12-29, not {raw!r}"
-        reader.add(reason, where, entry.kind, needle=str(raw), subject=entry.province)
+        entry.add(f"{key} must be a date like 2026-12-29, not {raw!r}", needle=str(raw))
     return day
 
 
-def _recess(reader: _Reader, where: str, entry: _Entry) -> Recess | None:
-    first = _entry_day(reader, where, entry, "from")
-    last = _entry_day(reader, where, entry, "until")
+def _recess(entry: _Entry) -> Recess | None:
+    first = _entry_day(entry, "from")
+    last = _entry_day(entry, "until")
     if first is None or last is None:
         return None
     if first > last:
-        reason = f"[{where}] recess: from {first} is after until {last}"
-        reader.add(reason, where, "recess", needle=first.isoformat(), subject=entry.province)
+        entry.add(f"from {first} is after until {last}", needle=first.isoformat())
         return None
     return Recess(first, last, entry.reason)
 
 
-def _skip(reader: _Reader, where: str, entry: _Entry, calendar: ProvinceCalendar) -> date | None:
-    day = _entry_day(reader, where, entry, "date")
+def _skip(entry: _Entry, calendar: ProvinceCalendar) -> date | None:
+    day = _entry_day(entry, "date")
     if day is not None and day.weekday() != calendar.rhythm.weekday:
         # Harmless but probably a typo in the date: the meeting meant to be skipped still counts.
         reason = (
-            f"[{where}] skip: {day} is a {_english_day(day.weekday())}, not a GS meeting day "
+            f"{day} is a {_english_day(day.weekday())}, not a GS meeting day "
             f"(GS {calendar.province} meets on {_english_day(calendar.rhythm.weekday)}); nothing is skipped"
         )
-        reader.add(
-            reason, where, "skip", needle=day.isoformat(), subject=calendar.province, severity=_WARNING
-        )
+        entry.add(reason, needle=day.isoformat(), severity=_WARNING)
     return day
 
 
-def _extra(reader: _Reader, where: str, entry: _Entry, calendar: ProvinceCalendar) -> ExtraMeeting | None:
-    day = _entry_day(reader, where, entry, "date")
-    place = {"needle": day.isoformat() if day else None, "subject": calendar.province}
+def _extra(entry: _Entry, calendar: ProvinceCalendar) -> ExtraMeeting | None:
+    day = _entry_day(entry, "date")
+    needle = day.isoformat() if day else None
     at = _clock(entry.values.get("time", calendar.rhythm.at))
     if at is None:
-        reader.add(
-            f'[{where}] extra: time must be a time like "14:00", not {entry.values["time"]!r}',
-            where,
-            "extra",
-            **place,
-        )
+        entry.add(f'time must be a time like "14:00", not {entry.values["time"]!r}', needle=needle)
     days_before = _days_before(
         entry.values.get("agenda_closes_days_before", calendar.rhythm.agenda_closes_days_before)
     )
     if days_before is None:
         reason = (
-            f"[{where}] extra: agenda_closes_days_before must be a whole number of days from 0 to "
-            f"{_MAX_DAYS_BEFORE}, not {entry.values['agenda_closes_days_before']!r}"
+            f"agenda_closes_days_before must be a whole number of days from 0 to {_MAX_DAYS_BEFORE}, "
+            f"not {entry.values['agenda_closes_days_before']!r}"
         )
-        reader.add(reason, where, "extra", **place)
+        entry.add(reason, needle=needle)
     if day is None or at is None or days_before is None:
         return None
     rhythm = replace(calendar.rhythm, weekday=day.weekday(), at=at, agenda_closes_days_before=days_before)
     if not rhythm.closes_before_meeting:
+        # the date is part of the lead here ("extra 2027-01-07: …"), so not entry.add
         reason = (
-            f"[{where}] extra {day}: the agenda must close before the meeting; set agenda_closes_days_before"
+            f"[{entry.table.name}] extra {day}: the agenda must close before the meeting; "
+            "set agenda_closes_days_before"
         )
-        reader.add(reason, where, "extra", **place)
+        entry.table.add(reason, "extra", needle=needle)
         return None
     if calendar.meets_regularly_on(day):
         reason = (
-            f"[{where}] extra: GS {calendar.province} already meets on {_english_day(day.weekday())} "
+            f"GS {calendar.province} already meets on {_english_day(day.weekday())} "
             f"{day}; skip the regular meeting if the extra one replaces it"
         )
-        reader.add(reason, where, "extra", **place, severity=_WARNING)
+        entry.add(reason, needle=needle, severity=_WARNING)
     return ExtraMeeting(day, rhythm, entry.reason)
 
 

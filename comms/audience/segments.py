@@ -12,7 +12,6 @@ reported problem rather than a segment that silently matches nobody.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from comms.domain import normalise_role, province_by_name, theme_by_name
 from comms.problems import Problem
-from comms.tomlfile import read_toml
+from comms.tomlfile import TomlFile, bare
 
 _FILTERS = ("roles", "provinces", "themes", "exclude_roles")
 _KEYS = ("description", *_FILTERS)
@@ -38,41 +37,26 @@ class Segment:
 
 def load_segments(path: Path) -> tuple[dict[str, Segment], list[Problem]]:
     """Every segment that is entirely valid, and the problems of the others."""
-    where = str(path)
-    text, data, problems = read_toml(path)
+    file = TomlFile(path)
+    data = file.root
     if data is None:
-        return {}, problems
+        return {}, file.problems
 
-    problems = [_unknown_top_level_key(where, text, key) for key in data if key != "segments"]
-    tables = data.get("segments", {})
+    for key in data.unknown_keys(("segments",)):
+        file.add(f"unknown key '{key}' (expected [segments.NAME] tables)", "", key, subject=key)
+    tables = data.data.get("segments", {})
     if not isinstance(tables, dict):
-        return {}, [*problems, Problem(where, "segments must be tables like [segments.NAME]")]
+        file.add("segments must be tables like [segments.NAME]")
+        return {}, file.problems
 
     segments: dict[str, Segment] = {}
     for name, table in tables.items():
         segment, reasons = _segment(name, table)
-        line = _line(text, rf"[ \t]*\[[ \t]*segments[ \t]*\.[ \t]*{_quoted(name)}[ \t]*\]")
-        problems += [Problem(where, r, line=line, subject=name) for r in reasons]
+        for reason in reasons:  # at the segment's [segments.NAME] line
+            file.add(reason, f"segments.{bare(name)}", subject=name)
         if segment is not None:
             segments[name] = segment
-    return segments, problems
-
-
-def _unknown_top_level_key(where: str, text: str, key: str) -> Problem:
-    reason = f"unknown key '{key}' (expected [segments.NAME] tables)"
-    line = _line(text, rf"[ \t]*\[?[ \t]*{_quoted(key)}[ \t]*[=.\]]")
-    return Problem(where, reason, line=line, subject=key)
-
-
-def _line(text: str, pattern: str) -> int | None:
-    """The first line that starts with pattern: tomllib keeps no positions of valid keys."""
-    found = re.search(f"^{pattern}", text, flags=re.MULTILINE)
-    return text.count("\n", 0, found.start()) + 1 if found else None
-
-
-def _quoted(key: str) -> str:
-    """A TOML key as a regex, bare or in quotes: gs, "gs" or 'gs'."""
-    return rf"""(["']?){re.escape(key)}\1"""
+    return segments, file.problems
 
 
 def _segment(name: str, table: Any) -> tuple[Segment | None, list[str]]:

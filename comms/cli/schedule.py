@@ -9,6 +9,7 @@ from rich.table import Table
 
 from comms.cli.base import Failed, config_of, handles_failures, out, report, service_of
 from comms.dates import local_text, start_of_day, utcnow
+from comms.kinds import Step
 from comms.operations import schedules as service_schedules
 from comms.operations.schedules import Schedule
 
@@ -66,7 +67,7 @@ def _schedule_table(schedules: list[Schedule], after: datetime, count: int) -> T
     for item in schedules:
         for step in item.steps:
             runs = item.next_runs(step, after, count)
-            is_send = step == "send"
+            is_send = step == Step.SEND
             dues = [item.approval_due(run) for run in runs] if is_send else []
             table.add_row(
                 item.name,

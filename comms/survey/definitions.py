@@ -34,13 +34,12 @@ respondent next to the answers that are valid, so a draft keeps everything that 
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -49,7 +48,7 @@ from typing import Any
 from comms.dates import AMSTERDAM
 from comms.domain import PROVINCES, ROLES, normalise_role, province_by_name
 from comms.problems import Problem, Severity
-from comms.tomlfile import read_toml
+from comms.tomlfile import Table, TomlFile
 
 SCALE_POINTS = 5
 MAX_TEXT_LENGTH = 10_000
@@ -236,8 +235,6 @@ _EXAMPLES = {
     "type": 'type = "scale"',
     "text": 'text = "Ik ken de afspraken uit het pamflet."',
 }
-_TYPE_NAMES = {str: "text in quotes", bool: "true or false", int: "a whole number", list: "a list"}
-_REQUIRED: Any = object()
 
 
 def load_survey_definitions(directory: Path) -> tuple[list[SurveyDefinition], list[Problem]]:
@@ -246,9 +243,10 @@ def load_survey_definitions(directory: Path) -> tuple[list[SurveyDefinition], li
     A folder that does not exist holds no surveys: no problem. A file with an error is left out;
     two files with the same round are both left out, since either could be meant.
     """
-    files = [_File(path) for path in sorted(directory.glob("*.toml"))] if directory.is_dir() else []
+    paths = sorted(directory.glob("*.toml")) if directory.is_dir() else []
+    files = [TomlFile(path, _EXAMPLES) for path in paths]
     loaded = [(file, _load(file)) for file in files]
-    by_round: dict[str, list[tuple[_File, SurveyDefinition]]] = defaultdict(list)
+    by_round: dict[str, list[tuple[TomlFile, SurveyDefinition]]] = defaultdict(list)
     for file, definition in loaded:
         if definition is not None:
             by_round[definition.round].append((file, definition))
@@ -272,91 +270,38 @@ def check_surveys(directory: Path) -> list[Problem]:
     return load_survey_definitions(directory)[1]
 
 
-@dataclass
-class _File:
-    """One definition file being read: its text, for line numbers, and the problems found so far."""
-
-    path: Path
-    text: str = ""
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def where(self) -> str:
-        return str(self.path)
-
-    @property
-    def has_errors(self) -> bool:
-        return any(p.is_error for p in self.problems)
-
-    def add(
-        self,
-        reason: str,
-        table: str = "",
-        key: str | None = None,
-        *,
-        index: int = 0,
-        needle: str | None = None,
-        nth: int = 1,
-        subject: str | None = None,
-        severity: Severity = Severity.ERROR,
-    ) -> None:
-        line = _line(self.text, table, index, key, needle, nth)
-        self.problems.append(Problem(self.where, reason, line=line, subject=subject, severity=severity))
-
-
-def _line(
-    text: str, table: str, index: int, key: str | None, needle: str | None = None, nth: int = 1
-) -> int | None:
-    """The line of the nth `needle` from `key` on in the index-th [table] (or [[table]]), else of
-    `key`, else of the table's header; tomllib keeps no positions, so this reads the text."""
-    sections: list[tuple[str, int | None, list[tuple[int, str]]]] = [("", None, [])]
-    for number, line in enumerate(text.splitlines(), start=1):
-        if opened := re.match(r"\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$", line):
-            sections.append((re.sub(r"[\s\"']", "", opened[1]), number, []))
-        else:
-            sections[-1][2].append((number, line))
-    matching = [s for s in sections if s[0] == table]
-    if index >= len(matching):
-        # questions = [{ … }] written inline: point at the key that holds them
-        return _line(text, "", 0, table) if table else None
-    _, header, lines = matching[index]
-    pattern = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=") if key else None
-    at_key = next((n for n, line in lines if pattern and pattern.match(line)), None)
-    if at_key is not None and needle:
-        seen = 0
-        for number, line in lines:
-            seen += line.count(needle) if number >= at_key else 0
-            if seen >= nth:
-                return number
-    if at_key is None and key:  # a key that is a table of its own: [audience] or [reminders.x]
-        nested = f"{table}.{key}" if table else key
-        return next((s[1] for s in sections if s[0] == nested or s[0].startswith(nested + ".")), header)
-    return at_key or header
-
-
-def _load(file: _File) -> SurveyDefinition | None:
-    file.text, data, file.problems = read_toml(file.path)
+def _load(file: TomlFile) -> SurveyDefinition | None:
+    data = file.root
     if data is None:
         return None
-    _check_keys(file, data, _TOP_KEYS, "")
-    title = _text(file, data, "", "title")
-    introduction = _get(file, data, "", "introduction", str, "") or ""
-    round_ = _round(file, data)
-    opens_at = _moment(file, data, "opens", end_of_day=False)
-    closes_at = _moment(file, data, "closes", end_of_day=True)
+    _check_keys(data, _TOP_KEYS)
+    title = _text(data, "title")
+    introduction = data.get("introduction", str, "") or ""
+    round_ = _round(data)
+    opens_at = _moment(data, "opens", end_of_day=False)
+    closes_at = _moment(data, "closes", end_of_day=True)
     if opens_at and closes_at and closes_at <= opens_at:
-        file.add("closes must be after opens: the survey would never be open", "", "closes")
-    anonymous = _get(file, data, "", "anonymous", bool, True)
-    min_group_size = _get(file, data, "", "min_group_size", int, DEFAULT_MIN_GROUP_SIZE)
+        data.add("closes must be after opens: the survey would never be open", "closes")
+    anonymous = data.get("anonymous", bool, True)
+    min_group_size = data.get("min_group_size", int, DEFAULT_MIN_GROUP_SIZE)
     if min_group_size is not None and min_group_size < 1:
-        file.add(f"min_group_size must be 1 or more, not {min_group_size}", "", "min_group_size")
-    roles, provinces = _audience(file, _table(file, data, "audience"))
-    reminders = _reminders(file, _table(file, data, "reminders", optional=True))
+        data.add(f"min_group_size must be 1 or more, not {min_group_size}", "min_group_size")
+    roles, provinces = _audience(data.table("audience", missing=_EXAMPLES["roles"]))
+    reminders = _reminders(data.table("reminders"))
     questions = _questions(file, data)
     if reminders and opens_at and closes_at:
         _check_first_reminder(file, reminders, opens_at, closes_at)
-    if file.has_errors:
-        return None
+    if (
+        file.has_errors
+        or title is None
+        or round_ is None
+        or opens_at is None
+        or closes_at is None
+        or reminders is None
+        or anonymous is None
+        or min_group_size is None
+    ):
+        return None  # the problems say why; the values are all set when there are none
     return SurveyDefinition(
         name=file.path.stem,
         path=file.path,
@@ -371,11 +316,11 @@ def _load(file: _File) -> SurveyDefinition | None:
         anonymous=anonymous,
         min_group_size=min_group_size,
         questions=questions,
-    )  # type: ignore[arg-type]  # no errors: every value is set
+    )
 
 
 def _check_first_reminder(
-    file: _File, policy: ReminderPolicy, opens_at: datetime, closes_at: datetime
+    file: TomlFile, policy: ReminderPolicy, opens_at: datetime, closes_at: datetime
 ) -> None:
     """A warning, not an error: a short round without reminders is allowed, but rarely meant."""
     if policy.max_reminders and opens_at + timedelta(days=policy.first_after_days) >= closes_at:
@@ -388,161 +333,91 @@ def _check_first_reminder(
         )
 
 
-def _prefix(table: str, index: int) -> str:
-    """How a reason starts: 'question 3: ', '[reminders] ' or nothing for the top of the file."""
-    return f"question {index + 1}: " if table == "questions" else f"[{table}] " if table else ""
+def _check_keys(table: Table, known: tuple[str, ...]) -> None:
+    def reason(key: str, guess: str | None) -> str:
+        hint = f" (did you mean '{guess}'?)" if guess else f"; known: {', '.join(known)}"
+        return table.label(f"unknown key '{key}'{hint}")
+
+    table.check_keys(known, reason)
 
 
-def _check_keys(
-    file: _File,
-    data: dict[str, Any],
-    known: tuple[str, ...],
-    table: str,
-    index: int = 0,
-    subject: str | None = None,
-) -> None:
-    for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(known)}"
-            file.add(
-                f"{_prefix(table, index)}unknown key '{key}'{hint}", table, key, index=index, subject=subject
-            )
-
-
-def _get(
-    file: _File,
-    data: dict[str, Any],
-    table: str,
-    key: str,
-    expected: type,
-    default: Any = _REQUIRED,
-    *,
-    index: int = 0,
-    subject: str | None = None,
-) -> Any:
-    """data[key] if it has the expected type, else None and a problem; default if absent."""
-    if key not in data:
-        if default is _REQUIRED:
-            file.add(
-                f"{_prefix(table, index)}{key} is missing: add {_EXAMPLES[key]}",
-                table,
-                index=index,
-                subject=subject,
-            )
-            return None
-        return default
-    value = data[key]
-    if isinstance(value, bool) is not (expected is bool) or not isinstance(value, expected):
-        file.add(
-            f"{_prefix(table, index)}{key} must be {_TYPE_NAMES[expected]}, not {value!r}",
-            table,
-            key,
-            index=index,
-            subject=subject,
-        )
-        return None
-    return value
-
-
-def _text(
-    file: _File, data: dict[str, Any], table: str, key: str, *, index: int = 0, subject: str | None = None
-) -> str | None:
-    value = _get(file, data, table, key, str, index=index, subject=subject)
+def _text(table: Table, key: str) -> str | None:
+    value = table.get(key, str)
     if value is not None and not value.strip():
-        file.add(f"{_prefix(table, index)}{key} is empty", table, key, index=index, subject=subject)
+        table.add(f"{table.label(key)} is empty", key)
         return None
     return value.strip() if value else None
 
 
-def _table(file: _File, data: dict[str, Any], name: str, *, optional: bool = False) -> dict[str, Any] | None:
-    """The table, {} when an optional one is absent; None (and a problem) when it is wrong or missing."""
-    if name not in data:
-        if optional:
-            return {}
-        file.add(f"[{name}] is missing: add {_EXAMPLES['roles']}")
-        return None
-    if not isinstance(data[name], dict):
-        file.add(f"{name} must be a table: a line [{name}] with its keys below it", "", name)
-        return None
-    return data[name]
-
-
-def _round(file: _File, data: dict[str, Any]) -> str | None:
-    value = _get(file, data, "", "round", str)
+def _round(data: Table) -> str | None:
+    value = data.get("round", str)
     if value is None:
         return None
     found = ROUND_PATTERN.match(value.strip())
     if found is None or not 2000 <= int(found[1]) <= 2999:
-        file.add(f'round {value!r} is not valid: write the year and half year, like "2026-H2"', "", "round")
+        data.add(f'round {value!r} is not valid: write the year and half year, like "2026-H2"', "round")
         return None
     return value.strip()
 
 
-def _moment(file: _File, data: dict[str, Any], key: str, *, end_of_day: bool) -> datetime | None:
-    if key not in data:
-        file.add(f"{key} is missing: add {_EXAMPLES[key]} (local time)")
+def _moment(data: Table, key: str, *, end_of_day: bool) -> datetime | None:
+    if key not in data.data:
+        data.add(f"{key} is missing: add {_EXAMPLES[key]} (local time)")
         return None
-    value = data[key]
+    value = data.data[key]
     if isinstance(value, datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=AMSTERDAM)
         return aware.astimezone(UTC)
     if isinstance(value, date):
         day = value + timedelta(days=1) if end_of_day else value
         return datetime.combine(day, time(), AMSTERDAM).astimezone(UTC)
-    file.add(
-        f"{key} must be a date or a date and time without quotes, like {_EXAMPLES[key]}, not {value!r}",
-        "",
-        key,
+    data.add(
+        f"{key} must be a date or a date and time without quotes, like {_EXAMPLES[key]}, not {value!r}", key
     )
     return None
 
 
-def _audience(file: _File, table: dict[str, Any] | None) -> tuple[frozenset[str], frozenset[str]]:
+def _audience(table: Table | None) -> tuple[frozenset[str], frozenset[str]]:
     if table is None:
         return frozenset(), frozenset()
-    _check_keys(file, table, _AUDIENCE_KEYS, "audience")
+    _check_keys(table, _AUDIENCE_KEYS)
     roles: set[str] = set()
-    for value in _strings(file, table, "roles", required=True):
+    for value in _strings(table, "roles", required=True):
         role = normalise_role(value)
         if role is None:
             known = ", ".join(ROLES)
-            file.add(
-                f"[audience] roles: unknown role {value!r}; known: {known}",
-                "audience",
-                "roles",
-                needle=f'"{value}"',
-            )
+            reason = f"[audience] roles: unknown role {value!r}; known: {known}"
+            table.add(reason, "roles", needle=f'"{value}"')
         else:
             roles.add(role)
     provinces: set[str] = set()
-    for value in _strings(file, table, "provinces", required=False):
+    for value in _strings(table, "provinces", required=False):
         province = province_by_name(value)
         if province is None:
             known = ", ".join(p.name for p in PROVINCES)
             reason = (
                 f"[audience] provinces: unknown province {value!r}; known: {known} (an empty list means all)"
             )
-            file.add(reason, "audience", "provinces", needle=f'"{value}"')
+            table.add(reason, "provinces", needle=f'"{value}"')
         else:
             provinces.add(province.name)
     return frozenset(roles), frozenset(provinces)
 
 
-def _strings(file: _File, table: dict[str, Any], key: str, *, required: bool) -> list[str]:
-    value = table.get(key, [])
+def _strings(table: Table, key: str, *, required: bool) -> list[str]:
+    value = table.data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        file.add(f"[audience] {key} must be a list of names in quotes, not {value!r}", "audience", key)
+        table.add(f"[audience] {key} must be a list of names in quotes, not {value!r}", key)
         return []
     if required and not value:
-        file.add(f"[audience] {key} is missing or empty: add {_EXAMPLES['roles']}", "audience", key)
+        table.add(f"[audience] {key} is missing or empty: add {_EXAMPLES['roles']}", key)
     return value
 
 
-def _reminders(file: _File, table: dict[str, Any] | None) -> ReminderPolicy | None:
+def _reminders(table: Table | None) -> ReminderPolicy | None:
     if table is None:
         return None
-    _check_keys(file, table, _REMINDER_KEYS, "reminders")
+    _check_keys(table, _REMINDER_KEYS)
     defaults = (
         DEFAULT_REMINDERS.first_after_days,
         DEFAULT_REMINDERS.min_days_between,
@@ -550,87 +425,84 @@ def _reminders(file: _File, table: dict[str, Any] | None) -> ReminderPolicy | No
     )
     values = []
     for key, default in zip(_REMINDER_KEYS, defaults, strict=True):
-        value = _get(file, table, "reminders", key, int, default)
+        value = table.get(key, int, default)
         if value is not None and value < 0:
-            file.add(f"[reminders] {key} must be 0 or more, not {value}", "reminders", key)
+            table.add(f"[reminders] {key} must be 0 or more, not {value}", key)
             value = None
         values.append(value)
     first, between, most = values
     if most is not None and most > MAX_REMINDERS:
-        file.add(f"[reminders] max must be at most {MAX_REMINDERS}, not {most}", "reminders", "max")
+        table.add(f"[reminders] max must be at most {MAX_REMINDERS}, not {most}", "max")
         return None
     if between == 0 and most is not None and most > 1:
         reason = (
             "[reminders] min_days_between must be 1 or more when max is more than 1: a reminder a day at most"
         )
-        file.add(reason, "reminders", "min_days_between")
+        table.add(reason, "min_days_between")
         return None
     if first is None or between is None or most is None:
         return None
     return ReminderPolicy(first_after_days=first, min_days_between=between, max_reminders=most)
 
 
-def _questions(file: _File, data: dict[str, Any]) -> tuple[Question, ...]:
-    tables = data.get("questions")
+def _questions(file: TomlFile, data: Table) -> tuple[Question, ...]:
+    tables = data.data.get("questions")
     if tables is None:
-        file.add(f"questions are missing: add {_EXAMPLES['questions']}")
+        data.add(f"questions are missing: add {_EXAMPLES['questions']}")
         return ()
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        file.add(f"questions must be {_EXAMPLES['questions']}", "", "questions")
+        data.add(f"questions must be {_EXAMPLES['questions']}", "questions")
         return ()
+    questions = [_question_table(file, table, index) for index, table in enumerate(tables)]
     first_at: dict[str, int] = {}
-    for index, table in enumerate(tables):
-        id_ = table.get("id")
-        if not isinstance(id_, str):
+    for question in questions:
+        id_ = question.subject
+        if id_ is None:
             continue  # _question reports it
         if id_ in first_at:
-            file.add(
-                f"question {index + 1}: id {id_!r} is used before, by question {first_at[id_] + 1}: "
+            question.add(
+                f"question {question.index + 1}: id {id_!r} is used before, by question {first_at[id_] + 1}: "
                 "every question needs its own id",
-                "questions",
                 "id",
-                index=index,
-                subject=id_,
             )
-        first_at.setdefault(id_, index)
-    questions = [_question(file, table, index) for index, table in enumerate(tables)]
-    return tuple(q for q in questions if q is not None)
+        first_at.setdefault(id_, question.index)
+    found = [_question(question) for question in questions]
+    return tuple(q for q in found if q is not None)
 
 
-def _question(file: _File, table: dict[str, Any], index: int) -> Question | None:
-    raw_id = table.get("id")
+def _question_table(file: TomlFile, data: dict[str, Any], index: int) -> Table:
+    """The index-th [[questions]]; its problems start with 'question N: ' and name its id."""
+    raw_id = data.get("id")
     subject = raw_id if isinstance(raw_id, str) else None
-    at: dict[str, Any] = {"index": index, "subject": subject}
-    before = len(file.problems)
-    _check_keys(file, table, _QUESTION_KEYS, "questions", index, subject)
-    id_ = _get(file, table, "questions", "id", str, **at)
+    return Table(file, data, "questions", index=index, subject=subject, prefix=f"question {index + 1}: ")
+
+
+def _question(table: Table) -> Question | None:
+    number = table.index + 1
+    before = len(table.file.problems)
+    _check_keys(table, _QUESTION_KEYS)
+    id_ = table.get("id", str)
     if id_ is not None and not ID_PATTERN.match(id_):
         reason = (
-            f"question {index + 1}: id {id_!r} is not valid: use 1 to 50 of a-z, 0-9, - and _ "
+            f"question {number}: id {id_!r} is not valid: use 1 to 50 of a-z, 0-9, - and _ "
             '(no capitals or spaces), like "bekendheid"'
         )
-        file.add(reason, "questions", "id", **at)
+        table.add(reason, "id")
     elif id_ in RESERVED_IDS:
-        reason = f"question {index + 1}: id {id_!r} is a name the form uses itself; choose another id"
-        file.add(reason, "questions", "id", **at)
-    kind = _type(file, table, index, subject)
-    text = _text(file, table, "questions", "text", **at)
-    required = _get(file, table, "questions", "required", bool, True, **at)
-    help_ = _get(file, table, "questions", "help", str, None, **at)
+        table.add(f"question {number}: id {id_!r} is a name the form uses itself; choose another id", "id")
+    kind = _type(table)
+    text = _text(table, "text")
+    required = table.get("required", bool, True)
+    help_ = table.get("help", str, None)
     for key, types in _TYPE_KEYS.items():
-        if kind is not None and key in table and kind not in types:
+        if kind is not None and key in table.data and kind not in types:
             allowed = " and ".join(t.value for t in types)
-            file.add(
-                f"question {index + 1}: {key} belongs to {allowed} questions, not to {kind.value}",
-                "questions",
-                key,
-                **at,
-            )
-    labels = _labels(file, table, at) if kind is QuestionType.SCALE else ()
-    options = _options(file, table, at) if kind in (QuestionType.SINGLE, QuestionType.MULTIPLE) else ()
-    max_length = _max_length(file, table, at) if kind is QuestionType.TEXT else DEFAULT_TEXT_LENGTH
-    if len(file.problems) > before:
-        return None
+            table.add(f"question {number}: {key} belongs to {allowed} questions, not to {kind.value}", key)
+    labels = _labels(table) if kind is QuestionType.SCALE else ()
+    options = _options(table) if kind in (QuestionType.SINGLE, QuestionType.MULTIPLE) else ()
+    max_length = _max_length(table) if kind is QuestionType.TEXT else DEFAULT_TEXT_LENGTH
+    if len(table.file.problems) > before or id_ is None or kind is None or text is None or required is None:
+        return None  # the problems say why; the values are all set when there are none
     return Question(
         id=id_,
         type=kind,
@@ -640,24 +512,18 @@ def _question(file: _File, table: dict[str, Any], index: int) -> Question | None
         options=options,
         max_length=max_length,
         help=(help_ or "").strip() or None,
-    )  # type: ignore[arg-type]  # no problems: every value is set
+    )
 
 
-def _type(file: _File, table: dict[str, Any], index: int, subject: str | None) -> QuestionType | None:
-    value = _get(file, table, "questions", "type", str, index=index, subject=subject)
+def _type(table: Table) -> QuestionType | None:
+    value = table.get("type", str)
     if value is None:
         return None
     try:
         return QuestionType(value.strip().lower())
     except ValueError:
         known = ", ".join(t.value for t in QuestionType)
-        file.add(
-            f"question {index + 1}: unknown type {value!r}; use one of {known}",
-            "questions",
-            "type",
-            index=index,
-            subject=subject,
-        )
+        table.add(f"question {table.index + 1}: unknown type {value!r}; use one of {known}", "type")
         return None
 
 
@@ -668,55 +534,47 @@ def _string_list(table: dict[str, Any], key: str) -> list[str] | None:
     return [v.strip() for v in value]
 
 
-def _labels(file: _File, table: dict[str, Any], at: dict[str, Any]) -> tuple[str, ...]:
-    labels = _string_list(table, "labels")
+def _labels(table: Table) -> tuple[str, ...]:
+    labels = _string_list(table.data, "labels")
     if labels is None or len(labels) != SCALE_POINTS:
         if labels is not None:
             count = f"has {len(labels)}"
         else:
-            count = "has none" if "labels" not in table else "has something else than texts"
+            count = "has none" if "labels" not in table.data else "has something else than texts"
         reason = (
-            f"question {at['index'] + 1}: a scale needs exactly {SCALE_POINTS} labels in quotes, "
+            f"question {table.index + 1}: a scale needs exactly {SCALE_POINTS} labels in quotes, "
             f'for 1 to {SCALE_POINTS}, like ["Helemaal oneens", "Oneens", "Neutraal", "Eens", '
             f'"Helemaal eens"]; it {count}'
         )
-        file.add(reason, "questions", "labels" if "labels" in table else "type", **at)
+        table.add(reason, "labels" if "labels" in table.data else "type")
         return ()
     return tuple(labels)
 
 
-def _options(file: _File, table: dict[str, Any], at: dict[str, Any]) -> tuple[str, ...]:
-    options = _string_list(table, "options")
-    number = at["index"] + 1
+def _options(table: Table) -> tuple[str, ...]:
+    options = _string_list(table.data, "options")
+    number = table.index + 1
     if options is None or len(options) < 2:
         reason = f"question {number}: needs options, a list of at least 2 answers in quotes"
         if options is not None:
             reason += f"; it has {len(options)}"
-        file.add(reason, "questions", "options" if "options" in table else "type", **at)
+        table.add(reason, "options" if "options" in table.data else "type")
         return ()
     seen: dict[str, int] = defaultdict(int)
     for option in options:
         seen[option] += 1
         if seen[option] == 2:  # the line of the second one; once per option
-            file.add(
-                f"question {number}: option {option!r} is listed more than once",
-                "questions",
-                "options",
-                needle=f'"{option}"',
-                nth=2,
-                **at,
-            )
+            reason = f"question {number}: option {option!r} is listed more than once"
+            table.add(reason, "options", needle=f'"{option}"', nth=2)
     return tuple(options)
 
 
-def _max_length(file: _File, table: dict[str, Any], at: dict[str, Any]) -> int:
-    value = _get(file, table, "questions", "max_length", int, DEFAULT_TEXT_LENGTH, **at)
+def _max_length(table: Table) -> int:
+    value = table.get("max_length", int, DEFAULT_TEXT_LENGTH)
     if value is not None and not 1 <= value <= MAX_TEXT_LENGTH:
-        file.add(
-            f"question {at['index'] + 1}: max_length must be from 1 to {MAX_TEXT_LENGTH}, not {value}",
-            "questions",
+        table.add(
+            f"question {table.index + 1}: max_length must be from 1 to {MAX_TEXT_LENGTH}, not {value}",
             "max_length",
-            **at,
         )
     return value or DEFAULT_TEXT_LENGTH
 

@@ -169,7 +169,8 @@ class Schedule:
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return STEPS
+        """The cron steps this schedule runs: its [build] and [send], as far as its kind has them."""
+        return tuple(step for step in STEPS if step in self.kind.steps)
 
     def cron(self, step: Step) -> str:
         return self.build_cron if step == Step.BUILD else self.send_cron

@@ -1,31 +1,13 @@
-"""Rendering agenda notices and the agenda digest: once per edition, like the newsletter."""
+"""What an agenda notice carries besides its text: the meeting as an .ics attachment."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from comms.collect.meetings.model import Meeting
-from comms.compose.agenda import PlannedNotice, notice_context
 from comms.config import Config
 from comms.render.ics import meeting_ics
 from comms.render.message import Attachment
-from comms.render.personalise import RecipientFields
-from comms.render.templates import Rendered, Templates
-
-NOTICE_TEMPLATE = "agenda-notice"
-DIGEST_TEMPLATE = "agenda-digest"
-
-
-def render_notice(templates: Templates, notice: PlannedNotice, template: str = NOTICE_TEMPLATE) -> Rendered:
-    context: dict[str, Any] = notice_context(notice) | {"recipient": RecipientFields()}
-    return templates.render(template, context)
-
-
-def render_digest(templates: Templates, digest: dict[str, Any], template: str = DIGEST_TEMPLATE) -> Rendered:
-    # No `recipient` in the context: a template that reaches for a personal value fails to
-    # render (StrictUndefined), so a forwarded digest can never carry one.
-    return templates.render(template, {"digest": digest})
 
 
 def notice_attachment(

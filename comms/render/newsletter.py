@@ -16,7 +16,6 @@ from comms.compose.newsletter import NewsletterContent
 from comms.config import Config
 from comms.domain import PROVINCES, THEMES, province_by_name
 from comms.render.personalise import RecipientFields
-from comms.render.templates import Rendered, Templates
 
 AV_BLOCK = "av"
 ALL_THEMES = frozenset(t.id for t in THEMES)
@@ -85,9 +84,3 @@ def context(config: Config, content: NewsletterContent, edition_key: str, subjec
         "recipient": RecipientFields(),
         "blocks": BlockNames(),
     }
-
-
-def render_newsletter(
-    templates: Templates, config: Config, content: NewsletterContent, edition_key: str, subject: str
-) -> Rendered:
-    return templates.render(config.newsletter.template, context(config, content, edition_key, subject))

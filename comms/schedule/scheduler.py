@@ -31,7 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from comms.dates import AMSTERDAM
 from comms.schedule import jobs
-from comms.schedules import STEPS, Schedule
+from comms.schedules import Schedule
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "comms.schedule.jobs:run_step"
@@ -127,7 +127,7 @@ def sync_jobs(scheduler: SteppedScheduler, schedules: Iterable[Schedule]) -> lis
     wanted: set[str] = set()
     existing = {job.id: job for job in scheduler.get_jobs()}
     for schedule in schedules:
-        for step in STEPS:
+        for step in schedule.steps:
             ident, name = job_id(schedule, step), f"{schedule.name}:{step}@{schedule.fingerprint}"
             wanted.add(ident)
             current = existing.get(ident)

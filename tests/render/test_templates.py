@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from comms.kinds.newsletter import sample_content
-from comms.render.newsletter import render_newsletter
+from comms.render.newsletter import context
 from comms.render.templates import TemplateError, Templates
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def render(templates: Path) -> None:
 
     config, _ = load_config(REPO / "comms.toml")
     assert config is not None
-    render_newsletter(Templates(templates), config, sample_content(), "k", "s")
+    Templates(templates).render(config.newsletter.template, context(config, sample_content(), "k", "s"))
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,13 @@ POSTGRES_URL = os.environ.get("COMMS_TEST_DATABASE_URL")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
+@pytest.fixture
+def seed() -> int:
+    """The seed of a test's random choices (`random.Random(seed)`): the same every run unless
+    COMMS_TEST_SEED says otherwise; failure messages name it, so a failing run can be repeated."""
+    return int(os.environ.get("COMMS_TEST_SEED", "20261201"))
+
+
 @pytest.fixture(autouse=True)
 def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMMS_SECRET_KEY", SECRET)

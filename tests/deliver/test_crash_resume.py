@@ -18,6 +18,8 @@ from comms.store.database import Database
 from comms.store.models import Message, MessageStatus
 from tests.fakes.smtp import FakeSMTPServer
 
+pytestmark = pytest.mark.slow  # 5000 recipients through `comms send` subprocesses, twice
+
 RECIPIENTS = 5000
 BATCH = 100
 KEY = "nieuwsbrief-2026-12"

@@ -738,6 +738,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.slow
 def test_results_page_passes_axe_in_a_browser(
     service: Service, site: tuple[httpx.Client, FixedClock]
 ) -> None:

@@ -31,6 +31,7 @@ def emls(project: Path, key: str = "nieuwsbrief-2026-12") -> list[Path]:
     return sorted((project / "outbox" / key / "messages").glob("*.eml"))
 
 
+@pytest.mark.slow
 def test_demo_writes_one_valid_message_per_statenlid(project: Path) -> None:
     result = comms(project, "demo", "--outbox", str(project / "outbox"))
     assert result.exit_code == 0, result.output

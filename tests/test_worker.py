@@ -340,6 +340,7 @@ def worker_process(project: Path, *args: str) -> subprocess.Popen[str]:
 RECIPIENTS = 500
 
 
+@pytest.mark.slow
 def test_sigterm_mid_send_finishes_the_batch_exits_0_and_a_later_worker_sends_the_rest(
     make_edition: Callable[..., Sending], smtp_server: FakeSMTPServer, project: Path
 ) -> None:

@@ -18,6 +18,8 @@ from comms.store.database import Database
 from comms.store.models import Message, MessageStatus
 from tests.fakes.smtp import FakeSMTPServer
 
+pytestmark = pytest.mark.slow  # 5000 recipients through `comms send` subprocesses, twice
+
 RECIPIENTS = 5000
 BATCH = 100
 KEY = "nieuwsbrief-2026-12"
@@ -69,49 +71,49 @@ def ledger(project: Path) -> dict[str, int]:
     return dict(rows)
 
 
-def test_kill_9_mid_send_then_resume_leaves_exactly_one_message_each(big_project: Path) -> None:
+def test_kill_9_mid_send_then_resume_leaves_exactly_one_message_each(big_project: Path, seed: int) -> None:
     run(big_project, "audience", "import")
     run(big_project, "collect")
     run(big_project, "newsletter", "build", "--month", "2026-12")
     run(big_project, "approve", KEY)
 
-    kill_after = random.randint(1, RECIPIENTS // BATCH // 2)
+    kill_after = random.Random(seed).randint(1, RECIPIENTS // BATCH // 2)
+    context = f"seed {seed}: killed after {kill_after} batches"
     sender = comms_process(big_project, "send", KEY)
     assert sender.stdout is not None
     for _ in range(kill_after):
         line = sender.stdout.readline()
-        assert line.startswith("sent "), line + sender.stderr.read()  # type: ignore[union-attr]
+        assert line.startswith("sent "), f"{context}\n{line}{sender.stderr.read()}"  # type: ignore[union-attr]
     sender.send_signal(signal.SIGKILL)
     sender.wait(timeout=30)
 
     interrupted = ledger(big_project)
-    assert interrupted.get(MessageStatus.SENT, 0) < RECIPIENTS  # really stopped half-way
-    assert sum(interrupted.values()) == RECIPIENTS  # the snapshot was whole before the first message
+    assert interrupted.get(MessageStatus.SENT, 0) < RECIPIENTS, context  # really stopped half-way
+    assert sum(interrupted.values()) == RECIPIENTS, context  # the snapshot was whole before the first message
 
     output = run(big_project, "send", KEY)
 
     final = ledger(big_project)
-    assert final == {MessageStatus.SENT: RECIPIENTS}
+    assert final == {MessageStatus.SENT: RECIPIENTS}, context
     files = sorted((big_project / "outbox" / KEY / "messages").glob("*.eml"))
     recipients = [
         message_from_bytes(path.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec
         for path in files
     ]
-    assert len(recipients) == len(set(recipients)) == RECIPIENTS
+    assert len(recipients) == len(set(recipients)) == RECIPIENTS, context
     # Messages claimed but not acknowledged at the kill are delivered again; the outbox
     # replaces their file, so no recipient holds two copies. Report the window's size.
     redelivered = int(output.split(" delivered now")[0].rsplit(" ", 1)[1]) - (
         RECIPIENTS - interrupted.get(MessageStatus.SENT, 0) - interrupted.get(MessageStatus.CLAIMED, 0)
     )
-    print(
-        f"killed after {kill_after} batches; {interrupted.get(MessageStatus.CLAIMED, 0)} claimed"
-        f" at the kill, {redelivered} redelivered"
-    )
-    assert 0 <= redelivered <= BATCH
+    claimed_at_kill = interrupted.get(MessageStatus.CLAIMED, 0)
+    summary = f"{context}; {claimed_at_kill} claimed at the kill, {redelivered} redelivered"
+    print(summary)
+    assert 0 <= redelivered <= BATCH, summary
 
 
 def test_kill_9_mid_smtp_send_then_resume_duplicates_only_inside_the_window(
-    big_project: Path, smtp_server: FakeSMTPServer
+    big_project: Path, smtp_server: FakeSMTPServer, seed: int
 ) -> None:
     config = big_project / "comms.toml"
     text = config.read_text().replace('transport = "outbox"', 'transport = "smtp"')
@@ -125,22 +127,24 @@ def test_kill_9_mid_smtp_send_then_resume_duplicates_only_inside_the_window(
     ):
         run(big_project, *args)
 
-    kill_at = random.randint(1, RECIPIENTS // 2)
+    kill_at = random.Random(seed).randint(1, RECIPIENTS // 2)
+    context = f"seed {seed}: killed after {kill_at} arrivals"
     arrived = smtp_server.when_received(kill_at)
     sender = comms_process(big_project, "send", KEY)
-    assert arrived.wait(timeout=300), "the send never reached the kill point"
+    assert arrived.wait(timeout=300), f"{context}: the send never reached the kill point"
     sender.send_signal(signal.SIGKILL)
     sender.wait(timeout=30)
     interrupted = ledger(big_project)
-    assert interrupted.get(MessageStatus.SENT, 0) < RECIPIENTS
+    assert interrupted.get(MessageStatus.SENT, 0) < RECIPIENTS, context
 
     run(big_project, "send", KEY)
 
-    assert ledger(big_project) == {MessageStatus.SENT: RECIPIENTS}
+    assert ledger(big_project) == {MessageStatus.SENT: RECIPIENTS}, context
     received = smtp_server.count_by_recipient()
-    assert len(received) == RECIPIENTS  # nobody skipped
+    assert len(received) == RECIPIENTS, context  # nobody skipped
     duplicates = sum(n - 1 for n in received.values())
     claimed_at_kill = interrupted.get(MessageStatus.CLAIMED, 0)
-    print(f"killed after {kill_at} arrivals; {claimed_at_kill} claimed at the kill; {duplicates} duplicates")
+    summary = f"{context}; {claimed_at_kill} claimed at the kill; {duplicates} duplicates"
+    print(summary)
     # Only messages the server accepted in the batch that was in flight can arrive twice.
-    assert duplicates <= claimed_at_kill <= 20
+    assert duplicates <= claimed_at_kill <= 20, summary

@@ -26,7 +26,7 @@ from comms.kinds import BuildRequest
 from comms.operations import editions
 from comms.service import Service
 from comms.store.database import Database
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, PostgresCopies
 from tests.deliver.conftest import NOW
 from tests.fakes.smtp_sink import Delivery, SinkProcess, per_recipient
 
@@ -56,16 +56,10 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
 
 
 @pytest.fixture
-def database_url() -> str:
+def database_url(postgres_copies: PostgresCopies) -> Iterator[str]:
     """PostgreSQL only (overrides the SQLite-and-PostgreSQL fixture), migrated and empty."""
-    assert POSTGRES_URL
-    db = Database(POSTGRES_URL)
-    with db.engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    db.migrate()
-    db.dispose()
-    return POSTGRES_URL
+    with postgres_copies.fresh_copy() as url:
+        yield url
 
 
 @dataclass

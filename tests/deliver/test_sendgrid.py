@@ -45,6 +45,7 @@ def apply(content: str, substitutions: dict[str, str]) -> str:
     return re.sub(r"@@[a-z]\.[\w:.-]+@@", lambda m: substitutions[m[0]], content)
 
 
+@pytest.mark.slow
 def test_5000_recipients_take_five_valid_requests(
     approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
 ) -> None:
@@ -124,6 +125,7 @@ def expected_copy(edition, mailing, email: str, ledger_id: int):  # type: ignore
         return mailing.message(ledger_recipient(ledger_id, contact), blocks_for(profile))
 
 
+@pytest.mark.slow
 def test_a_500_on_every_third_request_still_ends_with_one_copy_each(
     approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
 ) -> None:

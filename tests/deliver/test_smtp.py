@@ -41,6 +41,7 @@ def test_every_recipient_gets_exactly_one_message(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+@pytest.mark.slow
 def test_transient_failures_are_retried_until_everyone_has_one_copy(
     approved_edition: EditionFactory, smtp_server: FakeSMTPServer
 ) -> None:

@@ -1,7 +1,7 @@
 """A local stand-in for SendGrid's v3 Mail Send API (``POST /v3/mail/send``).
 
 Every request body is validated against SendGrid's own OpenAPI description
-(``shared/sendgrid/tsg_mail_v3.json`` beside the repository) plus the rules SendGrid's error
+(``tests/fakes/sendgrid_openapi/tsg_mail_v3.json``) plus the rules SendGrid's error
 reference documents and the schema leaves out: 1 to 1000 personalizations, a non-empty ``to``
 in each, at most 1000 recipients (to + cc + bcc) in all, and no address twice (ignoring case)
 across the request. A failure, like a non-JSON body or Content-Type, is answered 400 and kept in
@@ -43,8 +43,8 @@ from referencing.jsonschema import specification_with
 
 from tests.fakes import Guarded
 
-# The repository's parent holds shared/ (here /work/shared; in CI a sibling of the clone).
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "sendgrid" / "tsg_mail_v3.json"
+# SendGrid's public OpenAPI description (MIT licence), kept in the repository: see its README.
+SPEC_PATH = Path(__file__).resolve().parent / "sendgrid_openapi" / "tsg_mail_v3.json"
 SPEC_URI = "urn:sendgrid:tsg_mail_v3"
 MAIL_SEND = "/v3/mail/send"
 DEFAULT_API_KEY = "SG.test-key"

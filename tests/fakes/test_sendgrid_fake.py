@@ -51,9 +51,10 @@ def _statuses(server: FakeSendGrid, count: int) -> list[int]:
         return [client.post("/v3/mail/send", json=body).status_code for body in bodies]
 
 
-def test_spec_is_found_beside_the_repository() -> None:
-    assert SPEC_PATH.parts[-3:] == ("shared", "sendgrid", "tsg_mail_v3.json")
+def test_spec_is_found_in_the_repository_with_its_licence() -> None:
+    assert SPEC_PATH.parts[-3:] == ("fakes", "sendgrid_openapi", "tsg_mail_v3.json")
     assert SPEC_PATH.is_file()
+    assert SPEC_PATH.with_name("LICENSE").read_text(encoding="utf-8").startswith("MIT License")
 
 
 def test_a_valid_body_is_accepted_and_recorded(sendgrid_server: FakeSendGrid) -> None:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from comms.store.database import Database, normalise_url
+from comms.store.database import MIGRATIONS, Database, normalise_url
 from comms.store.models import Base
 
 
@@ -14,8 +15,15 @@ def test_migrations_create_exactly_the_models_schema(db: Database) -> None:
 
 
 def test_migrating_twice_changes_nothing(db: Database) -> None:
+    def revision() -> str | None:
+        with db.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert revision() == head  # the test's copy of the session's template is migrated already
     db.migrate()
     db.migrate()
+    assert revision() == head
 
 
 import pytest  # noqa: E402

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import random
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -156,8 +157,10 @@ def seed_round(
     made: SurveyDefinition,
     cells: Sequence[tuple[str | None, str | None, int, int]],
     answers: Sequence[dict[str, object]],
+    rng: random.Random,
 ) -> Seeded:
-    """The round with its invitations (per cell) and one response per respondent, in cell order."""
+    """The round with its invitations (per cell) and one response per respondent, in cell order.
+    Response ids are random like the real ones (uuid4), drawn from `rng` so a run repeats."""
     survey = Survey(
         round=made.round,
         name=made.name,
@@ -204,7 +207,7 @@ def seed_round(
     assert len(respondents) == len(answers)
     seeded = Seeded(made.round, [], {})
     for (role, province), answer in zip(respondents, answers, strict=True):
-        response_id = uuid.uuid4().hex
+        response_id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
         session.add(
             SurveyResponse(
                 id=response_id, survey_id=survey.id, role=role, province=province, answers=json.dumps(answer)
@@ -222,7 +225,7 @@ PREVIOUS_ANSWERS = [
 ]
 
 
-def seed_history(session: Session) -> Seeded:
+def seed_history(session: Session, rng: random.Random) -> Seeded:
     """2026-H2 (the round under test) and rounds around it: only 2026-H1 is its previous round."""
     previous = definition(
         "2026-H1",
@@ -230,20 +233,20 @@ def seed_history(session: Session) -> Seeded:
         # besproken had other options: not comparable; ps-informatie other wording, same options
         questions=questions(channels_text="Hoe informeert GS Provinciale Staten?", besproken=("Ja", "Nee")),
     )
-    seed_round(session, previous, PREVIOUS_CELLS, PREVIOUS_ANSWERS)
+    seed_round(session, previous, PREVIOUS_CELLS, PREVIOUS_ANSWERS, rng)
     older = definition("2025-H2", OPENS - timedelta(days=365))
-    seed_round(session, older, PREVIOUS_CELLS, [{"bekendheid": 1, "besproken": "Nooit"}] * 6)
+    seed_round(session, older, PREVIOUS_CELLS, [{"bekendheid": 1, "besproken": "Nooit"}] * 6, rng)
     other = definition("2026-X", OPENS - timedelta(days=30), name="andere")  # another survey
-    seed_round(session, other, PREVIOUS_CELLS, [{"bekendheid": 5, "besproken": "Altijd"}] * 6)
+    seed_round(session, other, PREVIOUS_CELLS, [{"bekendheid": 5, "besproken": "Altijd"}] * 6, rng)
     later = definition("2027-H1", OPENS + timedelta(days=182))
-    seed_round(session, later, PREVIOUS_CELLS, [{"bekendheid": 5, "besproken": "Altijd"}] * 6)
-    return seed_round(session, definition("2026-H2", OPENS), CELLS, current_answers())
+    seed_round(session, later, PREVIOUS_CELLS, [{"bekendheid": 5, "besproken": "Altijd"}] * 6, rng)
+    return seed_round(session, definition("2026-H2", OPENS), CELLS, current_answers(), rng)
 
 
 @pytest.fixture
-def seeded(db: Database) -> Seeded:
+def seeded(db: Database, seed: int) -> Seeded:
     with db.session() as session:
-        return seed_history(session)
+        return seed_history(session, random.Random(seed))
 
 
 @pytest.fixture
@@ -318,9 +321,10 @@ def test_group_rates_no_group_shown_below_the_minimum() -> None:
             assert row.is_suppressed or (row.invited >= 5 and row.responded >= 5), (count, row)  # type: ignore[operator]
 
 
-def test_few_responses_withhold_every_answer(db: Database) -> None:
+def test_few_responses_withhold_every_answer(db: Database, seed: int) -> None:
     with db.session() as session:
-        seed_round(session, definition("2026-H2", OPENS), [("cdk", "Utrecht", 12, 3)], current_answers()[:3])
+        cells = [("cdk", "Utrecht", 12, 3)]
+        seed_round(session, definition("2026-H2", OPENS), cells, current_answers()[:3], random.Random(seed))
         results = compute_results(session, "2026-H2")
     assert results.answers_withheld
     assert (results.questions, results.responses) == ((), ())
@@ -415,11 +419,12 @@ def test_compared_with_the_previous_round_where_questions_match(results: SurveyR
     assert texts is not None and texts.previous is None  # open answers are not compared
 
 
-def test_no_comparison_when_the_previous_round_had_too_few_responses(db: Database) -> None:
+def test_no_comparison_when_the_previous_round_had_too_few_responses(db: Database, seed: int) -> None:
+    rng = random.Random(seed)
     with db.session() as session:
         earlier = definition("2026-H1", OPENS - timedelta(days=183))
-        seed_round(session, earlier, [("statenlid", "Utrecht", 10, 3)], PREVIOUS_ANSWERS[:3])
-        seed_round(session, definition("2026-H2", OPENS), CELLS, current_answers())
+        seed_round(session, earlier, [("statenlid", "Utrecht", 10, 3)], PREVIOUS_ANSWERS[:3], rng)
+        seed_round(session, definition("2026-H2", OPENS), CELLS, current_answers(), rng)
         results = compute_results(session, "2026-H2")
     assert results.previous_round == "2026-H1"
     assert all(q.previous is None for q in results.questions)
@@ -433,7 +438,7 @@ def parse_csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text.removeprefix(BOM), newline=""), delimiter=";"))
 
 
-def test_csv_has_every_response_in_random_id_order(results: SurveyResults, seeded: Seeded) -> None:
+def test_csv_has_every_response_in_random_id_order(results: SurveyResults, seeded: Seeded, seed: int) -> None:
     text = export_csv(results)
     assert text.encode("utf-8").startswith(b"\xef\xbb\xbf")
     header, *data = parse_csv(text)
@@ -450,7 +455,7 @@ def test_csv_has_every_response_in_random_id_order(results: SurveyResults, seede
                 safe_cell(answer.get("toelichting", "")),
             ]
         )
-    assert [row[2:] for row in data] == expected
+    assert [row[2:] for row in data] == expected, f"response ids from seed {seed}"
 
 
 def test_csv_neutralises_formulas(results: SurveyResults) -> None:
@@ -587,9 +592,9 @@ def service(project: Path) -> Iterator[Service]:
     opened.db.dispose()
 
 
-def test_print_results_writes_csv_and_charts(service: Service, tmp_path: Path) -> None:
+def test_print_results_writes_csv_and_charts(service: Service, tmp_path: Path, seed: int) -> None:
     with service.db.session() as session:
-        seed_history(session)
+        seed_history(session, random.Random(seed))
     console = Console(record=True, width=200, highlight=False, markup=False)
     csv_path = tmp_path / "uit" / "antwoorden.csv"
     print_results(surveys.results(service, "2026-H2", csv_path, tmp_path / "grafieken"), console)
@@ -622,9 +627,9 @@ def test_results_of_an_unknown_round(service: Service) -> None:
 
 
 @pytest.fixture
-def site(service: Service) -> Iterator[tuple[httpx.Client, FixedClock]]:
+def site(service: Service, seed: int) -> Iterator[tuple[httpx.Client, FixedClock]]:
     with service.db.session() as session:
-        seed_history(session)
+        seed_history(session, random.Random(seed))
     clock = FixedClock(NOW)
     app = create_app(service, clock)  # with the results routes
     with (
@@ -735,6 +740,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.slow
 def test_results_page_passes_axe_in_a_browser(
     service: Service, site: tuple[httpx.Client, FixedClock]
 ) -> None:

@@ -216,7 +216,7 @@ def test_copy(ctx: click.Context, edition: str, addresses: tuple[str, ...]) -> N
     is not affected."""
     service = service_of(ctx)
     try:
-        outcome = editions.test_send(service, edition, addresses, SystemClock())
+        outcome = editions.send_test_copy(service, edition, addresses, SystemClock())
     except TransportUnavailable as exc:
         raise Failed(f"{exc}; no test copy was sent") from exc
     for address in outcome.delivered:

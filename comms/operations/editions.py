@@ -44,11 +44,11 @@ __all__ = [
     "preview",
     "schedule_send",
     "send_now",
+    "send_test_copy",
     "sending",
     "start_due",
     "start_sending",
     "status",
-    "test_send",
 ]
 
 
@@ -86,7 +86,7 @@ def _triggered(kind: str) -> TriggeredKind:
     return found
 
 
-def test_send(service: Service, key: str, addresses: Iterable[str], clock: Clock) -> ProofOutcome:
+def send_test_copy(service: Service, key: str, addresses: Iterable[str], clock: Clock) -> ProofOutcome:
     """A marked test copy to each address (at most 10); the message ledger is not touched."""
     return proofs.send_proofs(service, key, addresses, clock)
 

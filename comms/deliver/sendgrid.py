@@ -197,7 +197,7 @@ class SendgridTransport:
             "subject": identity.subject,
             "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
             "personalizations": [_personalization(p) for p in group],
-            "headers": {"List-Id": mailing.list_id},
+            "headers": {"List-Id": mailing.list_id} if identity.bulk else {},
             "categories": [identity.kind],
             "tracking_settings": {
                 "click_tracking": {"enable": self.settings.track_clicks, "enable_text": False},
@@ -243,11 +243,18 @@ def _personalization(planned: Planned) -> dict[str, Any]:
             "comms_message": str(message.ledger_id),
             "comms_kind": message.mailing.identity.kind,
         },
-        "headers": {
-            "List-Unsubscribe": message.list_unsubscribe,
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+    } | _list_unsubscribe(message)
+
+
+def _list_unsubscribe(message: OutgoingMessage) -> dict[str, Any]:
+    """The one-click unsubscribe, for bulk mail only."""
+    if not message.mailing.identity.bulk:
+        return {}
+    headers = {
+        "List-Unsubscribe": message.list_unsubscribe,
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+    return {"headers": headers}
 
 
 def _with_slots(

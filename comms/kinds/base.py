@@ -110,6 +110,7 @@ class MailingKind(ABC):
     period_format: str | None = None
     listing_order: int = 100  # where the preference centre lists it (then by key)
     forward_safe: bool = False  # see MailingIdentity.forward_safe
+    bulk: bool = True  # sent to a list: List-Id and one-click List-Unsubscribe (MailingIdentity.bulk)
     has_web_version: bool = False  # a public page per sent edition (/nieuwsbrief/KEY)
     steps: frozenset[Step] = frozenset({Step.BUILD, Step.SEND})
 
@@ -150,6 +151,7 @@ class MailingKind(ABC):
             list_id=listed.id,
             base_url=config.web_base_url,
             forward_safe=self.forward_safe,
+            bulk=self.bulk,
         )
 
     # -- each recipient's copy ----------------------------------------------------------

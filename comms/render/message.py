@@ -53,6 +53,9 @@ class MailingIdentity:
     # Meant to be forwarded (the griffies' agenda digest): the body holds no personal link and
     # no tracking, so a reader cannot act for the one who forwarded it.
     forward_safe: bool = False
+    # Sent to a list (every mailing kind so far): List-Id and the one-click List-Unsubscribe
+    # (RFC 2919, RFC 8058; Gmail's and Yahoo's bulk-sender rules). Mail to one person has none.
+    bulk: bool = True
 
 
 def header_text(value: str) -> str:
@@ -188,14 +191,18 @@ class Mailing:
         lines = [
             f"From: {formataddr((header_text(identity.sender.name), identity.sender.address), 'utf-8')}",
             f"Subject: {encode_header(identity.subject)}",
-            f"List-Id: {self.list_id}",
-            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            *self._list_headers(),
             "MIME-Version: 1.0",
             self._content_type(),
         ]
         if identity.sender.reply_to:
             lines.insert(1, f"Reply-To: {identity.sender.reply_to}")
         return CRLF.join(lines)
+
+    def _list_headers(self) -> list[str]:
+        if not self.identity.bulk:
+            return []
+        return [f"List-Id: {self.list_id}", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
 
     def _content_type(self) -> str:
         if self.attachments:
@@ -257,16 +264,18 @@ class Mailing:
         """RFC 5322 bytes, multipart/alternative, CRLF line ends, ASCII only."""
         text_body, html_body = self._bodies(message.blocks)
         recipient = message.recipient
-        headers = CRLF.join(
-            [
-                self._common,
-                f"To: {formataddr((header_text(recipient.display_name), recipient.email), 'utf-8')}",
-                f"Date: {format_datetime(self.now)}",
-                f"Message-ID: {message.message_id}",
+        lines = [
+            self._common,
+            f"To: {formataddr((header_text(recipient.display_name), recipient.email), 'utf-8')}",
+            f"Date: {format_datetime(self.now)}",
+            f"Message-ID: {message.message_id}",
+        ]
+        if self.identity.bulk:
+            lines.append(
                 f"List-Unsubscribe: <{message.links['unsubscribe_url']}>,{CRLF}"
-                f" <{message.links['unsubscribe_mailto']}>",
-            ]
-        )
+                f" <{message.links['unsubscribe_mailto']}>"
+            )
+        headers = CRLF.join(lines)
         boundary = self._boundary
         body = CRLF.join(
             [

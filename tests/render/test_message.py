@@ -22,7 +22,7 @@ HTML = (
 TEXT = f"Beste {marker('first_name')},\n\nAfmelden: {marker('unsubscribe_url')}\n"
 
 
-def builder() -> Mailing:
+def builder(bulk: bool = True) -> Mailing:
     identity = MailingIdentity(
         edition_key="nieuwsbrief-2026-12",
         kind="newsletter",
@@ -31,6 +31,7 @@ def builder() -> Mailing:
         list_name="IPO-nieuwsbrief voor Statenleden",
         list_id="nieuwsbrief-statenleden",
         base_url="https://comms.ipo.example.org",
+        bulk=bulk,
     )
     return Mailing(identity, Rendered(HTML, TEXT), SIGNER, NOW)
 
@@ -65,6 +66,14 @@ def test_message_is_multipart_alternative_with_every_required_header() -> None:
     https, mailto = (part.strip(" <>") for part in message["List-Unsubscribe"].split(","))
     assert https.startswith("https://comms.ipo.example.org/afmelden/")
     assert mailto.startswith("mailto:afmelden@ipo.example.org?subject=")
+    assert message.defects == []
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "to-one-person"])
+def test_only_bulk_mail_carries_the_list_headers(bulk: bool) -> None:
+    message = parse(builder(bulk).message(recipient(), frozenset()).data)
+    for name in ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert (name in message) is bulk, name
     assert message.defects == []
 
 

@@ -8,6 +8,7 @@ the file's database URL.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import types
@@ -42,9 +43,21 @@ class SourceConfig:
     url: str  # http(s) URL or a local path (relative to the config file)
     format: str  # "feed" (RSS/Atom, via feedparser) or "ical"
     kind: ItemKind
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 10.0  # per network read
     province: str | None = None  # every item of this source concerns one province
     body: str | None = None  # a domain.BODIES id: the body of every meeting that does not name its own
+    deadline_seconds: float | None = None  # the whole fetch; None: [collect] deadline_seconds
+    # May connect to loopback, private, link-local … addresses (an intranet feed): True for any,
+    # or the networks allowed ("10.20.0.0/16"). Public addresses are always allowed.
+    allow_private_addresses: bool | tuple[str, ...] = False
+
+
+@dataclass(frozen=True, slots=True)
+class CollectConfig:
+    """`[collect]`: how sources are fetched."""
+
+    deadline_seconds: float = 30  # a source that takes longer in all is given up (and reported)
+    max_concurrent_fetches: int = 4  # so one slow source does not hold up the others
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +162,8 @@ class NewsletterConfig:
     first_window_days: int = 30  # the first edition looks this far back
     event_horizon_days: int = 62  # how far ahead kennissessies and briefings are announced
     av_categories: tuple[str, ...] = ("Algemene Vergadering",)
+    max_items: int = 60  # per edition; the rest is left out and reported at build time
+    max_item_chars: int = 1200  # an item's text beyond this is cut, with "Lees verder" to its source
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +185,7 @@ class Config:
     team: TeamConfig = field(default_factory=TeamConfig)
     agenda: AgendaConfig = field(default_factory=AgendaConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -251,7 +267,17 @@ def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
         team=_team(table("team"), where, problems),
         agenda=_typed(AgendaConfig, table("agenda"), "agenda", where, problems),
         serve=_typed(ServeConfig, table("serve"), "serve", where, problems),
+        collect=_collect(table("collect"), where, problems),
     )
+
+
+def _collect(raw: dict, where: str, problems: list[Problem]) -> CollectConfig:
+    collect = _typed(CollectConfig, raw, "collect", where, problems)
+    if collect.deadline_seconds <= 0:
+        problems.append(Problem(where, "[collect] deadline_seconds must be more than 0"))
+    if collect.max_concurrent_fetches < 1:
+        problems.append(Problem(where, "[collect] max_concurrent_fetches must be 1 or more"))
+    return collect
 
 
 def _team(raw: dict, where: str, problems: list[Problem]) -> TeamConfig:
@@ -327,7 +353,19 @@ def _newsletter(raw: dict, where: str, problems: list[Problem]) -> NewsletterCon
         first_window_days=int(raw.get("first_window_days", defaults.first_window_days)),
         event_horizon_days=int(raw.get("event_horizon_days", defaults.event_horizon_days)),
         av_categories=tuple(raw.get("av_categories", defaults.av_categories)),
+        max_items=_positive(raw, "max_items", defaults.max_items, where, problems),
+        max_item_chars=_positive(raw, "max_item_chars", defaults.max_item_chars, where, problems),
     )
+
+
+def _positive(raw: dict, key: str, default: int, where: str, problems: list[Problem]) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(
+            Problem(where, f"[newsletter] {key} must be a whole number of 1 or more, got {value!r}")
+        )
+        return default
+    return value
 
 
 def _sources(raw: object, where: str, problems: list[Problem]) -> tuple[SourceConfig, ...]:
@@ -376,6 +414,39 @@ def _sources(raw: object, where: str, problems: list[Problem]) -> tuple[SourceCo
                 timeout_seconds=float(entry.get("timeout_seconds", 10)),
                 province=entry.get("province"),
                 body=body.id if body else None,
+                deadline_seconds=_deadline(entry, where, subject, problems),
+                allow_private_addresses=_allowed_networks(entry, where, subject, problems),
             )
         )
     return tuple(sources)
+
+
+def _deadline(entry: dict, where: str, subject: str, problems: list[Problem]) -> float | None:
+    value = entry.get("deadline_seconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        problems.append(
+            Problem(where, f"deadline_seconds must be a number above 0, got {value!r}", subject=subject)
+        )
+        return None
+    return float(value)
+
+
+def _allowed_networks(
+    entry: dict, where: str, subject: str, problems: list[Problem]
+) -> bool | tuple[str, ...]:
+    value = entry.get("allow_private_addresses", False)
+    if isinstance(value, bool):
+        return value
+    reason = 'allow_private_addresses must be true, false or a list of networks like "10.20.0.0/16"'
+    if not isinstance(value, list):
+        problems.append(Problem(where, reason, subject=subject))
+        return False
+    networks: list[str] = []
+    for item in value:
+        try:
+            networks.append(str(ipaddress.ip_network(str(item), strict=False)))
+        except ValueError:
+            problems.append(Problem(where, f"{reason}; {item!r} is not a network", subject=subject))
+    return tuple(networks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from comms.cli import main
+from tests.fakes.feeds import FeedServer
 
 REQUIRED_HEADERS = (
     "From",
@@ -208,11 +210,43 @@ def test_a_broken_source_is_reported_and_the_others_collected(project: Path) -> 
 
     result = comms(project, "collect")
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     truncated = "bij12-nieuws, line 1: not well-formed XML: the document ends too early (truncated?)"
     assert truncated in result.output
     assert "position-papers: could not fetch" in result.output and "file not found" in result.output
     assert re.search(r"ipo-nieuws\s+│\s+25\s", result.output)
+    assert "2 source(s) could not be read: bij12-nieuws, position-papers; the others were collected" in (
+        result.output
+    )
+
+
+def test_collect_ends_within_the_deadline_when_servers_drip(project: Path, feed_server: FeedServer) -> None:
+    config = project / "comms.toml"
+    slow = [("traag-nieuws", "news"), ("traag-agenda", "meeting")]
+    config.write_text(
+        config.read_text()
+        + "".join(
+            f'\n[[sources]]\nname = "{name}"\nurl = "{feed_server.url}/drip"\nkind = "{kind}"\n'
+            "allow_private_addresses = true  # the test's server, on loopback\n"
+            for name, kind in slow
+        )
+        + "\n[collect]\ndeadline_seconds = 1\n"
+    )
+    started = time.monotonic()
+
+    result = comms(project, "collect")
+
+    elapsed = time.monotonic() - started
+    assert elapsed < 1 + 1.5, elapsed  # both at once, each given up at its deadline
+    assert result.exit_code == 1
+    for name, _ in slow:
+        expected = (
+            f"{name}: could not fetch {feed_server.url}/drip: no complete answer within the deadline of 1 s"
+        )
+        assert expected in result.output
+    assert re.search(r"ipo-nieuws\s+│\s+25\s", result.output)  # the others are collected
+    assert re.search(r"traag-nieuws\s+│\s+0\s+│\s+0\s+│\s+0\s+│\s+skipped", result.output)
+    assert "2 source(s) could not be read: traag-nieuws, traag-agenda" in result.output
 
 
 def test_a_template_error_stops_the_build_before_anything_is_stored(project: Path) -> None:

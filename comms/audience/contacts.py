@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from comms.domain import BODIES, ROLES, SEATS, body_by_name, normalise_role, province_by_name, theme_by_name
 from comms.problems import Problem
+from comms.text import strip_invisible
 
 # Accepted column names per field, folded (see _fold_header); the first is the
 # Dutch name used when we report a missing column.
@@ -234,6 +235,9 @@ def _read_row(
     where: str, row: int, cells: list[str], columns: Columns, width: int
 ) -> tuple[Contact | None, list[Problem]]:
     value = {name: cells[i].strip() if i < len(cells) else "" for name, (i, _) in columns.items()}
+    for name in _FREE_TEXT:  # names go into the To header and the mail: no bidi tricks there
+        if name in value:
+            value[name] = strip_invisible(value[name]).strip()
     label = {name: column for name, (_, column) in columns.items()}
     email, reasons = _check_email(value["email"], label["email"])
     reasons += _check_width(cells, width)

@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 from rich.table import Table
 
-from comms.cli.base import handles_failures, out, report, service_of
+from comms.cli.base import Failed, handles_failures, out, report, service_of
 from comms.dates import utcnow
 from comms.operations.sources import CollectOutcome
 from comms.operations.sources import collect as collect_sources
@@ -18,8 +18,13 @@ from comms.service import Service
 @click.pass_context
 @handles_failures
 def collect(ctx: click.Context) -> None:
-    """Fetch every source into the item ledger; a broken source is reported and skipped."""
-    collect_and_show(service_of(ctx), utcnow())
+    """Fetch every source into the item ledger; a broken source is reported and skipped (exit 1)."""
+    outcome = collect_and_show(service_of(ctx), utcnow())
+    if outcome.failed_sources:
+        failed = outcome.failed_sources
+        raise Failed(
+            f"{len(failed)} source(s) could not be read: {', '.join(failed)}; the others were collected"
+        )
 
 
 def collect_and_show(service: Service, now: datetime) -> CollectOutcome:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from comms.collect.fetch import Fetched, fetch
+from comms.collect.fetch import Fetched, Request, fetch_many
 from comms.collect.items import SourceResult
 from comms.collect.items import SourceState as Validators
 from comms.collect.ledger import LedgerCounts, record_items
@@ -18,7 +18,7 @@ from comms.collect.meeting_ledger import MeetingChange, known_meetings, record_m
 from comms.collect.meetings import MEETING_FORMATS, parse_meeting_source
 from comms.collect.meetings.merge import merge_feeds
 from comms.collect.meetings.model import MeetingFeed
-from comms.collect.source import collect_source
+from comms.collect.source import parse_fetched, unknown_format
 from comms.config import Config, ItemKind, SourceConfig
 from comms.problems import Problem
 from comms.store.database import Database
@@ -35,6 +35,11 @@ class CollectOutcome:
     def problems(self) -> list[Problem]:
         return [p for result, _ in self.per_source.values() for p in result.problems] + self.meeting_problems
 
+    @property
+    def failed_sources(self) -> list[str]:
+        """The sources that could not be read at all (and were skipped)."""
+        return [name for name, (result, _) in self.per_source.items() if result.is_broken]
+
 
 @dataclass(slots=True)
 class _MeetingRun:
@@ -48,18 +53,27 @@ class _MeetingRun:
 
 
 def collect_all(config: Config, db: Database, now: datetime) -> CollectOutcome:
+    """Fetch every source at once (bounded, each within its deadline), then parse and record
+    them one by one in the order of comms.toml."""
     outcome = CollectOutcome()
     meeting_runs: list[_MeetingRun] = []
+    validators = _validators(config, db)
+    refused = {source.name: _refused(source, validators[source.name]) for source in config.sources}
+    wanted = [Request(s, validators[s.name]) for s in config.sources if refused[s.name] is None]
+    fetched = dict(zip((r.source.name for r in wanted), _fetch_all(wanted, config), strict=True))
     for source in config.sources:
-        with db.session() as session:
-            state = session.get(SourceState, source.name) or SourceState(name=source.name)
-            validators = Validators(etag=state.etag, last_modified=state.last_modified)
+        state = validators[source.name]
+        early = refused[source.name]
         if source.kind is ItemKind.MEETING:
-            run = _collect_meetings(source, validators, config.base_dir, now)
+            run = (
+                _MeetingRun(early, MeetingFeed(source.name))
+                if early
+                else _meetings(source, state, fetched[source.name], now)
+            )
             meeting_runs.append(run)
             outcome.per_source[source.name] = (run.result, LedgerCounts())  # counted once merged
             continue
-        result = collect_source(source, validators, config.base_dir)
+        result = early or parse_fetched(source, state, fetched[source.name])
         with db.session() as session:
             counts = record_items(session, result.items, now) if not result.is_broken else LedgerCounts()
             _save_state(session, source.name, result, now)
@@ -69,21 +83,41 @@ def collect_all(config: Config, db: Database, now: datetime) -> CollectOutcome:
     return outcome
 
 
-def _collect_meetings(
-    source: SourceConfig, validators: Validators, base_dir: Path, now: datetime
-) -> _MeetingRun:
-    """Fetch and parse one meeting source; whatever goes wrong ends up in its problems."""
-    feed = MeetingFeed(source.name)
-    if source.format not in MEETING_FORMATS:
-        expected = " or ".join(f"'{name}'" for name in MEETING_FORMATS)
-        reason = f"unknown format '{source.format}' for meetings (expected {expected})"
-        return _MeetingRun(
-            SourceResult(source, problems=[Problem(source.name, reason)], state=validators), feed
-        )
+def _validators(config: Config, db: Database) -> dict[str, Validators]:
+    with db.session() as session:
+        found = {state.name: state for state in session.scalars(select(SourceState))}
+    return {
+        source.name: Validators(etag=found[source.name].etag, last_modified=found[source.name].last_modified)
+        if source.name in found
+        else Validators()
+        for source in config.sources
+    }
+
+
+def _refused(source: SourceConfig, validators: Validators) -> SourceResult | None:
+    """The result for a source that is not fetched at all (a format without a parser)."""
+    if source.kind is not ItemKind.MEETING:
+        return unknown_format(source, validators)
+    if source.format in MEETING_FORMATS:
+        return None
+    expected = " or ".join(f"'{name}'" for name in MEETING_FORMATS)
+    reason = f"unknown format '{source.format}' for meetings (expected {expected})"
+    return SourceResult(source, problems=[Problem(source.name, reason)], state=validators)
+
+
+def _fetch_all(requests: list[Request], config: Config) -> list[Fetched]:
     try:
-        fetched = fetch(source, validators, base_dir)
-    except Exception as exc:  # a bug must not take the other sources down with it
-        fetched = Fetched(None, validators, problems=[Problem(source.name, f"could not fetch: {exc}")])
+        return fetch_many(requests, config.base_dir, config.collect)
+    except Exception as exc:  # a bug must not take the sources' ledgers down with it
+        return [
+            Fetched(None, r.state, problems=[Problem(r.source.name, f"could not fetch: {exc}")])
+            for r in requests
+        ]
+
+
+def _meetings(source: SourceConfig, validators: Validators, fetched: Fetched, now: datetime) -> _MeetingRun:
+    """Parse one fetched meeting source; whatever goes wrong ends up in its problems."""
+    feed = MeetingFeed(source.name)
     result = SourceResult(source, problems=list(fetched.problems), state=fetched.state)
     result.not_modified = fetched.not_modified
     if fetched.body is not None:

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import nh3
 
+from comms.text import strip_invisible
+
 ALLOWED_TAGS = frozenset(
     {"p", "br", "a", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote", "h3", "h4"}
 )
@@ -51,23 +53,25 @@ def clean_html(raw: str) -> tuple[str, list[str]]:
     """Return the allow-listed HTML and, in plain words, the dangerous things removed."""
     if not raw:
         return "", []
-    return _html_cleaner.clean(raw).strip(), _find_dangers(raw)
+    # After cleaning: the parser turns &#x202E; into the character itself.
+    return strip_invisible(_html_cleaner.clean(raw)).strip(), _find_dangers(raw)
 
 
 def clean_text(raw: str) -> str:
-    """Plain text on one line: no tags, no entities, no control characters (header-safe)."""
+    """Plain text on one line: no tags, no entities, no control or invisible format characters
+    (header-safe, and no bidi controls to turn what a reader sees around)."""
     if not raw:
         return ""
     # Before parsing too: the HTML parser drops a NUL where a space belongs.
     text = html.unescape(_text_cleaner.clean(_blank_controls(raw)))
-    return " ".join(_blank_controls(text).split())
+    return " ".join(strip_invisible(_blank_controls(text)).split())
 
 
 def safe_link(url: str | None) -> str | None:
     """The URL if it is an absolute http(s) address that is safe to put in a mail, else None."""
     if not url:
         return None
-    url = url.strip().replace(" ", "%20")  # sloppy feeds leave spaces in paths
+    url = strip_invisible(url).strip().replace(" ", "%20")  # sloppy feeds leave spaces in paths
     if any(_is_control(c) or c.isspace() for c in url):
         return None
     try:

@@ -18,15 +18,28 @@ PARSERS: dict[str, Parser] = {"feed": parse_feed, "ical": parse_calendar}
 
 def collect_source(source: SourceConfig, state: SourceState, base_dir: Path) -> SourceResult:
     """Fetch and parse one source; whatever goes wrong ends up in `problems`."""
-    parser = PARSERS.get(source.format)
-    if parser is None:
-        expected = " or ".join(f"'{name}'" for name in PARSERS)
-        reason = f"unknown format '{source.format}' (expected {expected})"
-        return SourceResult(source, problems=[Problem(source.name, reason)], state=state)
+    refused = unknown_format(source, state)
+    if refused is not None:
+        return refused
     try:
         fetched = fetch(source, state, base_dir)
     except Exception as exc:  # a bug must not take the other sources down with it
         fetched = Fetched(None, state, problems=[_unexpected(source, "could not fetch", exc)])
+    return parse_fetched(source, state, fetched)
+
+
+def unknown_format(source: SourceConfig, state: SourceState) -> SourceResult | None:
+    """The result for a source whose format has no parser (nothing is fetched), else None."""
+    if source.format in PARSERS:
+        return None
+    expected = " or ".join(f"'{name}'" for name in PARSERS)
+    reason = f"unknown format '{source.format}' (expected {expected})"
+    return SourceResult(source, problems=[Problem(source.name, reason)], state=state)
+
+
+def parse_fetched(source: SourceConfig, state: SourceState, fetched: Fetched) -> SourceResult:
+    """Parse what was fetched for `source` (fetched with the validators in `state`)."""
+    parser = PARSERS[source.format]
     result = SourceResult(
         source,
         problems=list(fetched.problems),

@@ -2,113 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
-import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 import pytest
 
-from comms.collect.fetch import MAX_BODY_BYTES, fetch
+from comms.collect.fetch import MAX_BODY_BYTES, Request, fetch, fetch_many
 from comms.collect.items import SourceState
 from comms.collect.source import collect_source
-from comms.config import ItemKind, SourceConfig
-
-ETAG = '"nieuws-v1"'
-LAST_MODIFIED = "Mon, 30 Nov 2026 09:00:00 GMT"
-FEED = b"""<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0"><channel><title>IPO-nieuws</title>
-<item><title>Provinciefonds</title><link>https://www.ipo.example.org/nieuws/1</link>
-<guid>nieuws-1</guid><pubDate>Mon, 30 Nov 2026 10:00:00 +0100</pubDate></item>
-</channel></rss>
-"""
-BIG = b"x" * 2000
-
-
-@dataclass
-class FeedServer:
-    url: str
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-    def headers_of_last(self) -> dict[str, str]:
-        return self.requests[-1][1]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    release: threading.Event
-    log: FeedServer
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # the client gave up on /hang: a broken pipe is the point
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.server.log.requests.append((self.path, dict(self.headers)))
-        route = {
-            "/feed.xml": self._feed,
-            "/redirect": lambda: self._redirect("/feed.xml"),
-            "/missing.xml": lambda: self.send_error(404),
-            "/broken": lambda: self.send_error(500),
-            "/hang": self._hang,
-            "/big": lambda: self._body(BIG, with_length=True),
-            "/big-stream": lambda: self._body(BIG, with_length=False),
-        }.get(self.path, lambda: self.send_error(404))
-        route()
-
-    def _feed(self) -> None:
-        if (
-            self.headers.get("If-None-Match") == ETAG
-            or self.headers.get("If-Modified-Since") == LAST_MODIFIED
-        ):
-            self.send_response(304)
-            self.send_header("ETag", ETAG)
-            self.end_headers()
-            return
-        self._body(FEED, with_length=True, validators=True)
-
-    def _body(self, body: bytes, *, with_length: bool, validators: bool = False) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-        if with_length:
-            self.send_header("Content-Length", str(len(body)))
-        if validators:
-            self.send_header("ETag", ETAG)
-            self.send_header("Last-Modified", LAST_MODIFIED)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _redirect(self, to: str) -> None:
-        self.send_response(301)
-        self.send_header("Location", to)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _hang(self) -> None:
-        self.server.release.wait(timeout=30)  # released at teardown; the cap is a safety net
-        self._body(FEED, with_length=True)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.release = threading.Event()
-    httpd.log = FeedServer(url=f"http://127.0.0.1:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield httpd.log
-    httpd.release.set()
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+from comms.config import CollectConfig, ItemKind, SourceConfig
+from tests.fakes.feeds import ETAG, FEED, LAST_MODIFIED, FeedServer
 
 
 @pytest.fixture
@@ -119,27 +27,35 @@ def refused_url() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/feed.xml"
 
 
-def source(url: str, timeout: float = 5.0) -> SourceConfig:
-    return SourceConfig("ipo-nieuws", "IPO-nieuws", url, "feed", ItemKind.NEWS, timeout)
+# The test servers listen on loopback: these sources may reach exactly that address.
+LOOPBACK_SERVER = ("127.0.0.1/32",)
 
 
-def test_first_fetch_returns_body_and_keeps_validators(server: FeedServer) -> None:
-    fetched = fetch(source(server.url + "/feed.xml"), SourceState(), Path("."))
+def source(
+    url: str, timeout: float = 5.0, *, allow: bool | tuple[str, ...] = LOOPBACK_SERVER
+) -> SourceConfig:
+    return SourceConfig(
+        "ipo-nieuws", "IPO-nieuws", url, "feed", ItemKind.NEWS, timeout, allow_private_addresses=allow
+    )
+
+
+def test_first_fetch_returns_body_and_keeps_validators(feed_server: FeedServer) -> None:
+    fetched = fetch(source(feed_server.url + "/feed.xml"), SourceState(), Path("."))
 
     assert (fetched.body, fetched.not_modified, fetched.problems) == (FEED, False, [])
     assert fetched.state == SourceState(etag=ETAG, last_modified=LAST_MODIFIED)
-    assert "If-None-Match" not in server.headers_of_last()
-    assert "If-Modified-Since" not in server.headers_of_last()
+    assert "If-None-Match" not in feed_server.headers_of_last()
+    assert "If-Modified-Since" not in feed_server.headers_of_last()
 
 
-def test_second_fetch_sends_validators_and_is_not_modified(server: FeedServer) -> None:
-    feed = source(server.url + "/feed.xml")
+def test_second_fetch_sends_validators_and_is_not_modified(feed_server: FeedServer) -> None:
+    feed = source(feed_server.url + "/feed.xml")
     first = fetch(feed, SourceState(), Path("."))
 
     second = fetch(feed, first.state, Path("."))
 
-    assert server.headers_of_last()["If-None-Match"] == ETAG
-    assert server.headers_of_last()["If-Modified-Since"] == LAST_MODIFIED
+    assert feed_server.headers_of_last()["If-None-Match"] == ETAG
+    assert feed_server.headers_of_last()["If-Modified-Since"] == LAST_MODIFIED
     assert (second.body, second.not_modified, second.problems) == (None, True, [])
     assert second.state.etag == ETAG
 
@@ -149,20 +65,20 @@ def test_second_fetch_sends_validators_and_is_not_modified(server: FeedServer) -
     [SourceState(etag=ETAG), SourceState(last_modified=LAST_MODIFIED)],
     ids=["etag only", "last-modified only"],
 )
-def test_either_validator_is_enough(server: FeedServer, state: SourceState) -> None:
-    assert fetch(source(server.url + "/feed.xml"), state, Path(".")).not_modified
+def test_either_validator_is_enough(feed_server: FeedServer, state: SourceState) -> None:
+    assert fetch(source(feed_server.url + "/feed.xml"), state, Path(".")).not_modified
 
 
-def test_changed_feed_is_fetched_again(server: FeedServer) -> None:
-    fetched = fetch(source(server.url + "/feed.xml"), SourceState(etag='"old"'), Path("."))
+def test_changed_feed_is_fetched_again(feed_server: FeedServer) -> None:
+    fetched = fetch(source(feed_server.url + "/feed.xml"), SourceState(etag='"old"'), Path("."))
 
-    assert server.headers_of_last()["If-None-Match"] == '"old"'
+    assert feed_server.headers_of_last()["If-None-Match"] == '"old"'
     assert fetched.body == FEED
     assert fetched.state.etag == ETAG
 
 
-def test_redirect_is_followed(server: FeedServer) -> None:
-    fetched = fetch(source(server.url + "/redirect"), SourceState(), Path("."))
+def test_redirect_is_followed(feed_server: FeedServer) -> None:
+    fetched = fetch(source(feed_server.url + "/redirect"), SourceState(), Path("."))
 
     assert (fetched.body, fetched.problems) == (FEED, [])
 
@@ -179,9 +95,9 @@ def test_redirect_is_followed(server: FeedServer) -> None:
     ids=["404", "500", "timeout", "too large", "too large without Content-Length"],
 )
 def test_http_failures_are_problems_not_exceptions(
-    server: FeedServer, path: str, timeout: float, max_bytes: int, reason: str
+    feed_server: FeedServer, path: str, timeout: float, max_bytes: int, reason: str
 ) -> None:
-    url = server.url + path
+    url = feed_server.url + path
     old = SourceState(etag='"old"', last_modified=LAST_MODIFIED)
 
     fetched = fetch(source(url, timeout), old, Path("."), max_bytes=max_bytes)
@@ -243,8 +159,8 @@ def test_local_file_too_large(tmp_path: Path, max_bytes: int, reason: str) -> No
     assert [p.reason for p in fetched.problems] == [f"could not fetch {tmp_path / 'groot.xml'}: {reason}"]
 
 
-def test_collect_source_over_http(server: FeedServer) -> None:
-    feed = source(server.url + "/feed.xml")
+def test_collect_source_over_http(feed_server: FeedServer) -> None:
+    feed = source(feed_server.url + "/feed.xml")
 
     first = collect_source(feed, SourceState(), Path("."))
     second = collect_source(feed, first.state, Path("."))
@@ -260,3 +176,140 @@ def test_collect_source_reports_a_dead_source_as_broken(refused_url: str) -> Non
     assert result.is_broken
     assert result.items == []
     assert result.state == SourceState(etag='"old"')
+
+
+# --- the deadline and concurrency ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/drip", "/drip-headers"], ids=["body", "headers"])
+def test_a_dripping_server_is_given_up_at_the_deadline(feed_server: FeedServer, path: str) -> None:
+    url = feed_server.url + path
+    settings = CollectConfig(deadline_seconds=0.6)
+    started = time.monotonic()
+
+    fetched = fetch(source(url), SourceState(), Path("."), settings=settings)
+
+    assert time.monotonic() - started < 0.6 + 0.5
+    assert [str(p) for p in fetched.problems] == [
+        f"ipo-nieuws: could not fetch {url}: no complete answer within the deadline of 0.6 s"
+    ]
+
+
+def test_a_source_may_set_its_own_deadline(feed_server: FeedServer) -> None:
+    own = dataclasses.replace(source(feed_server.url + "/drip"), deadline_seconds=0.3)
+
+    fetched = fetch(own, SourceState(), Path("."), settings=CollectConfig(deadline_seconds=30))
+
+    assert fetched.problems[0].reason.endswith("within the deadline of 0.3 s")
+
+
+def test_slow_sources_do_not_hold_up_the_others(feed_server: FeedServer) -> None:
+    slow = [dataclasses.replace(source(feed_server.url + "/drip"), name=f"traag-{n}") for n in range(3)]
+    quick = source(feed_server.url + "/feed.xml")
+    settings = CollectConfig(deadline_seconds=1.0, max_concurrent_fetches=4)
+    started = time.monotonic()
+
+    results = fetch_many([Request(s, SourceState()) for s in [*slow, quick]], Path("."), settings)
+
+    assert time.monotonic() - started < 1.8  # together: not one deadline after the other (3 s)
+    assert [bool(r.problems) for r in results] == [True, True, True, False]
+    assert results[-1].body == FEED
+
+
+def test_at_most_max_concurrent_fetches_at_once(feed_server: FeedServer) -> None:
+    slow = [dataclasses.replace(source(feed_server.url + "/drip"), name=f"traag-{n}") for n in range(2)]
+    settings = CollectConfig(deadline_seconds=0.5, max_concurrent_fetches=1)
+    started = time.monotonic()
+
+    fetch_many([Request(s, SourceState()) for s in slow], Path("."), settings)
+
+    assert time.monotonic() - started >= 2 * 0.5  # one after the other; each its own deadline
+
+
+# --- redirects and the address policy -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("http://127.0.0.2/feed.xml", "127.0.0.2, a loopback address"),
+        ("http://[::1]/feed.xml", "::1, a loopback address"),
+        ("http://10.255.255.1/feed.xml", "10.255.255.1, a private address"),
+        ("http://172.16.0.1/feed.xml", "172.16.0.1, a private address"),
+        ("http://192.168.1.1/feed.xml", "192.168.1.1, a private address"),
+        ("http://[fd12:3456::1]/feed.xml", "fd12:3456::1, a private (unique-local) address"),
+        ("http://169.254.1.1/feed.xml", "169.254.1.1, a link-local address"),
+        ("http://[fe80::1]/feed.xml", "fe80::1, a link-local address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a cloud metadata address"),
+        ("http://[fd00:ec2::254]/latest/meta-data/", "fd00:ec2::254, a cloud metadata address"),
+        ("http://0.0.0.0/feed.xml", "0.0.0.0, an unspecified address"),
+        ("http://100.64.0.1/feed.xml", "100.64.0.1, a shared (carrier-grade NAT) address"),
+        ("http://[::ffff:10.0.0.1]/feed.xml", "::ffff:a00:1, a private address (as IPv6)"),
+        ("http://[::ffff:127.0.0.1]/feed.xml", "::ffff:7f00:1, a loopback address (as IPv6)"),
+        ("file:///etc/passwd", "redirected to a file: URL; only http and https are followed"),
+        ("ftp://ftp.ipo.example.org/feed.xml", "redirected to a ftp: URL; only http and https are followed"),
+    ],
+    ids=[
+        "loopback v4",
+        "loopback v6",
+        "private 10/8",
+        "private 172.16/12",
+        "private 192.168/16",
+        "unique-local fc00::/7",
+        "link-local v4",
+        "link-local v6",
+        "metadata v4",
+        "metadata v6",
+        "unspecified",
+        "carrier-grade NAT",
+        "IPv4-mapped private",
+        "IPv4-mapped loopback",
+        "file scheme",
+        "ftp scheme",
+    ],
+)
+def test_a_redirect_to_a_forbidden_address_is_refused_and_named(
+    feed_server: FeedServer, target: str, reason: str
+) -> None:
+    start = f"{feed_server.url}/to?{quote(target, safe='')}"
+
+    fetched = fetch(source(start), SourceState(), Path("."))
+
+    [problem] = fetched.problems
+    assert problem.is_error and fetched.body is None
+    final = str(httpx.URL(target))
+    assert problem.reason.startswith(f"could not fetch {final} (redirected from {start}): ")
+    assert reason in problem.reason
+    assert [path for path, _ in feed_server.requests] == [start.removeprefix(feed_server.url)]  # nothing more
+
+
+def test_a_source_allowed_private_addresses_follows_such_a_redirect(feed_server: FeedServer) -> None:
+    # localhost: the name is resolved and every address it has is checked (and tried).
+    port = feed_server.url.rsplit(":", 1)[1]
+    start = f"{feed_server.url}/to?{quote(f'http://localhost:{port}/feed.xml', safe='')}"
+
+    fetched = fetch(source(start, allow=True), SourceState(), Path("."))
+
+    assert (fetched.body, fetched.problems) == (FEED, [])
+
+
+def test_the_configured_address_is_held_to_the_policy_too(feed_server: FeedServer) -> None:
+    url = feed_server.url + "/feed.xml"
+
+    fetched = fetch(source(url, allow=False), SourceState(), Path("."))
+
+    assert [p.reason for p in fetched.problems] == [
+        f"could not fetch {url}: 127.0.0.1, a loopback address; "
+        "not fetched (allow_private_addresses on the source allows it)"
+    ]
+    assert feed_server.requests == []
+
+
+def test_a_redirect_loop_ends_and_names_the_chain(feed_server: FeedServer) -> None:
+    fetched = fetch(source(feed_server.url + "/loop"), SourceState(), Path("."))
+
+    loop = feed_server.url + "/loop"
+    assert [p.reason for p in fetched.problems] == [
+        f"could not fetch {loop} (redirected from {loop} → {loop} → … → {loop}): more than 10 redirects"
+    ]
+    assert len(feed_server.requests) == 11

@@ -10,6 +10,8 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import html
+import html.entities
+import re
 import time
 import xml.sax
 from datetime import UTC, datetime
@@ -25,6 +27,9 @@ from comms.config import SourceConfig
 from comms.problems import Problem, Severity
 
 _SUBJECT_LENGTH = 80
+_ENTITY_REFERENCE = re.compile(rb"&([A-Za-z_][\w.-]*);")
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY\s+([A-Za-z_][\w.-]*)")
+_XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 
 # expat's wording, said so that an editor understands it.
 _SAX_MESSAGES = {
@@ -55,10 +60,12 @@ def parse_feed(source: SourceConfig, body: bytes) -> tuple[list[CollectedItem], 
         )
     elif fatal is not None:
         return [], [fatal]
+    undefined = undefined_entities(body) if _is_html_entity_slip(parsed) else frozenset()
     items: list[CollectedItem] = []
     for number, entry in enumerate(parsed.entries, start=1):
         subject = _subject(entry, number)
         try:
+            _refuse_undefined_entities(entry, undefined)
             item, warnings = _item(source, entry)
         except LeftOut as skip:
             problems.append(Problem(source.name, f"entry skipped: {skip}", subject=subject))
@@ -102,6 +109,33 @@ def _is_html_entity_slip(parsed: Any) -> bool:
         and bool(parsed.get("version"))
         and bool(parsed.entries)
     )
+
+
+def undefined_entities(body: bytes) -> frozenset[str]:
+    """Entity names the feed uses but nobody defines: not XML's five, not HTML's (which
+    feedparser's lenient parser resolves, and real feeds use), not declared in its DTD."""
+    used = {name.decode("ascii") for name in _ENTITY_REFERENCE.findall(body)}
+    declared = {name.decode("ascii") for name in _ENTITY_DECLARATION.findall(body)}
+    return frozenset(
+        name for name in used - declared - _XML_ENTITIES if f"{name};" not in html.entities.html5
+    )
+
+
+def _refuse_undefined_entities(entry: dict[str, Any], undefined: frozenset[str]) -> None:
+    """LeftOut for an entry that holds one: feedparser's lenient parser keeps it as text
+    ('&lol9;' as a title), which is junk, not what the feed meant."""
+    if not undefined:
+        return
+    texts = [entry.get(key) or "" for key in ("title", "link", "id", "summary")]
+    texts += [content.get("value", "") for content in entry.get("content") or []]
+    # The lenient parser leaves '&name;' as it is, or makes it '&amp;name' or '&name'.
+    names = "|".join(re.escape(name) for name in sorted(undefined))
+    pattern = re.compile(rf"&(?:amp;)?({names})(?![\w.-])")
+    for text in texts:
+        found = pattern.search(text)
+        if found:
+            reason = f"it holds the undefined entity &{found[1]}; (the feed is not well-formed there)"
+            raise LeftOut(reason)
 
 
 def _xml_reason(exc: Exception) -> str:

@@ -499,3 +499,23 @@ def test_seats_are_stored_and_selected_by_seat_clause(db: Database, sample: list
     expected = {c.email for c in sample if c.province == "Utrecht" and c.sits_on("bac-landelijk-gebied")}
     assert set(chosen) == expected and len(expected) == 2
     assert all(",bac-landelijk-gebied:" in value and value.startswith(",") for value in stored)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "shown"),
+    [
+        ("\u202eAnna", "Vries\u202c", "Anna de Vries"),
+        ("An\u200bna", "\u2066Vries\u2069", "Anna de Vries"),
+        ("\ufeffAnna\u200e", "Vries\u061c", "Anna de Vries"),
+    ],
+    ids=["RLO and PDF", "zero-width space and isolates", "BOM, LRM and ALM"],
+)
+def test_invisible_characters_are_stripped_from_names(
+    tmp_path: Path, first: str, last: str, shown: str
+) -> None:
+    row = f"anna.devries@utrecht.example.org;{first};de;{last};Utrecht;statenlid;D66;Landelijk Gebied"
+
+    result = read_contacts(write_csv(tmp_path, [HEADER, row]))
+
+    assert result.problems == []
+    assert [c.display_name for c in result.contacts] == [shown]

@@ -134,6 +134,73 @@ def test_an_html_entity_in_xml_is_reported_and_the_entries_kept() -> None:
     assert not problems[0].is_error
 
 
+@pytest.mark.parametrize(
+    ("entry", "subject", "entity"),
+    [
+        (item(title="&lol9;"), "&lol9;", "lol9"),
+        (item(title="Wonen &bogus; werken"), "Wonen &bogus; werken", "bogus"),
+        (item(title="Goed", description="Tekst &onbekend; meer"), "Goed", "onbekend"),
+        (item(title="Goed", link="https://www.ipo.example.org/&x1;"), "Goed", "x1"),
+    ],
+    ids=["title alone", "inside a title", "in the description", "in the link"],
+)
+def test_an_entry_with_an_undefined_entity_is_left_out_and_reported(
+    entry: str, subject: str, entity: str
+) -> None:
+    items, problems = parse_feed(SOURCE, rss(entry, item(title="Tweede &nbsp; bericht", guid="nieuws-2")))
+
+    assert [i.title for i in items] == ["Tweede bericht"]  # &nbsp; is HTML's: resolved, kept
+    assert [str(p) for p in problems if p.is_error] == [
+        f"ipo-nieuws [{subject}]: entry skipped: it holds the undefined entity &{entity}; "
+        "(the feed is not well-formed there)"
+    ]
+    assert not SourceResult(SOURCE, items, problems).is_broken  # the feed goes on
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY ipo "IPO">]>'
+            + rss(item(title="Nieuws van &ipo;"), declaration=False),
+            "Nieuws van IPO",
+        ),
+        (rss(item(title="Gelijk &amp;lol9; (letterlijk)")), "Gelijk &lol9; (letterlijk)"),
+    ],
+    ids=["declared in the DTD", "escaped: text, not an entity"],
+)
+def test_defined_or_escaped_entities_are_fine(body: bytes, title: str) -> None:
+    found, problems = only(body)
+
+    assert (found.title, problems) == (title, [])
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("\u202egpj.exe\u202c Notulen", "gpj.exe Notulen"),
+        ("Wonen\u200ben\u2060werken\ufeff", "Wonenenwerken"),
+        ("\u2066Subsidie\u2069 \u200e\u200f\u061c", "Subsidie"),
+        ("&#x202E;Omgekeerd&#x202C;", "Omgekeerd"),
+        ("Team \U0001f469\u200d\U0001f4bb", "Team \U0001f469\u200d\U0001f4bb"),
+    ],
+    ids=[
+        "RLO and PDF",
+        "zero-width and BOM",
+        "isolates and marks",
+        "as character references",
+        "ZWJ in emoji",
+    ],
+)
+def test_bidi_and_invisible_characters_are_stripped_from_titles_and_links(title: str, shown: str) -> None:
+    link = "https://www.ipo.example.org/nieuws/\u202eabc"
+    found, _ = only(rss(item(title=title, link=link, description=f"&lt;p&gt;{title}&lt;/p&gt;")))
+
+    assert found.title == shown
+    assert found.link == "https://www.ipo.example.org/nieuws/abc"
+    assert found.summary_html in (f"<p>{shown}</p>", f"<p>{shown} </p>")
+
+
 def test_error_message_names_source_and_line() -> None:
     _, [problem] = parse_feed(SOURCE, MISMATCHED)
 

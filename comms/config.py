@@ -162,8 +162,8 @@ class NewsletterConfig:
     first_window_days: int = 30  # the first edition looks this far back
     event_horizon_days: int = 62  # how far ahead kennissessies and briefings are announced
     av_categories: tuple[str, ...] = ("Algemene Vergadering",)
-    max_items: int = 60  # per edition; the rest is left out and reported at build time
-    max_item_chars: int = 1200  # an item's text beyond this is cut, with "Lees verder" to its source
+    max_items: int = 40  # per edition; the rest is left out and reported at build time
+    max_item_chars: int = 1000  # an item's text beyond this is cut, with "Lees verder" to its source
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,68 @@ def safe_link(url: str | None) -> str | None:
     return urlunsplit(parts._replace(scheme=parts.scheme.lower()))
 
 
+def cap_html(cleaned: str, max_chars: int) -> tuple[str, bool]:
+    """Allow-listed HTML cut after about `max_chars` characters of text (at a word, with an
+    ellipsis), and whether it was cut. Markup counts too, at a quarter, so a summary of empty
+    tags cannot grow without end; the cleaner closes what the cut leaves open."""
+    capper = _Capper(max_chars)
+    # What is read is cut within its text or markup budget: no need to parse megabytes.
+    enough = 5 * max_chars + 100
+    capper.feed(cleaned[:enough])
+    capper.close()
+    if not capper.cut and len(cleaned) <= enough:
+        return cleaned, False
+    if not capper.cut:  # character references made the prefix's text short
+        capper.out.append("…")
+    return _html_cleaner.clean("".join(capper.out)).strip(), True
+
+
+class _Capper(HTMLParser):
+    def __init__(self, budget: int):
+        super().__init__(convert_charrefs=True)
+        self.budget, self.markup_budget = budget, 4 * budget
+        self.out: list[str] = []
+        self.cut = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._markup(self.get_starttag_text() or "")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._markup(self.get_starttag_text() or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._markup(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if self.cut:
+            return
+        if len(data) <= self.budget:
+            self.out.append(html.escape(data, quote=False))
+            self.budget -= len(data)
+            return
+        self.out.append(html.escape(_word_cut(data, self.budget), quote=False) + "…")
+        self.cut = True
+
+    def _markup(self, text: str) -> None:
+        if self.cut:
+            return
+        self.markup_budget -= len(text)
+        if self.markup_budget < 0:
+            self.out.append("…")
+            self.cut = True
+            return
+        self.out.append(text)
+
+
+def _word_cut(text: str, length: int) -> str:
+    """At most `length` characters of `text`, ending at a word where one ends not far back."""
+    cut = text[:length]
+    space = cut.rfind(" ")
+    if space >= length // 2 and not text[length : length + 1].isspace():
+        cut = cut[:space]
+    return cut.rstrip(" ,;:–-")
+
+
 def capped(text: str, length: int) -> str:
     """The text, cut to `length` characters with an ellipsis when it is longer."""
     return text if len(text) <= length else text[: length - 1] + "…"

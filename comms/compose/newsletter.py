@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import markdown
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from comms.collect.sanitise import clean_html
+from comms.collect.sanitise import cap_html, clean_html
 from comms.compose.themes import ThemeMap
 from comms.config import Config, ItemKind
 from comms.dates import long_date, month_name, time_range
@@ -25,8 +25,10 @@ from comms.domain import THEMES, province_by_name
 from comms.errors import Refused
 from comms.problems import Problem, Severity
 from comms.store.models import Edition, EditionStatus, Item
+from comms.text import strip_invisible
 
 OTHER_SECTION = ("overig", "Overig nieuws")
+_LEFT_OUT_SHOWN = 20  # left-out items named one by one in the build report; the rest counted
 LATE_ARRIVAL_GRACE = timedelta(days=31)
 
 
@@ -66,6 +68,7 @@ class Entry:
     summary_html: str
     published_at: datetime
     source: str
+    read_more: str | None = None  # the item's link when its text was cut ("Lees verder")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class Event:
     location: str | None
     source: str
     all_day: bool = False
+    read_more: str | None = None  # the item's link when its text was cut ("Lees verder")
 
     @property
     def when(self) -> str:
@@ -127,6 +131,7 @@ class Composition:
     edition: Edition
     content: NewsletterContent
     problems: list[Problem]
+    left_out: int = 0  # items over [newsletter] max_items, left for no edition
 
     @property
     def is_held(self) -> bool:
@@ -156,10 +161,12 @@ def compose_newsletter(
         else (now - timedelta(days=config.newsletter.first_window_days))
     )
     edition.window_start, edition.window_end = window_start, now
-    items = _eligible_items(session, config, window_start, now, late_arrivals=previous is not None)
+    eligible = _eligible_items(session, config, window_start, now, late_arrivals=previous is not None)
+    items, left_out = within_cap(eligible, config.newsletter.max_items, now)
     for item in items:
         item.edition_id = edition.id
     intro_html, problems = _intro(config, month)
+    problems += left_out_problems(config, left_out)
     content = _group(config, themes, month, intro_html, items)
     if content.is_empty:
         for item in items:
@@ -167,7 +174,7 @@ def compose_newsletter(
         edition.status = EditionStatus.HELD
         edition.status_reason = f"no new items since {window_start:%Y-%m-%d %H:%M} UTC; not sent"
     edition.summary = json.dumps(content.summary(), ensure_ascii=False)
-    return Composition(edition, content, problems)
+    return Composition(edition, content, problems, len(left_out))
 
 
 def _fresh_edition(
@@ -225,6 +232,51 @@ def _eligible_items(
     return _without_duplicate_links(list(session.scalars(query.order_by(Item.published_at, Item.id))))
 
 
+def within_cap(items: list[Item], max_items: int, now: datetime) -> tuple[list[Item], list[Item]]:
+    """The items an edition keeps (at most `max_items`: the ones nearest its date, i.e. the
+    newest news and the soonest events) and those left out, each in the order given. Left out
+    items stay unassigned in the ledger."""
+    if len(items) <= max_items:
+        return items, []
+
+    def distance(item: Item) -> tuple[timedelta, int]:
+        moment = (item.starts_at if item.kind == ItemKind.EVENT.value else item.published_at) or now
+        return abs(_aware(moment) - now), item.id
+
+    keep = {id(item) for item in sorted(items, key=distance)[:max_items]}
+    return [i for i in items if id(i) in keep], [i for i in items if id(i) not in keep]
+
+
+def left_out_problems(config: Config, left_out: list[Item]) -> list[Problem]:
+    """What the build report says about items over the cap: how many, and the first of them."""
+    if not left_out:
+        return []
+    cap = config.newsletter.max_items
+    summary = Problem(
+        "[newsletter] max_items",
+        f"{len(left_out)} item(s) left out: an edition holds at most {cap}; "
+        "the newest news and the soonest events were kept",
+        severity=Severity.WARNING,
+    )
+    shown = [
+        Problem(
+            item.source, "left out of this edition (max_items)", subject=item.title, severity=Severity.WARNING
+        )
+        for item in left_out[:_LEFT_OUT_SHOWN]
+    ]
+    more = len(left_out) - len(shown)
+    if more:
+        shown.append(
+            Problem("[newsletter] max_items", f"… and {more} more left out", severity=Severity.WARNING)
+        )
+    return [summary, *shown]
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite gives naive datetimes back; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _without_duplicate_links(items: list[Item]) -> list[Item]:
     seen: set[str] = set()
     unique: list[Item] = []
@@ -258,14 +310,16 @@ def _group(
     for item in items:
         categories = [c for c in item.categories.split("|") if c]
         if item.kind == ItemKind.EVENT.value:
-            content.events.append(_event(item, titles))
+            content.events.append(_event(item, titles, config.newsletter.max_item_chars))
             continue
+        summary_html, cut = cap_html(item.summary_html, config.newsletter.max_item_chars)
         entry = Entry(
-            item.title,
+            strip_invisible(item.title),
             item.link,
-            item.summary_html,
+            summary_html,
             item.published_at,
             titles.get(item.source, item.source),
+            read_more=item.link if cut else None,
         )
         province = _province_of(categories, source_province.get(item.source))
         if any(c.lower() in av_categories for c in categories):
@@ -273,7 +327,7 @@ def _group(
         elif province:
             content.province_entries.setdefault(province, []).append(entry)
         else:
-            theme = themes.classify(categories, f"{item.title} {item.summary_html}")
+            theme = themes.classify(categories, f"{entry.title} {entry.summary_html}")  # as capped
             by_id[theme.id if theme else OTHER_SECTION[0]].entries.append(entry)
     content.events.sort(key=lambda e: e.starts_at)
     for section in sections:
@@ -289,15 +343,17 @@ def _province_of(categories: list[str], source_province: str | None) -> str | No
     return None
 
 
-def _event(item: Item, titles: dict[str, str]) -> Event:
+def _event(item: Item, titles: dict[str, str], max_chars: int) -> Event:
     assert item.starts_at is not None
+    summary_html, cut = cap_html(item.summary_html, max_chars)
     return Event(
-        item.title,
+        strip_invisible(item.title),
         item.link,
-        item.summary_html,
+        summary_html,
         item.starts_at,
         item.ends_at,
         item.location,
         titles.get(item.source, item.source),
         item.all_day,
+        read_more=item.link if cut else None,
     )

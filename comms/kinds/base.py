@@ -33,7 +33,7 @@ from comms.audience.resolve import Audience, SegmentAudience
 from comms.config import Config, Sender
 from comms.deliver.queue import Skip
 from comms.errors import Refused
-from comms.problems import Problem, ValidationFailed
+from comms.problems import Problem, Severity, ValidationFailed
 from comms.render.message import Attachment, MailingIdentity, Recipient
 from comms.render.personalise import Personaliser
 from comms.render.templates import Rendered
@@ -42,6 +42,8 @@ from comms.store.editions import audience_size, edition_or_none
 from comms.store.models import Edition, EditionStatus
 
 PersonalLinks = Callable[[Recipient], dict[str, str]]
+# Gmail clips a message whose HTML is over 102 KB ("[Bericht ingekort]"); warn a little below.
+HTML_WARNING_BYTES = 100 * 1024
 
 
 class Step(StrEnum):
@@ -168,6 +170,33 @@ class MailingKind(ABC):
         """How the outbox index names one selection of blocks."""
         return ", ".join(sorted(blocks)) or "iedereen"
 
+    def widest_variants(self, blocks: frozenset[str]) -> list[frozenset[str]]:
+        """The selections of blocks whose copies are the largest (for the size warning); by
+        default every block at once. A kind whose blocks exclude each other narrows this."""
+        return [blocks]
+
+    def size_warnings(self, key: str, rendered: Rendered) -> list[Problem]:
+        """A warning when any variant's HTML is over HTML_WARNING_BYTES (personal values,
+        a few dozen bytes each, not counted)."""
+        cut = Personaliser.cut(rendered.html, is_html=True)
+        sizes = sorted(
+            (
+                (len("".join(cut.select(b).literals).encode()), self.variant_label(b))
+                for b in self.widest_variants(cut.blocks)
+            ),
+            reverse=True,
+        )
+        over = [(size, label) for size, label in sizes if size > HTML_WARNING_BYTES]
+        if not over:
+            return []
+        size, label = over[0]
+        reason = (
+            f"{len(over)} variant(s) over {HTML_WARNING_BYTES // 1024} KB of HTML, the largest "
+            f"'{label}' with {size / 1024:.0f} KB: Gmail clips messages over 102 KB "
+            "(fewer items, or a lower [newsletter] max_items or max_item_chars)"
+        )
+        return [Problem(key, reason, severity=Severity.WARNING)]
+
     def attachments(self, service: Service, edition: Edition) -> tuple[Attachment, ...]:
         return ()
 
@@ -239,7 +268,9 @@ class PeriodicKind(MailingKind):
             edition.status, edition.status_reason = EditionStatus.DRAFT, None
             edition.approved_at = edition.approved_by = None
             size = audience_size(session, self.audience_clause(service, edition))
-        return BuildOutcome(key, EditionStatus.DRAFT, None, size, contents)
+        return BuildOutcome(
+            key, EditionStatus.DRAFT, None, size, contents, problems=self.size_warnings(key, rendered)
+        )
 
 
 class TriggeredKind(MailingKind):

@@ -54,6 +54,12 @@ class NewsletterKind(PeriodicKind):
     def variant_label(self, blocks: frozenset[str]) -> str:
         return label(blocks)
 
+    def widest_variants(self, blocks: frozenset[str]) -> list[frozenset[str]]:
+        # A recipient gets one province's block at most; every theme and the AV at most.
+        provinces = sorted(b for b in blocks if b.startswith("provincie:"))
+        common = blocks.difference(provinces)
+        return [common | {province} for province in provinces] or [common]
+
     def check_period(self, period: str) -> None:
         Month.parse(period)
 
@@ -87,13 +93,15 @@ class NewsletterKind(PeriodicKind):
                     service, template, context(config, content, edition.key, edition.subject)
                 )
                 edition.html, edition.text = rendered.html, rendered.text
+                problems += self.size_warnings(edition.key, rendered)
             size = audience_size(session, segment_clause(segment))
             return BuildOutcome(
                 edition.key,
                 EditionStatus(edition.status),
                 edition.status_reason,
                 size,
-                f"{content.item_count} items",
+                f"{content.item_count} items"
+                + (f" ({composition.left_out} left out)" if composition.left_out else ""),
                 content.summary(),
                 problems,
             )

@@ -11,6 +11,7 @@ of `comms worker` processes. So a job is short and the scheduler is never blocke
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,6 +188,7 @@ def _after_build(
         context.add_reminder(schedule, key, deadline)
     [report] = editions.status(service, key)
     request = _approval_request(service, report, send_at, deadline, outcome.audience_size, broken)
+    request = dataclasses.replace(request, lines=[*request.lines, *_build_notes(outcome.problems)])
     return StepResult(JobRunOutcome.DONE, detail + "; waiting for approval", key, [request])
 
 
@@ -306,6 +308,13 @@ def _approval_request(
     if broken:
         lines.append(f"Let op: {len(broken)} bron(nen) konden niet worden gelezen; zie 'comms collect'.")
     return TeamNotice(f"Ter goedkeuring: {edition.key}", lines, _preview_link(service, edition.key, send_at))
+
+
+def _build_notes(problems: list[Problem]) -> list[str]:
+    """What the build reported (items left out, a variant too large for Gmail), for the team."""
+    if not problems:
+        return []
+    return ["Meldingen bij het opbouwen:", *(f"- {p}" for p in problems[:25])]
 
 
 def _preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from comms.collect.sanitise import clean_html, clean_text, safe_link
+from comms.collect.sanitise import cap_html, clean_html, clean_text, safe_link
 
 REL = 'rel="noopener noreferrer"'
 
@@ -151,3 +151,43 @@ def test_clean_text(raw: str, expected: str) -> None:
 )
 def test_safe_link(url: str | None, expected: str | None) -> None:
     assert safe_link(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("html", "max_chars", "expected", "cut"),
+    [
+        pytest.param("<p>Kort bericht.</p>", 100, "<p>Kort bericht.</p>", False, id="short: as it is"),
+        pytest.param(
+            "<p>Een <b>lange</b> tekst over stikstof en water</p><p>Tweede alinea</p>",
+            20,
+            "<p>Een <b>lange</b> tekst over…</p>",
+            True,
+            id="cut at a word, open tags closed",
+        ),
+        pytest.param(
+            "<ul><li>een</li><li>twee drie vier vijf</li></ul><p>weg</p>",
+            12,
+            "<ul><li>een</li><li>twee drie…</li></ul>",
+            True,
+            id="inside a list",
+        ),
+        pytest.param(
+            f'<p><a href="https://www.ipo.example.org/x" {REL}>Provinciefondsverdeling</a> en meer</p>',
+            20,
+            f'<p><a href="https://www.ipo.example.org/x" {REL}>Provinciefondsverdel…</a></p>',
+            True,
+            id="a word longer than what is left is cut in the word",
+        ),
+        pytest.param("<b></b>" * 1000, 10, "<b></b>" * 5 + "<b>…</b>", True, id="markup counts too"),
+        pytest.param("<p>" + "a &amp; " * 50_000 + "</p>", 30, None, True, id="long: only a prefix is read"),
+        pytest.param("<p>" + "woord " * 1_000_000 + "</p>", 1000, None, True, id="megabytes"),
+    ],
+)
+def test_cap_html(html: str, max_chars: int, expected: str | None, cut: bool) -> None:
+    capped, was_cut = cap_html(html, max_chars)
+
+    assert was_cut is cut
+    if expected is not None:
+        assert capped == expected
+    assert len(capped) <= 5 * max_chars + 100
+    assert capped.endswith("…</p>") or not cut or expected is not None

@@ -164,3 +164,81 @@ def test_a_held_edition_does_not_move_the_window(db: Database, config: Config) -
 
     january = compose(db, config, "2027-01", JAN_1)  # looks back to November's edition
     assert titles(s for sec in january.content.sections for s in sec.entries) == {"Half november"}
+
+
+# --- content bounds ------------------------------------------------------------------------
+
+LONG = "<p>" + "Provincies werken samen aan natuur en water. " * 100 + "</p>"  # 4,500 characters
+
+
+@pytest.mark.parametrize(
+    ("summary", "max_chars", "read_more", "longest"),
+    [
+        ("<p>Kort.</p>", 1000, False, len("<p>Kort.</p>")),
+        (LONG, 1000, True, 1000 + len("<p>…</p>")),
+        (LONG, 200, True, 200 + len("<p>…</p>")),
+        ("<p>" + "x" * 5_000_000 + "</p>", 1000, True, 1000 + len("<p>…</p>")),
+    ],
+    ids=["short: whole", "long: cut", "a lower setting", "5 MB"],
+)
+def test_item_text_is_capped_with_lees_verder(
+    db: Database, config: Config, summary: str, max_chars: int, read_more: bool, longest: int
+) -> None:
+    config = dataclasses.replace(
+        config, newsletter=dataclasses.replace(config.newsletter, max_item_chars=max_chars)
+    )
+    with db.session() as session:
+        record_items(session, [news("Samen", DEC_1 - timedelta(days=1), summary_html=summary)], DEC_1)
+
+    [entry] = [e for s in compose(db, config, "2026-12", DEC_1).content.sections for e in s.entries]
+
+    assert len(entry.summary_html) <= longest
+    assert entry.read_more == (entry.link if read_more else None)
+    assert entry.summary_html.endswith("…</p>") is read_more
+
+
+def test_items_over_the_cap_are_left_out_and_reported(db: Database, config: Config) -> None:
+    config = dataclasses.replace(config, newsletter=dataclasses.replace(config.newsletter, max_items=3))
+    with db.session() as session:
+        record_items(
+            session,
+            [
+                news("Gisteren", DEC_1 - timedelta(days=1)),
+                news("Vorige week", DEC_1 - timedelta(days=7)),
+                news("Vorige maand", DEC_1 - timedelta(days=25)),
+                event("Volgende week", DEC_1 + timedelta(days=6)),
+                event("Over twee maanden", DEC_1 + timedelta(days=60)),
+            ],
+            DEC_1 - timedelta(hours=1),
+        )
+
+    composition = compose(db, config, "2026-12", DEC_1)
+
+    content = composition.content
+    kept = {e.title for s in content.sections for e in s.entries} | titles(content.events)
+    assert kept == {"Gisteren", "Vorige week", "Volgende week"}  # the nearest to the edition's date
+    assert composition.left_out == 2
+    assert [str(p) for p in composition.problems if "left out" in p.reason] == [
+        "[newsletter] max_items: 2 item(s) left out: an edition holds at most 3; "
+        "the newest news and the soonest events were kept",
+        "ipo-nieuws [Vorige maand]: left out of this edition (max_items)",
+        "kennissessies [Over twee maanden]: left out of this edition (max_items)",
+    ]
+    assert not any(p.is_error for p in composition.problems)
+    with db.session() as session:
+        assigned = session.scalars(select(Item.title).where(Item.edition_id.is_not(None))).all()
+    assert set(assigned) == kept  # the left-out items are not held by this edition
+
+
+def test_a_long_left_out_list_is_counted_after_the_first_twenty(db: Database, config: Config) -> None:
+    config = dataclasses.replace(config, newsletter=dataclasses.replace(config.newsletter, max_items=5))
+    with db.session() as session:
+        items = [news(f"Bericht {n}", DEC_1 - timedelta(hours=n + 1)) for n in range(50)]
+        record_items(session, items, DEC_1 - timedelta(hours=1))
+
+    composition = compose(db, config, "2026-12", DEC_1)
+
+    reported = [str(p) for p in composition.problems if "left out" in p.reason]
+    assert len(reported) == 1 + 20 + 1
+    assert reported[-1] == "[newsletter] max_items: … and 25 more left out"
+    assert composition.content.item_count == 5

@@ -14,8 +14,10 @@ address it concerns; the address policy itself is checked at connect time
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
+import ssl
 import stat
 import threading
 from collections.abc import Coroutine, Sequence
@@ -32,6 +34,7 @@ from comms import __version__
 from comms.collect.addresses import AddressPolicy, ForbiddenAddress, GuardedBackend
 from comms.collect.items import SourceState
 from comms.config import CollectConfig, SourceConfig
+from comms.errors import CommsError
 from comms.problems import Problem
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # far above any real feed; stops a runaway download
@@ -63,8 +66,8 @@ class Request:
     state: SourceState
 
 
-class _Gave(Exception):
-    """A fetch gave up, for the reason given, at the last hop tried."""
+class _Gave(CommsError):
+    """A fetch gave up, for the reason given, at the last hop tried (caught in this module)."""
 
 
 def fetch(
@@ -187,13 +190,18 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a pool whose connections pass the address policy."""
 
     def __init__(self, policy: AddressPolicy):
-        super().__init__(trust_env=False)
+        super().__init__(verify=_ssl_context(), trust_env=False)
         # httpx offers no public way to hand its pool a network backend; httpcore does. The
         # check must be made at connect time, so the address checked is the address used.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            network_backend=GuardedBackend(policy),
+            ssl_context=_ssl_context(), network_backend=GuardedBackend(policy)
         )
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying context (certifi's CAs) for every fetch: loading them takes a while."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def _redirect_target(response: httpx.Response, url: str) -> str | None:
@@ -300,7 +308,7 @@ def _root(exc: BaseException) -> BaseException:
         if current in seen:
             continue
         seen.append(current)
-        if isinstance(current, OSError) and current.errno:
+        if isinstance(current, OSError) and (current.errno or isinstance(current, ssl.SSLError)):
             return current
         todo += [
             e for e in (*current.args, current.__context__, current.__cause__) if isinstance(e, BaseException)
@@ -310,6 +318,13 @@ def _root(exc: BaseException) -> BaseException:
 
 def _plain(exc: BaseException) -> str:
     """An exception's message without the '[Errno 111]' noise, or its class name if empty."""
-    detail = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):  # its errno (1) is not what went wrong
+        detail = f"certificate verify failed: {exc.verify_message}"
+    elif isinstance(exc, ssl.SSLError):
+        detail = f"TLS: {exc.reason or exc}"
+    elif isinstance(exc, OSError) and exc.errno:
+        detail = os.strerror(exc.errno)
+    else:
+        detail = str(exc)
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", detail).strip()
     return text[:1].lower() + text[1:] if text else type(exc).__name__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -124,8 +125,9 @@ def sample_content() -> NewsletterContent:
         now,
         "IPO-nieuws",
     )
+    cut = dataclasses.replace(entry, summary_html="<p>Lange tekst…</p>", read_more=entry.link)
     sections = [Section(t.id, t.name, [entry]) for t in THEMES] + [
-        Section("overig", "Overig nieuws", [entry])
+        Section("overig", "Overig nieuws", [entry, cut])
     ]
     event = Event(
         "Kennissessie",

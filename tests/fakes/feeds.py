@@ -8,13 +8,21 @@ at a time forever), /drip-headers (the headers themselves one byte at a time).
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ETAG = '"nieuws-v1"'
 LAST_MODIFIED = "Mon, 30 Nov 2026 09:00:00 GMT"
@@ -124,16 +132,89 @@ class _Handler(BaseHTTPRequestHandler):
         self._body(FEED, with_length=True)
 
 
+@contextmanager
+def _serving(context: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Iterator[FeedServer]:
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    if context is not None:
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    httpd.release = threading.Event()
+    scheme = "https" if context else "http"
+    httpd.log = FeedServer(url=f"{scheme}://{host}:{httpd.server_address[1]}")
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield httpd.log
+    finally:
+        httpd.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     """The server's base URL and the requests it got."""
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.release = threading.Event()
-    httpd.log = FeedServer(url=f"http://127.0.0.1:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield httpd.log
-    httpd.release.set()
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with _serving() as server:
+        yield server
+
+
+@dataclass
+class TlsFeedServer:
+    """The same server over TLS, its certificate for `localhost` only, signed by `ca`."""
+
+    server: FeedServer
+    ca: ssl.SSLContext  # a client context that trusts the server's CA
+
+
+@pytest.fixture
+def tls_feed_server(tmp_path: Path) -> Iterator[TlsFeedServer]:
+    ca_pem, chain_pem, key_pem = _certificates("localhost")
+    (tmp_path / "chain.pem").write_bytes(chain_pem)
+    (tmp_path / "key.pem").write_bytes(key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "chain.pem", tmp_path / "key.pem")
+    client = ssl.create_default_context(cadata=ca_pem.decode())
+    with _serving(context, host="localhost") as server:
+        yield TlsFeedServer(server, client)
+
+
+def _certificates(name: str) -> tuple[bytes, bytes, bytes]:
+    """A throwaway CA and a server certificate for `name` (DNS only): PEM CA, chain, key."""
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "comms test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return ca.public_bytes(pem), leaf.public_bytes(pem), key_pem

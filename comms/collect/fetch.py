@@ -100,7 +100,11 @@ def fetch_many(
 
         async def one(request: Request) -> Fetched:
             async with limit:  # the deadline starts once the fetch does, not while it waits
-                return await _fetch_within_deadline(request, base_dir, settings, max_bytes)
+                try:
+                    return await _fetch_within_deadline(request, base_dir, settings, max_bytes)
+                except Exception as exc:  # a bug must not take the other sources down with it
+                    reason = f"could not fetch: {str(exc) or type(exc).__name__}"
+                    return Fetched(None, request.state, problems=[Problem(request.source.name, reason)])
 
         return list(await asyncio.gather(*(one(request) for request in requests)))
 

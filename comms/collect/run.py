@@ -84,14 +84,13 @@ def collect_all(config: Config, db: Database, now: datetime) -> CollectOutcome:
 
 
 def _validators(config: Config, db: Database) -> dict[str, Validators]:
+    """Each source's validators of its last good fetch (none for a new source)."""
     with db.session() as session:
-        found = {state.name: state for state in session.scalars(select(SourceState))}
-    return {
-        source.name: Validators(etag=found[source.name].etag, last_modified=found[source.name].last_modified)
-        if source.name in found
-        else Validators()
-        for source in config.sources
-    }
+        stored = {
+            row.name: Validators(etag=row.etag, last_modified=row.last_modified)
+            for row in session.scalars(select(SourceState))
+        }
+    return {source.name: stored.get(source.name, Validators()) for source in config.sources}
 
 
 def _refused(source: SourceConfig, validators: Validators) -> SourceResult | None:

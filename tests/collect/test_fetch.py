@@ -352,3 +352,22 @@ def test_https_with_an_unknown_ca_is_refused(tls_feed_server: TlsFeedServer) -> 
 
     [problem] = fetched.problems
     assert problem.reason.endswith("certificate verify failed: unable to get local issuer certificate")
+
+
+def test_a_bug_in_one_fetch_does_not_take_the_others_down(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def broken(*args: object) -> None:
+        raise KeyError("oeps")
+
+    monkeypatch.setattr(fetch_module, "_read_file", broken)
+    local = dataclasses.replace(source("feeds/nieuws.xml"), name="lokaal")
+
+    results = fetch_many(
+        [Request(local, SourceState()), Request(source(feed_server.url + "/feed.xml"), SourceState())],
+        tmp_path,
+        CollectConfig(),
+    )
+
+    assert [str(p) for p in results[0].problems] == ["lokaal: could not fetch: 'oeps'"]
+    assert results[1].body == FEED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from comms.clock import Clock
 from comms.config import Config
@@ -11,6 +12,7 @@ from comms.deliver.sendgrid import SendgridTransport
 from comms.deliver.smtp import DkimSigner, SmtpTransport
 from comms.deliver.transport import Transport
 from comms.problems import Problem, ValidationFailed
+from comms.track.verp import ReturnPaths
 
 
 def make_transport(config: Config, edition_key: str, clock: Clock, *, dry_run: bool = False) -> Transport:
@@ -53,7 +55,16 @@ def _smtp(config: Config) -> SmtpTransport:
         raise ValidationFailed(
             [Problem("environment", "COMMS_SMTP_PASSWORD is not set; [smtp] username needs it")]
         )
-    return SmtpTransport(settings, config.sender.address, password, dkim)
+    return SmtpTransport(settings, config.sender.address, password, dkim, _return_path(config))
+
+
+def _return_path(config: Config) -> Callable[[int], str] | None:
+    """VERP when [bounces] address is set: bounces come back naming their ledger row."""
+    if not config.bounces.uses_verp:
+        return None
+    if not config.secret_key:
+        raise ValidationFailed([Problem("environment", "COMMS_SECRET_KEY is not set; VERP signs with it")])
+    return ReturnPaths(config.bounces.address, config.secret_key).envelope_sender
 
 
 def describe_destination(transport: Transport) -> str:

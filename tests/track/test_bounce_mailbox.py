@@ -4,6 +4,8 @@ bounce, the complaint and the mailto unsubscribe come back through a real IMAP s
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections import Counter
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -12,8 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from comms import serve as serve_module
 from comms.cli import main
 from comms.clock import FixedClock
+from comms.config import load_config
 from comms.deliver.transports import make_transport
 from comms.editions import delivery
 from comms.operations.bounces import read_bounce_mailbox
@@ -217,3 +221,63 @@ def test_the_read_command_reports_what_it_set_aside(
     assert "bounce (hard) 1" in result.output and "1 address(es) suppressed" in result.output
     assert "set aside (left unread in the mailbox): not a DSN" in result.output
     assert BOUNCED not in result.output  # no addresses in what operators read
+
+
+def test_comms_serve_reads_the_mailbox_every_poll_and_outlives_a_broken_one(
+    sent: tuple[Edition, dict[str, ReceivedMessage]],
+    imap_server: DovecotServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    edition, received = sent
+    service = edition.service
+    service.config = dataclasses.replace(
+        service.config, bounces=dataclasses.replace(service.config.bounces, poll_seconds=0.05)
+    )
+    stop = threading.Event()
+    reader = threading.Thread(target=serve_module._read_bounces, args=(service, edition.clock, stop))
+    imap_server.stop()  # the mailbox is away at first: logged, and tried again next round
+    restarted = DovecotServer(imap_server.tls)
+    restarted.port, restarted.tls_port, restarted.password = (
+        imap_server.port,
+        imap_server.tls_port,
+        imap_server.password,
+    )
+    reader.start()
+    try:
+        restarted.start()
+        restarted.deliver(samples.dsn(received[BOUNCED].mail_from))
+        for _ in range(200):  # a real poll loop: wait for it, bounded (10 s)
+            if suppressions(edition):
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        reader.join(timeout=10)
+        restarted.stop()
+
+    assert not reader.is_alive()
+    assert suppressions(edition) == {(BOUNCED, EVERY_KIND, HARD_BOUNCE)}
+    assert "bounce mailbox not read: bounce mailbox 127.0.0.1" in caplog.text
+    assert BOUNCED not in caplog.text  # no addresses in the log
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ('address = "bounces"', "[bounces] address is not an e-mail address"),
+        ('address = "bounces+x@ipo.example.org"', "must not hold a '+'"),
+        ('imap_security = "ssl"', "imap_security must be one of tls, starttls, none"),
+        ("soft_bounce_limit = 0", "must be 1 or more"),
+        ('imap_host = "imap.example.org"', "imap_host needs imap_username"),
+        ('imap_port = "993"', "imap_port"),
+        ("imap_passwort = 1", "imap_passwort"),
+    ],
+)
+def test_bounce_settings_are_checked(project: Path, settings: str, problem: str) -> None:
+    path = project / "comms.toml"
+    path.write_text(path.read_text() + f"\n[bounces]\n{settings}\n")
+
+    config, problems = load_config(path)
+
+    assert config is None
+    assert any(problem in str(p) for p in problems), [str(p) for p in problems]

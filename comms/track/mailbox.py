@@ -33,6 +33,7 @@ class BounceMailbox:
         self.settings = settings
         self.password = password
         self._imap: imaplib.IMAP4 | None = None
+        self._capabilities: frozenset[str] = frozenset()
 
     @property
     def address(self) -> str:
@@ -42,6 +43,7 @@ class BounceMailbox:
         try:
             self._imap = self._connect()
             self._imap.login(self.settings.imap_username, self.password or "")
+            self._capabilities = self.capabilities_after_login(self._imap)
             self._check(self._imap.select(_quoted(self.settings.imap_folder)), "select the folder")
         except (OSError, imaplib.IMAP4.error) as exc:
             self.close()
@@ -81,11 +83,27 @@ class BounceMailbox:
         folder = self.settings.imap_handled_folder
         if folder:
             imap.create(_quoted(folder))  # NO when it exists already: fine
-            self._call(lambda: imap.uid("MOVE", uid, _quoted(folder)), "move")
+            self._move(imap, uid, _quoted(folder))
+
+    def _move(self, imap: imaplib.IMAP4, uid: str, folder: str) -> None:
+        if "MOVE" in self._capabilities:  # RFC 6851
+            self._call(lambda: imap.uid("MOVE", uid, folder), "move")
+            return
+        # Without MOVE: copy, then mark deleted; expunge only this message (UIDPLUS), never others.
+        self._call(lambda: imap.uid("COPY", uid, folder), "copy")
+        self._call(lambda: imap.uid("STORE", uid, "+FLAGS", "(\\Deleted)"), "flag")
+        if "UIDPLUS" in self._capabilities:
+            self._call(lambda: imap.uid("EXPUNGE", uid), "expunge")
 
     def mark_unreadable(self, uid: str) -> None:
         imap = self._session()
         self._call(lambda: imap.uid("STORE", uid, "+FLAGS", f"({UNREADABLE})"), "flag")
+
+    def capabilities_after_login(self, imap: imaplib.IMAP4) -> frozenset[str]:
+        """Asked again: servers (Dovecot among them) announce MOVE and UIDPLUS only once logged in."""
+        status, data = imap.capability()
+        words = data[0].decode("ascii", "replace").upper().split() if status == "OK" and data else []
+        return frozenset(words)
 
     def _session(self) -> imaplib.IMAP4:
         if self._imap is None:

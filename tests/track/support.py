@@ -37,7 +37,9 @@ def send_next_edition(service: Service, moment: datetime) -> SendOutcome:
     build = editions.build(service, "newsletter", BuildRequest(moment, period=period))
     lifecycle.approve(service, build.key, "test", moment)
     clock = FixedClock(moment)
-    return delivery.send(service, build.key, make_transport(service.config, build.key, clock), clock)
+    return delivery.send(
+        service, build.key, make_transport(service.config, build.key, clock, ledger=True), clock
+    )
 
 
 def ledger_status(service: Service, edition_key: str, email: str) -> str:

@@ -5,6 +5,7 @@ bounce, the complaint and the mailto unsubscribe come back through a real IMAP s
 from __future__ import annotations
 
 import dataclasses
+import imaplib
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -19,10 +20,10 @@ from comms.cli import main
 from comms.clock import FixedClock
 from comms.config import load_config
 from comms.deliver.transports import make_transport
-from comms.editions import delivery
+from comms.editions import delivery, proofs
 from comms.operations.bounces import read_bounce_mailbox
 from comms.store.models import Suppression
-from comms.track.mailbox import HANDLED, UNREADABLE, MailboxUnavailable
+from comms.track.mailbox import HANDLED, UNREADABLE, BounceMailbox, MailboxUnavailable
 from comms.track.suppressions import EVERY_KIND, HARD_BOUNCE, SPAM_REPORT, UNSUBSCRIBED
 from comms.track.verp import ReturnPaths
 from tests.conftest import SECRET
@@ -66,7 +67,7 @@ def sent(
     """December's newsletter to 8 Statenleden, sent over SMTP; what the relay received, by address."""
     monkeypatch.setenv("COMMS_BOUNCES_IMAP_PASSWORD", imap_server.password)
     edition = approved_edition(8, config(smtp_server, imap_server), 'transport = "smtp"')
-    transport = make_transport(edition.service.config, edition.key, edition.clock)
+    transport = make_transport(edition.service.config, edition.key, edition.clock, ledger=True)
     outcome = delivery.send(edition.service, edition.key, transport, edition.clock)
     assert outcome.counts["sent"] == 8
     return edition, {m.rcpt_tos[0]: m for m in smtp_server.messages}
@@ -147,19 +148,28 @@ def test_bounce_complaint_and_mailto_unsubscribe_through_imap_keep_them_out_of_t
     assert ledger_status(service, january.edition_key, REFUSED_US) == "sent"
 
 
+@pytest.mark.parametrize("server_moves", [True, False], ids=["MOVE", "COPY-and-expunge"])
 def test_handled_mail_is_moved_when_a_folder_is_set(
     approved_edition: EditionFactory,
     smtp_server: FakeSMTPServer,
     imap_server: DovecotServer,
     monkeypatch: pytest.MonkeyPatch,
+    server_moves: bool,
 ) -> None:
     monkeypatch.setenv("COMMS_BOUNCES_IMAP_PASSWORD", imap_server.password)
+    if not server_moves:  # an older server: what Dovecot announces, without MOVE
+        announced = BounceMailbox.capabilities_after_login
+
+        def without_move(mailbox: BounceMailbox, imap: imaplib.IMAP4) -> frozenset[str]:
+            return announced(mailbox, imap) - {"MOVE"}
+
+        monkeypatch.setattr(BounceMailbox, "capabilities_after_login", without_move)
     extra = config(smtp_server, imap_server, imap_handled_folder="Verwerkt", imap_security="none")
     edition = approved_edition(2, extra, 'transport = "smtp"')
     delivery.send(
         edition.service,
         edition.key,
-        make_transport(edition.service.config, edition.key, edition.clock),
+        make_transport(edition.service.config, edition.key, edition.clock, ledger=True),
         edition.clock,
     )
     message = smtp_server.messages[0]
@@ -169,7 +179,8 @@ def test_handled_mail_is_moved_when_a_folder_is_set(
 
     assert outcome.read == Counter({"bounce (soft)": 1}) and outcome.suppressed == 0
     assert imap_server.flags("INBOX") == []
-    assert len(imap_server.flags("Verwerkt")) == 1
+    [moved] = imap_server.flags("Verwerkt")
+    assert HANDLED in moved
 
 
 @pytest.mark.parametrize(
@@ -281,3 +292,14 @@ def test_bounce_settings_are_checked(project: Path, settings: str, problem: str)
 
     assert config is None
     assert any(problem in str(p) for p in problems), [str(p) for p in problems]
+
+
+def test_a_test_copy_has_no_return_path_that_could_name_a_ledger_row(
+    approved_edition: EditionFactory, smtp_server: FakeSMTPServer, imap_server: DovecotServer
+) -> None:
+    edition = approved_edition(2, config(smtp_server, imap_server), 'transport = "smtp"')
+
+    proofs.send_proofs(edition.service, edition.key, ["redactie@ipo.example.org"], edition.clock)
+
+    [copy] = smtp_server.messages
+    assert copy.mail_from == "nieuwsbrief@ipo.example.org"  # the sender: its ids are not ledger rows

@@ -155,7 +155,9 @@ def test_smtp_refusals_over_four_monthly_editions(
 
     clock = edition.clock
     keys = [edition.key]
-    delivery.send(service, edition.key, make_transport(service.config, edition.key, clock), clock)
+    delivery.send(
+        service, edition.key, make_transport(service.config, edition.key, clock, ledger=True), clock
+    )
     for month in (1, 2, 3):
         keys.append(send_next_edition(service, NOW + timedelta(days=31 * month)).edition_key)
 

@@ -152,6 +152,37 @@ class ServeConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BouncesConfig:
+    """`[bounces]`: the VERP envelope sender, the soft-bounce rule and the bounce mailbox (IMAP).
+
+    The IMAP password comes from COMMS_BOUNCES_IMAP_PASSWORD, never from the file.
+    """
+
+    # "bounces@ipo.example.org": each SMTP message goes out with MAIL FROM
+    # bounces+<signed ledger id>@ipo.example.org. Empty: the sender's address, no VERP.
+    address: str = ""
+    soft_bounce_limit: int = 3  # soft bounces on this many different days suppress the address
+    soft_bounce_window_days: int = 90  # … within this many days, with no delivery in between
+    imap_host: str = ""  # empty: no bounce mailbox is read
+    imap_port: int = 993
+    imap_security: str = "tls"  # tls (implicit) | starttls | none (loopback only)
+    imap_username: str = ""
+    imap_folder: str = "INBOX"
+    imap_handled_folder: str = ""  # handled mail is moved here; empty: flagged and left
+    imap_ca_file: str | None = None
+    imap_timeout_seconds: float = 60
+    poll_seconds: float = 300  # how often `comms serve` reads the mailbox
+
+    @property
+    def uses_verp(self) -> bool:
+        return bool(self.address)
+
+    @property
+    def reads_mailbox(self) -> bool:
+        return bool(self.imap_host)
+
+
+@dataclass(frozen=True, slots=True)
 class NewsletterConfig:
     audience: str = "statenleden"
     template: str = "newsletter"
@@ -185,6 +216,7 @@ class Config:
     team: TeamConfig = field(default_factory=TeamConfig)
     agenda: AgendaConfig = field(default_factory=AgendaConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
 
     @property
@@ -267,8 +299,30 @@ def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
         team=_team(table("team"), where, problems),
         agenda=_typed(AgendaConfig, table("agenda"), "agenda", where, problems),
         serve=_typed(ServeConfig, table("serve"), "serve", where, problems),
+        bounces=_bounces(table("bounces"), where, problems),
         collect=_collect(table("collect"), where, problems),
     )
+
+
+IMAP_SECURITY = ("tls", "starttls", "none")
+
+
+def _bounces(raw: dict, where: str, problems: list[Problem]) -> BouncesConfig:
+    bounces = _typed(BouncesConfig, raw, "bounces", where, problems)
+    if bounces.address and not _ADDRESS.match(bounces.address):
+        problems.append(Problem(where, f"[bounces] address is not an e-mail address: {bounces.address!r}"))
+    elif "+" in bounces.address:
+        problems.append(Problem(where, "[bounces] address must not hold a '+': comms adds its own tag"))
+    if bounces.imap_security not in IMAP_SECURITY:
+        known = ", ".join(IMAP_SECURITY)
+        problems.append(Problem(where, f"[bounces] imap_security must be one of {known}"))
+    if bounces.soft_bounce_limit < 1 or bounces.soft_bounce_window_days < 1:
+        problems.append(
+            Problem(where, "[bounces] soft_bounce_limit and soft_bounce_window_days must be 1 or more")
+        )
+    if bounces.reads_mailbox and not bounces.imap_username:
+        problems.append(Problem(where, "[bounces] imap_host needs imap_username"))
+    return bounces
 
 
 def _collect(raw: dict, where: str, problems: list[Problem]) -> CollectConfig:

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Literal
 
 import uvicorn
+from sqlalchemy.exc import DBAPIError
 
 from comms.clock import Clock
+from comms.errors import CommsError
+from comms.operations import bounces
 from comms.operations.schedules import schedules
 from comms.schedule import jobs
 from comms.schedule.leadership import Leadership, leadership_for
@@ -167,6 +170,8 @@ def run_service(
         threads.append(
             threading.Thread(target=_deliver, args=(Worker(service, clock, stop), stop), name="worker")
         )
+    if service.config.bounces.reads_mailbox:
+        threads.append(threading.Thread(target=_read_bounces, args=(service, clock, stop), name="bounces"))
     for thread in threads:
         thread.daemon = True
         thread.start()
@@ -185,3 +190,14 @@ def _deliver(worker: Worker, stop: threading.Event) -> None:
     except Exception:  # the whole process stops, so its supervisor restarts it whole
         log.exception("the delivery worker stopped; stopping")
         stop.set()
+
+
+def _read_bounces(service: Service, clock: Clock, stop: threading.Event) -> None:
+    """The bounce mailbox every `[bounces] poll_seconds`. A mailbox or database that is away
+    is logged and tried again next round; every `comms serve` may read it (effects count once)."""
+    while not stop.is_set():
+        try:
+            bounces.read_bounce_mailbox(service, clock)
+        except (CommsError, DBAPIError) as exc:
+            log.error("bounce mailbox not read: %s", exc)
+        stop.wait(service.config.bounces.poll_seconds)

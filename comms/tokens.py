@@ -75,3 +75,45 @@ class Signer:
         if now >= expires_at:
             raise InvalidToken("token has expired")
         return TokenClaims(Purpose(kind), subject, scope, expires_at)
+
+
+class ReturnPathSigner:
+    """The signed part of a VERP envelope sender: `bounces+<ledger id>-<mac>@domain`.
+
+    Lower-case base 36 and hex only, because some mail systems lower-case the local part of
+    a bounce's recipient. No expiry: a DSN may come days after the message. The key is
+    derived apart from the link tokens', so one can never stand in for the other.
+    """
+
+    MAC_CHARS = 20  # 80 bits
+
+    def __init__(self, secret_key: str):
+        if len(secret_key) < Signer.MIN_KEY_LENGTH:
+            raise ValueError(f"COMMS_SECRET_KEY must be at least {Signer.MIN_KEY_LENGTH} characters")
+        self._key = hmac.new(secret_key.encode(), b"comms-return-path", hashlib.sha256).digest()
+
+    def _mac(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[: self.MAC_CHARS]
+
+    def sign(self, ledger_id: int) -> str:
+        body = _base36(ledger_id)
+        return f"{body}-{self._mac(body)}"
+
+    def verify(self, tag: str) -> int:
+        """The ledger id the tag was made for; InvalidToken when it was not made by us."""
+        body, _, mac = tag.strip().lower().partition("-")
+        if not body or not body.isalnum() or not body.isascii():
+            raise InvalidToken("malformed return path")
+        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+            raise InvalidToken("signature does not match")
+        return int(body, 36)
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+        if not number:
+            return text

@@ -62,7 +62,9 @@ class Worker:
         self.service = service
         self.clock = clock
         self.stop = stop
-        self.transport_for = transport_for or (lambda key: make_transport(service.config, key, clock))
+        self.transport_for = transport_for or (
+            lambda key: make_transport(service.config, key, clock, ledger=True)
+        )
         self.on_round = on_round
         self.delivered = 0  # over the worker's whole life
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from comms.store.database import Database
 
-pytest_plugins = ["tests.fakes.smtp", "tests.fakes.sendgrid", "tests.fakes.feeds"]
+pytest_plugins = ["tests.fakes.smtp", "tests.fakes.sendgrid", "tests.fakes.imap", "tests.fakes.feeds"]
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("COMMS_TEST_DATABASE_URL")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from comms.cli import (
     agenda,
     audience,
+    bounces,
     check,
     demo,
     editions,
@@ -17,7 +18,19 @@ from comms.cli import (
 )
 from comms.cli.base import main
 
-for _module in (check, audience, sources, editions, suppressions, agenda, survey, schedule, processes, demo):
+for _module in (
+    check,
+    audience,
+    sources,
+    editions,
+    suppressions,
+    bounces,
+    agenda,
+    survey,
+    schedule,
+    processes,
+    demo,
+):
     for _command in _module.commands:
         main.add_command(_command)
 

@@ -54,7 +54,7 @@ def worker(ctx: click.Context, exit_when_idle: bool) -> None:
     service = service_of(ctx)
     clock = SystemClock()
     service.signer()  # a missing key stops the worker now, not at its first edition
-    make_transport(service.config, "worker", clock)  # likewise a missing transport secret
+    make_transport(service.config, "worker", clock, ledger=True)  # likewise a missing transport secret
     stop = _stop_on_signals()  # finish the batch in hand, claim no more
     poll = service.config.serve.worker_poll_seconds
     out.print(

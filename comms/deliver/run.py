@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -35,6 +35,7 @@ from comms.render.message import Mailing, OutgoingMessage
 from comms.store.database import Database, database_away, database_reason
 from comms.store.models import Message, MessageStatus
 from comms.store.owners import worker_name
+from comms.track import bounces
 
 Progress = Callable[[int, int], None]  # (delivered in this batch, total in the ledger)
 ShouldStop = Callable[[], bool]
@@ -56,6 +57,7 @@ class DeliveryJob:
     mailing: Mailing
     blocks_for: Blocks
     skip: queue.Skip | None = None
+    bounce_policy: bounces.SoftBouncePolicy = field(default_factory=bounces.SoftBouncePolicy)
 
 
 def deliver(
@@ -149,6 +151,8 @@ def _acknowledge(
                     backoff=lambda attempts: backoff(attempts, settings.retry_base_seconds),
                     max_attempts=settings.max_attempts,
                 )
+                refusals = smtp_refusals(messages, results)
+                bounces.record_smtp_refusals(session, refusals, job.bounce_policy, clock.now())
             return
         except DBAPIError as exc:
             if not database_away(exc):
@@ -172,6 +176,22 @@ def _acknowledge(
             )
             clock.sleep(min(wait, left))
             wait = min(wait * 2, ACK_MAX_WAIT)
+
+
+def smtp_refusals(
+    messages: Sequence[OutgoingMessage], results: list[DeliveryResult]
+) -> list[bounces.SmtpRefusal]:
+    """The recipients an SMTP server refused, for the bounce policy (track.bounces)."""
+    addresses = {m.ledger_id: m.recipient.email for m in messages}
+    return [
+        bounces.SmtpRefusal(
+            r.ledger_id,
+            addresses[r.ledger_id],
+            bounces.SmtpReply.parse(r.reason or "", r.smtp_code, r.enhanced_status),
+        )
+        for r in results
+        if not r.delivered and r.smtp_code is not None and r.ledger_id in addresses
+    ]
 
 
 def backoff(attempts: int, base_seconds: float, cap: timedelta = HOUR) -> timedelta:

@@ -9,9 +9,10 @@ unavailable: the batch goes back to the queue and the run stops with the reason.
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from comms.deliver.transport import DeliveryResult, TransportUnavailable
 from comms.render.message import OutgoingMessage
 
 RETRY_SOON = timedelta(minutes=1)
+_ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")  # RFC 3463, at the start of the reply text
 # Signed, so a relay or list software cannot change them unnoticed.
 DKIM_HEADERS = (
     b"From",
@@ -62,9 +64,11 @@ class SmtpTransport:
         envelope_from: str,
         password: str | None = None,
         dkim: DkimSigner | None = None,
+        return_path: Callable[[int], str] | None = None,
     ):
         self.settings = settings
         self.envelope_from = envelope_from
+        self.return_path = return_path  # VERP: the envelope sender per ledger row
         self.password = password
         self.dkim = dkim
         self._connection: smtplib.SMTP | None = None
@@ -103,15 +107,16 @@ class SmtpTransport:
         data = self.dkim.sign(message.data) if self.dkim else message.data
         for attempt in (1, 2):
             connection = self._connect()
+            envelope_from = self.return_path(message.ledger_id) if self.return_path else self.envelope_from
             try:
-                refused = connection.sendmail(self.envelope_from, [message.recipient.email], data)
+                refused = connection.sendmail(envelope_from, [message.recipient.email], data)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = next(iter(exc.recipients.values()))
                 return _by_code(message, code, reply)
             except smtplib.SMTPSenderRefused as exc:
                 if 500 <= exc.smtp_code < 600:
                     raise TransportUnavailable(
-                        f"{self.address} refuses the sender {self.envelope_from}: {_text(exc.smtp_error)}"
+                        f"{self.address} refuses the sender {envelope_from}: {_text(exc.smtp_error)}"
                     ) from exc
                 return _by_code(message, exc.smtp_code, exc.smtp_error)
             except smtplib.SMTPDataError as exc:
@@ -166,9 +171,10 @@ class SmtpTransport:
 
 def _by_code(message: OutgoingMessage, code: int, reply: bytes | str) -> DeliveryResult:
     reason = f"{code} {_text(reply)}"
-    if 400 <= code < 500:
-        return DeliveryResult(message.ledger_id, False, reason, RETRY_SOON)
-    return DeliveryResult(message.ledger_id, False, reason)
+    found = _ENHANCED.match(_text(reply))
+    status = found[1] if found else None
+    retry = RETRY_SOON if 400 <= code < 500 else None
+    return DeliveryResult(message.ledger_id, False, reason, retry, smtp_code=code, enhanced_status=status)
 
 
 def _text(reply: bytes | str) -> str:

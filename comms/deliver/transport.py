@@ -17,6 +17,9 @@ class DeliveryResult:
     delivered: bool
     reason: str | None = None
     retry_after: timedelta | None = None  # set for transient failures: try again later
+    # What an SMTP server answered for the recipient (the bounce policy reads them).
+    smtp_code: int | None = None
+    enhanced_status: str | None = None  # "5.1.1"
 
     @property
     def is_permanent_failure(self) -> bool:

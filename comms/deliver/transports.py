@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from comms.clock import Clock
 from comms.config import Config
@@ -11,9 +12,15 @@ from comms.deliver.sendgrid import SendgridTransport
 from comms.deliver.smtp import DkimSigner, SmtpTransport
 from comms.deliver.transport import Transport
 from comms.problems import Problem, ValidationFailed
+from comms.track.verp import ReturnPaths
 
 
-def make_transport(config: Config, edition_key: str, clock: Clock, *, dry_run: bool = False) -> Transport:
+def make_transport(
+    config: Config, edition_key: str, clock: Clock, *, dry_run: bool = False, ledger: bool = False
+) -> Transport:
+    """`ledger`: the messages are message-ledger rows, so their ids may go into a VERP return
+    path. Test copies and team notices number their messages 1, 2, …: a bounce of one must
+    never be taken for the ledger row with that id."""
     name = config.delivery.transport
     if dry_run and name != "sendgrid":
         raise ValidationFailed(
@@ -24,7 +31,7 @@ def make_transport(config: Config, edition_key: str, clock: Clock, *, dry_run: b
             ]
         )
     if name == "smtp":
-        return _smtp(config)
+        return _smtp(config, ledger)
     if name == "sendgrid":
         key = os.environ.get("COMMS_SENDGRID_API_KEY")
         if not key:
@@ -35,7 +42,7 @@ def make_transport(config: Config, edition_key: str, clock: Clock, *, dry_run: b
     return OutboxTransport(config.resolve(config.delivery.outbox_dir), edition_key)
 
 
-def _smtp(config: Config) -> SmtpTransport:
+def _smtp(config: Config, ledger: bool) -> SmtpTransport:
     settings = config.smtp
     dkim = None
     if settings.signs_dkim:
@@ -53,7 +60,17 @@ def _smtp(config: Config) -> SmtpTransport:
         raise ValidationFailed(
             [Problem("environment", "COMMS_SMTP_PASSWORD is not set; [smtp] username needs it")]
         )
-    return SmtpTransport(settings, config.sender.address, password, dkim)
+    return_path = _return_path(config) if ledger else None
+    return SmtpTransport(settings, config.sender.address, password, dkim, return_path)
+
+
+def _return_path(config: Config) -> Callable[[int], str] | None:
+    """VERP when [bounces] address is set: bounces come back naming their ledger row."""
+    if not config.bounces.uses_verp:
+        return None
+    if not config.secret_key:
+        raise ValidationFailed([Problem("environment", "COMMS_SECRET_KEY is not set; VERP signs with it")])
+    return ReturnPaths(config.bounces.address, config.secret_key).envelope_sender
 
 
 def describe_destination(transport: Transport) -> str:

@@ -30,6 +30,7 @@ from comms.service import Service
 from comms.store.editions import find_edition
 from comms.store.models import Contact, Edition, EditionStatus, Message, MessageStatus, Preference
 from comms.tokens import Signer
+from comms.track.bounces import SoftBouncePolicy
 
 
 @dataclass
@@ -100,6 +101,7 @@ def deliver_edition(
             mailing,
             lambda claimed: kind.blocks(claimed.profile),
             kind.skip(edition, clock.now()),
+            SoftBouncePolicy.from_config(config.bounces),
         )
         total = sum(queue.counts(session, edition.id).values())
     with service.db.session() as session:

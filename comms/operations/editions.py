@@ -101,7 +101,7 @@ def send_now(
     """Start an approved edition and deliver it in this process; resumes one that was interrupted,
     and a sent edition sends nothing."""
     clock = clock or SystemClock()
-    transport = transport or make_transport(service.config, key, clock)
+    transport = transport or make_transport(service.config, key, clock, ledger=True)
     return delivery.send(service, key, transport, clock, progress)
 
 

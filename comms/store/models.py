@@ -209,7 +209,7 @@ class DeliveryEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_key: Mapped[str] = mapped_column(String(200), unique=True)
     event: Mapped[str] = mapped_column(String(30))
-    email: Mapped[str | None] = mapped_column(String(320))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())

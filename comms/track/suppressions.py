@@ -2,9 +2,9 @@
 
 Who may lift a suppression depends on why it exists. What a person chose (afmelden, the
 preference centre) or what the communications team added by hand, the person may undo.
-What the mail system decided (a hard bounce, a spam complaint, a provider drop) stays until
-an administrator has checked the address; undoing it from a link in an old e-mail would
-hurt the sender's reputation for everyone.
+What the mail system decided (a hard bounce, repeated soft bounces, a spam complaint, a
+provider drop) stays until an administrator has checked the address; undoing it from a link
+in an old e-mail would hurt the sender's reputation for everyone.
 
 The delivery queue reads the table at claim time, so a new suppression holds for every
 message not yet claimed.
@@ -34,11 +34,12 @@ UNSUBSCRIBED = "unsubscribed"
 PREFERENCE_CENTRE = "preference centre"
 ADDED_BY_HAND = "added by hand"
 HARD_BOUNCE = "hard bounce"
+SOFT_BOUNCES = "soft bounces"  # repeated on separate days (track.bounces)
 SPAM_REPORT = "spamreport"
 DROPPED = "dropped"
 
 UNDOABLE_REASONS = frozenset({UNSUBSCRIBED, PREFERENCE_CENTRE, ADDED_BY_HAND})
-PERMANENT_REASONS = frozenset({HARD_BOUNCE, SPAM_REPORT, DROPPED})
+PERMANENT_REASONS = frozenset({HARD_BOUNCE, SOFT_BOUNCES, SPAM_REPORT, DROPPED})
 REASONS = UNDOABLE_REASONS | PERMANENT_REASONS
 
 

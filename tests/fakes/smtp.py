@@ -6,6 +6,7 @@ Every fault attribute can be changed from the test while the server runs::
 
     smtp_server.transient_rate = 0.2          # share of RCPT TO answered 451, seeded
     smtp_server.reject = {"gone@example.org"}  # answered 550 at RCPT
+    smtp_server.replies = {"full@example.org": "452 4.2.2 Mailbox full"}  # this reply at RCPT
     smtp_server.drop_connection_after = 5     # close each connection after 5 accepted messages
     smtp_server.hang_after_connect = True     # new connections get no greeting
     smtp_server.require_auth = ("user", "pw")  # MAIL FROM answered 530 until AUTH succeeds
@@ -229,6 +230,7 @@ class FakeSMTPServer:
         self._messages: list[ReceivedMessage] = []
         self._refusals: list[Refusal] = []
         self._reject: frozenset[str] = frozenset()
+        self._replies: dict[str, str] = {}
         self._connections: weakref.WeakSet[asyncio.BaseProtocol] = weakref.WeakSet()
         self.tls = tls
         self.implicit_tls = implicit_tls
@@ -300,6 +302,17 @@ class FakeSMTPServer:
             self._reject = frozenset(address.lower() for address in addresses)
 
     @property
+    def replies(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._replies)
+
+    @replies.setter
+    def replies(self, replies: dict[str, str]) -> None:
+        """A fixed refusal per address (any 4xx or 5xx line), compared case-insensitively."""
+        with self._lock:
+            self._replies = {address.lower(): reply for address, reply in replies.items()}
+
+    @property
     def cert_path(self) -> Path | None:
         return self.tls.cert_path if self.tls else None
 
@@ -347,7 +360,9 @@ class FakeSMTPServer:
 
     def _refusal_for(self, address: str) -> str | None:
         with self._lock:
-            if address.lower() in self._reject:
+            if address.lower() in self._replies:
+                reply = self._replies[address.lower()]
+            elif address.lower() in self._reject:
                 reply = UNKNOWN_USER_REPLY
             elif self._rng.random() < self.transient_rate:
                 reply = TRANSIENT_REPLY

@@ -9,12 +9,15 @@ nor can a name that resolves to something else the second time (DNS rebinding).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-import anyio
 import httpcore
 
 from comms.config import SourceConfig
@@ -97,7 +100,7 @@ class AddressPolicy:
 async def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address `host` resolves to, in the resolver's order, without repeats."""
     try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await _getaddrinfo(host, port)
     except (OSError, UnicodeError) as exc:
         raise httpcore.ConnectError(f"could not resolve {host}: {exc}") from exc
     found: list[IPAddress] = []
@@ -106,6 +109,38 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         if address not in found:
             found.append(address)
     return found
+
+
+async def _getaddrinfo(host: str, port: int) -> list[Any]:
+    """socket.getaddrinfo in a daemon thread of its own. In the event loop's executor a resolver
+    that hangs would keep asyncio.run (which waits for that executor) from returning, and the
+    source's deadline would not hold; a daemon thread is simply left behind."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[list[Any]] = loop.create_future()
+
+    def lookup() -> None:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # handed to the waiting coroutine
+            _settle(loop, answer, exc)
+        else:
+            _settle(loop, answer, found)
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    return await answer
+
+
+def _settle(loop: asyncio.AbstractEventLoop, answer: asyncio.Future[list[Any]], outcome: object) -> None:
+    def settle() -> None:
+        if answer.done():  # the deadline came first
+            return
+        if isinstance(outcome, BaseException):
+            answer.set_exception(outcome)
+        else:
+            answer.set_result(outcome)  # type: ignore[arg-type]
+
+    with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+        loop.call_soon_threadsafe(settle)
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -371,3 +372,26 @@ def test_a_bug_in_one_fetch_does_not_take_the_others_down(
 
     assert [str(p) for p in results[0].problems] == ["lokaal: could not fetch: 'oeps'"]
     assert results[1].body == FEED
+
+
+def test_a_resolver_that_hangs_does_not_outlast_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A DNS server that does not answer: the lookup (a thread) is left behind at the deadline.
+    real = socket.getaddrinfo
+    released = threading.Event()
+
+    def hanging(host: str, *args: object, **kwargs: object) -> object:
+        if host == "traag.example.org":
+            released.wait(timeout=10)
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    url = "http://traag.example.org/feed.xml"
+    started = time.monotonic()
+
+    fetched = fetch(source(url), SourceState(), Path("."), settings=CollectConfig(deadline_seconds=0.5))
+
+    assert time.monotonic() - started < 0.5 + 1.0
+    released.set()
+    assert [p.reason for p in fetched.problems] == [
+        f"could not fetch {url}: no complete answer within the deadline of 0.5 s"
+    ]

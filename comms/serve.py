@@ -1,10 +1,13 @@
 """`comms serve`: the scheduler (when leader), a delivery worker and the web app in one process.
 
 Leadership (schedule/leadership.py) decides which of several `comms serve` runs the
-schedules; the others are standby and keep trying every `leader_poll_seconds`, which
-bounds the takeover time. Every one of them delivers and serves the web app, so a
-standby is not idle. On SIGTERM the worker finishes or releases its batch, the
-scheduler stops between jobs, and the leadership is given up for the next one.
+schedules; the others are standby and keep trying every `leader_poll_seconds`. The leader
+confirms its lock in a thread of its own and leads only within a lease of the last
+confirmation; a new leader waits one lease before it leads, so two never lead at once.
+The takeover time is at most `leader_poll_seconds + leader_lease_seconds`. Every one of
+them delivers and serves the web app, so a standby is not idle. On SIGTERM the worker
+finishes or releases its batch, the scheduler stops between jobs, and the leadership is
+given up for the next one.
 """
 
 from __future__ import annotations

@@ -105,16 +105,17 @@ def run_step(
         except Exception as exc:
             if not _database_away(exc):
                 log.exception("%s failed", key)
-                result = StepResult(JobRunOutcome.FAILED, f"{type(exc).__name__}: {exc}")
-                result.notices.append(_failed_notice(schedule, step, planned_for, result.detail))
-            elif (retry := _retry_time(context, schedule, step, planned_for, attempt)) is not None:
-                log.warning("%s cut short, database unavailable (%s); retried at %s", key, _reason(exc), retry)
-                job_runs.retry_later(db, run_id, f"database unavailable: {_reason(exc)}", context.clock.now(), retry)
-                return
+                result = _failed(schedule, step, planned_for, f"{type(exc).__name__}: {exc}")
+            elif (retry := _retry_time(context, schedule, step, planned_for, attempt)) is None:
+                why = f"database unavailable ({_reason(exc)}) until the staleness limit; not retried"
+                result = _failed(schedule, step, planned_for, why)
             else:
-                detail = f"database unavailable ({_reason(exc)}) until the staleness limit; not retried"
-                result = StepResult(JobRunOutcome.FAILED, detail)
-                result.notices.append(_failed_notice(schedule, step, planned_for, detail))
+                why = f"attempt {attempt} cut short, database unavailable ({_reason(exc)})"
+                job_runs.retry_later(
+                    db, run_id, f"{why}; next at {retry:%H:%M:%S} UTC", context.clock.now(), retry
+                )
+                log.warning("%s: %s; tried again at %s", key, why, retry)
+                return
     if not job_runs.finish(db, run_id, result.outcome, result.detail, context.clock.now(), result.edition):
         log.warning("%s was taken over by another runner meanwhile; its outcome is theirs", key)
         return
@@ -416,6 +417,12 @@ def _problems_notice(kind: MailingKind, problems: list[Problem]) -> TeamNotice:
 
 def _listed(keys: list[str]) -> str:
     return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "") if keys else "none"
+
+
+def _failed(schedule: Schedule, step: str, planned_for: datetime, detail: str) -> StepResult:
+    return StepResult(
+        JobRunOutcome.FAILED, detail, None, [_failed_notice(schedule, step, planned_for, detail)]
+    )
 
 
 def _failed_notice(schedule: Schedule, step: str, planned_for: datetime, detail: str) -> TeamNotice:

@@ -19,15 +19,15 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Protocol
 
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from comms.store.database import Database
+from comms.store.database import Database, database_reason
 
 log = logging.getLogger(__name__)
 # pg_advisory_lock takes a bigint; this one is "comms-sc" in ASCII, so it is recognisable
@@ -109,7 +109,8 @@ class PostgresLeadership:
                     {"key": LOCK_KEY},
                 )
                 self._connection.commit()
-            except DBAPIError:
+            except DBAPIError as exc:
+                log.warning("leadership lock connection failed: %s", database_reason(exc))
                 held = 0
             if held:
                 self._confirmed = asked

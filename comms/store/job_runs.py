@@ -94,7 +94,9 @@ def beat(db: Database, run_id: int, now: datetime) -> None:
     with db.session() as session:
         session.execute(
             update(JobRun)
-            .where(JobRun.id == run_id, JobRun.runner == worker_name(), JobRun.outcome == JobRunOutcome.RUNNING)
+            .where(
+                JobRun.id == run_id, JobRun.runner == worker_name(), JobRun.outcome == JobRunOutcome.RUNNING
+            )
             .values(heartbeat_at=now)
         )
 

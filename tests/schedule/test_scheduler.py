@@ -354,7 +354,9 @@ def smtp_service(project: Path, smtp_server: FakeSMTPServer) -> Iterator[Service
     assert config, problems
     service = Service.open(config)
     with service.db.session() as session:
-        import_contacts(session, read_audience(config.contact_files()).contacts, datetime(2026, 11, 1, tzinfo=UTC))
+        import_contacts(
+            session, read_audience(config.contact_files()).contacts, datetime(2026, 11, 1, tzinfo=UTC)
+        )
     yield service
     service.db.dispose()
 
@@ -462,7 +464,9 @@ def test_a_runner_that_lost_the_lead_runs_no_step_and_leaves_the_job_due(
     with time_machine.travel(local(2026, 11, 23, 6, 59), tick=False) as traveller:
         start_runner(service).stop()
         with service.db.session() as session:
-            due = session.scalar(select(SchedulerJob.next_run_time).where(SchedulerJob.id == "newsletter:build"))
+            due = session.scalar(
+                select(SchedulerJob.next_run_time).where(SchedulerJob.id == "newsletter:build")
+            )
         traveller.move_to(local(2026, 11, 23, 7, 0))
         runner = ScheduleRunner(service, SystemClock(), leads=lambda: next(checks, False))
         runner.start()

@@ -148,9 +148,9 @@ class Serve:
     def _lead(self) -> None:
         settings = self.service.config.serve
         keeper = threading.Thread(target=self._keep_lease, name="leadership", daemon=True)
-        self.runner.start()
-        keeper.start()
         try:
+            self.runner.start()
+            keeper.start()
             while not self.stop.is_set() and self.leadership.leads():
                 try:
                     wait = self.runner.tick()
@@ -170,7 +170,8 @@ class Serve:
                 log.error("leadership lost (lock connection gone or not confirmed); standing by")
         finally:
             self.runner.stop()
-            keeper.join(timeout=5)
+            if keeper.ident is not None:  # started
+                keeper.join(timeout=5)
 
     def _keep_lease(self) -> None:
         """Confirm the lock three times a lease while leading; wake the loop when it is gone."""

@@ -321,6 +321,29 @@ def test_job_run_ledger(
         assert (run.outcome, run.runner) == (existing, names[runner])
 
 
+def test_a_runner_whose_run_was_taken_over_records_nothing(service: Service) -> None:
+    """The old runner comes back after its run was taken over: its outcome, retry and heartbeat
+    change nothing, so the run is recorded once, by the runner that has it."""
+    key = ledger.RunKey("newsletter", "build", datetime(2026, 11, 23, 6, tzinfo=UTC))
+    now = datetime(2026, 11, 23, 6, 1, tzinfo=UTC)
+    run_id = ledger.begin(service.db, key, now, timedelta(seconds=30))
+    assert run_id is not None
+    with service.db.session() as session:
+        session.get_one(JobRun, run_id).runner = "elsewhere:1"  # what a takeover does
+    later = now + timedelta(minutes=1)
+    assert ledger.finish(service.db, run_id, JobRunOutcome.DONE, "late", later) is False
+    assert ledger.retry_later(service.db, run_id, "late", later, later) is False
+    ledger.beat(service.db, run_id, later)
+    with service.db.session() as session:
+        run = session.get_one(JobRun, run_id)
+    assert (run.outcome, run.runner, run.heartbeat_at, run.finished_at) == (
+        "running",
+        "elsewhere:1",
+        now,
+        None,
+    )
+
+
 def test_a_broken_schedule_file_keeps_the_jobs_it_had(service: Service, project: Path) -> None:
     with time_machine.travel(local(2026, 11, 20, 12), tick=False):
         runner = start_runner(service)

@@ -188,6 +188,8 @@ def kill_lock_connection(admin: Engine) -> int:
             text(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
                 " AND ((classid::bigint << 32) | objid::bigint) = :key"
+                # this database's lock only: other test databases on the server have their own
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"key": LOCK_KEY},
         )

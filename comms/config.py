@@ -149,6 +149,15 @@ class ServeConfig:
     worker_poll_seconds: float = 5
     # At most this long between scheduler wake-ups (also how soon a schedule edit is seen).
     scheduler_max_wait_seconds: float = 60
+    # A leader that could not confirm its lock for this long runs no step and reports standby;
+    # a new leader waits this long after taking the lock, so two never lead at once.
+    leader_lease_seconds: float = 6
+    # A running job renews its heartbeat this often; one silent for three times as long is
+    # taken over by the leader (its runner is gone).
+    job_heartbeat_seconds: float = 10
+    # A job cut short by the database is tried again after this, doubling, at most 5 minutes,
+    # until its schedule's staleness limit.
+    job_retry_seconds: float = 5
 
 
 @dataclass(frozen=True, slots=True)

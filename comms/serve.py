@@ -1,16 +1,20 @@
 """`comms serve`: the scheduler (when leader), a delivery worker and the web app in one process.
 
 Leadership (schedule/leadership.py) decides which of several `comms serve` runs the
-schedules; the others are standby and keep trying every `leader_poll_seconds`, which
-bounds the takeover time. Every one of them delivers and serves the web app, so a
-standby is not idle. On SIGTERM the worker finishes or releases its batch, the
-scheduler stops between jobs, and the leadership is given up for the next one.
+schedules; the others are standby and keep trying every `leader_poll_seconds`. The leader
+confirms its lock in a thread of its own and leads only within a lease of the last
+confirmation; a new leader waits one lease before it leads, so two never lead at once.
+The takeover time is at most `leader_poll_seconds + leader_lease_seconds`. Every one of
+them delivers and serves the web app, so a standby is not idle. On SIGTERM the worker
+finishes or releases its batch, the scheduler stops between jobs, and the leadership is
+given up for the next one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,6 +30,7 @@ from comms.schedule import jobs
 from comms.schedule.leadership import Leadership, leadership_for
 from comms.schedule.scheduler import SteppedScheduler, make_scheduler, reminder_adder, sync_jobs
 from comms.service import Service
+from comms.store.database import database_away, database_reason
 from comms.web.app import create_app
 from comms.worker import Worker
 
@@ -43,8 +48,10 @@ class ScheduleRunner:
     context: jobs.JobContext | None = None
     _seen: tuple[tuple[str, float], ...] = field(default=())
 
+    leads: Callable[[], bool] = lambda: True
+
     def start(self) -> None:
-        self.context = jobs.JobContext(self.service, self.clock, {})
+        self.context = jobs.JobContext(self.service, self.clock, {}, leads=self.leads)
         self.scheduler = make_scheduler(self.context)
         self.context.add_reminder = reminder_adder(self.scheduler)
         jobs.install(self.context)
@@ -73,9 +80,20 @@ class ScheduleRunner:
             log.info("schedule %s", change)
 
     def tick(self) -> float | None:
-        assert self.scheduler is not None
+        """Run what is due, then what the job-run ledger holds unfinished (retries, runs whose
+        runner is gone); seconds until something is due next (None: nothing planned)."""
+        assert self.scheduler is not None and self.context is not None
         self.reload()
-        return self.scheduler.tick()
+        wait = self.scheduler.tick()
+        retry = jobs.run_unfinished(self.context)
+        if retry is None:
+            return wait
+        until_retry = max((retry - self.clock.now()).total_seconds(), 0.0)
+        return until_retry if wait is None else min(wait, until_retry)
+
+    def wake(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.wakeup()
 
     def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
@@ -95,9 +113,10 @@ class Serve:
         self.service = service
         self.clock = clock
         self.stop = stop
-        self.leadership = leadership or leadership_for(service.db)
+        settings = service.config.serve
+        self.leadership = leadership or leadership_for(service.db, settings.leader_lease_seconds)
         self.role: Role = "starting"
-        self.runner = ScheduleRunner(service, clock)
+        self.runner = ScheduleRunner(service, clock, leads=self.leadership.leads)
 
     def run_scheduler(self) -> None:
         """Standby until leader, then run the schedules until stopped or the lead is lost."""
@@ -108,8 +127,21 @@ class Serve:
                     self._become("standby")
                     self.stop.wait(settings.leader_poll_seconds)
                     continue
+                # A leader that just lost this lock may believe it leads for one more lease.
+                if self.role != "leader" and self.stop.wait(self.leadership.takeover_wait):
+                    break
+                if not self.leadership.confirm():
+                    continue
                 self._become("leader")
-                self._lead()
+                try:
+                    self._lead()
+                except DBAPIError as exc:
+                    if not database_away(exc):
+                        raise
+                    log.warning("database unavailable (%s); trying again", database_reason(exc))
+                    self.stop.wait(settings.leader_poll_seconds)
+                if not self.leadership.leads():
+                    self._become("standby")
         finally:
             self.runner.stop()
             self.leadership.release()
@@ -117,10 +149,18 @@ class Serve:
 
     def _lead(self) -> None:
         settings = self.service.config.serve
-        self.runner.start()
+        keeper = threading.Thread(target=self._keep_lease, name="leadership", daemon=True)
         try:
-            while not self.stop.is_set():
-                wait = self.runner.tick()
+            self.runner.start()
+            keeper.start()
+            while not self.stop.is_set() and self.leadership.leads():
+                try:
+                    wait = self.runner.tick()
+                except DBAPIError as exc:
+                    if not database_away(exc):
+                        raise
+                    log.warning("database unavailable (%s); the scheduler tries again", database_reason(exc))
+                    wait = settings.leader_poll_seconds
                 assert self.runner.scheduler is not None
                 wait = min(
                     wait if wait is not None else settings.scheduler_max_wait_seconds,
@@ -128,11 +168,22 @@ class Serve:
                     settings.leader_poll_seconds,
                 )
                 self.runner.scheduler.wait(max(wait, 0), self.stop)
-                if not self.leadership.is_held():
-                    log.error("leadership lost (database connection gone); standing by")
-                    return
+            if not self.leadership.leads():
+                log.error("leadership lost (lock connection gone or not confirmed); standing by")
         finally:
             self.runner.stop()
+            if keeper.ident is not None:  # started
+                keeper.join(timeout=5)
+
+    def _keep_lease(self) -> None:
+        """Confirm the lock three times a lease while leading; wake the loop when it is gone."""
+        every = self.service.config.serve.leader_lease_seconds / 3
+        while not self.stop.is_set() and self.runner.scheduler is not None:
+            if not self.leadership.confirm():
+                log.error("leadership lock lost; no further job step runs here")
+                self.runner.wake()
+                return
+            self.stop.wait(every)
 
     def _become(self, role: Role) -> None:
         if role != self.role:
@@ -140,7 +191,9 @@ class Serve:
             self.role = role
 
     def health(self) -> dict[str, str]:
-        return {"scheduler": self.role}
+        # A lost lock shows at once, even while the loop is still busy with a step.
+        role = self.role
+        return {"scheduler": "standby" if role == "leader" and not self.leadership.leads() else role}
 
 
 def run_service(

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
+
 from comms.clock import Clock
 from comms.dates import date_and_time
-from comms.errors import Refused
+from comms.errors import Refused, Unavailable
 from comms.kinds import BuildOutcome, BuildRequest, MailingKind, PeriodicKind, Step, TriggeredKind
 from comms.notify import TeamNotice, notify_team
 from comms.operations import editions, sources
@@ -28,12 +32,14 @@ from comms.problems import Problem, ValidationFailed
 from comms.schedules import Schedule
 from comms.service import Service
 from comms.store import job_runs
+from comms.store.database import database_away, database_reason
 from comms.store.models import EditionStatus, JobRunOutcome
 from comms.tokens import Purpose
 
 log = logging.getLogger(__name__)
 APPROVAL_DEADLINE = Step.APPROVAL_REMINDER  # the one-off step a build plans when approval is needed
 PREVIEW_LINK_DAYS = 14  # after the planned send, the preview link in an approval request expires
+RETRY_MAX_SECONDS = 300  # a run cut short by the database is tried again at least this often
 
 
 @dataclass
@@ -43,6 +49,12 @@ class JobContext:
     schedules: dict[str, Schedule]
     # Adds a one-off job (the approval reminder); set by the scheduler that runs the jobs.
     add_reminder: Callable[[Schedule, str, datetime], None] = lambda *_: None
+    # Does this process still lead? Asked right before every step (cheap: no round trip).
+    leads: Callable[[], bool] = lambda: True
+
+    @property
+    def heartbeat_expiry(self) -> timedelta:
+        return timedelta(seconds=3 * self.service.config.serve.job_heartbeat_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +80,8 @@ def run_step(
 
     `planned_for` comes from our executor (APScheduler itself does not pass the run time);
     it has a default only because APScheduler checks a job's arguments when it is added.
+    A database error escapes only when the run could not even be claimed or recorded: the
+    executor then keeps the job due, and the ledger's heartbeat covers a claimed run.
     """
     context = _context
     if context is None or planned_for is None:
@@ -77,21 +91,98 @@ def run_step(
         log.warning("job for unknown schedule %s ignored (file removed?)", schedule_name)
         return
     key = job_runs.RunKey(schedule_name, step, planned_for)
-    db, now = context.service.db, context.clock.now()
-    run_id = job_runs.begin(db, key, now)
-    if run_id is None:
-        log.info("%s already ran; not run again", key)
+    if not context.leads():
+        log.warning("%s not run: this process no longer leads", key)
         return
-    try:
-        result = _STEPS[step](context, schedule, planned_for, edition_key)
-    except Exception as exc:
-        log.exception("%s failed", key)
-        result = StepResult(JobRunOutcome.FAILED, f"{type(exc).__name__}: {exc}")
-        result.notices.append(_failed_notice(schedule, step, planned_for, result.detail))
-    job_runs.finish(db, run_id, result.outcome, result.detail, context.clock.now(), result.edition)
+    db, now = context.service.db, context.clock.now()
+    run_id = job_runs.begin(db, key, now, context.heartbeat_expiry, edition_key)
+    if run_id is None:
+        log.info("%s already ran, runs elsewhere or waits for its retry; not run now", key)
+        return
+    attempt = job_runs.attempts(db, run_id)
+    with _heartbeat(context, run_id):
+        try:
+            result = _STEPS[step](context, schedule, planned_for, edition_key)
+        except Exception as exc:
+            if not _database_away(exc):
+                log.exception("%s failed", key)
+                result = _failed(schedule, step, planned_for, f"{type(exc).__name__}: {exc}")
+            elif (retry := _retry_time(context, schedule, step, planned_for, attempt)) is None:
+                why = f"database unavailable ({_reason(exc)}) until the staleness limit; not retried"
+                result = _failed(schedule, step, planned_for, why)
+            else:
+                why = f"attempt {attempt} cut short, database unavailable ({_reason(exc)})"
+                job_runs.retry_later(
+                    db, run_id, f"{why}; next at {retry:%H:%M:%S} UTC", context.clock.now(), retry
+                )
+                log.warning("%s: %s; tried again at %s", key, why, retry)
+                return
+    if not job_runs.finish(db, run_id, result.outcome, result.detail, context.clock.now(), result.edition):
+        log.warning("%s was taken over by another runner meanwhile; its outcome is theirs", key)
+        return
     log.info("%s: %s (%s)", key, result.outcome, result.detail)
     for notice in result.notices:
         notify_team(context.service.config, context.service.signer(), notice, schedule.notify, context.clock)
+
+
+def run_unfinished(context: JobContext) -> datetime | None:
+    """Run what the ledger holds unfinished: retries now due, runs whose runner is gone.
+    Returns when the next retry is due (None: nothing waits)."""
+    db = context.service.db
+    for run in job_runs.unfinished(db, context.clock.now(), context.heartbeat_expiry):
+        if not context.leads():
+            return None
+        if run.key.schedule in context.schedules:
+            run_step(run.key.schedule, run.key.step, run.key.planned_for, run.edition_key)
+    return job_runs.next_retry(db)
+
+
+def _retry_time(
+    context: JobContext, schedule: Schedule, step: str, planned_for: datetime, attempt: int
+) -> datetime | None:
+    """When to try a run cut short by the database again; None when that would be beyond the
+    time the run is still worth making (the schedule's staleness limit; a reminder: the send)."""
+    first = context.service.config.serve.job_retry_seconds
+    at = context.clock.now() + timedelta(seconds=min(first * 2 ** (attempt - 1), RETRY_MAX_SECONDS))
+    limit = schedule.approval_deadline if step == APPROVAL_DEADLINE else schedule.stale_after(Step(step))
+    return at if at - planned_for <= limit else None
+
+
+@contextmanager
+def _heartbeat(context: JobContext, run_id: int) -> Iterator[None]:
+    """Renew the run's heartbeat while the step runs, so no successor takes over a live run."""
+    done = threading.Event()
+    every = context.service.config.serve.job_heartbeat_seconds
+
+    def beat() -> None:
+        while not done.wait(every):
+            try:
+                job_runs.beat(context.service.db, run_id, context.clock.now())
+            except DBAPIError as exc:  # the step itself will meet the same trouble
+                log.warning("job heartbeat not recorded: %s", database_reason(exc))
+
+    thread = threading.Thread(target=beat, name=f"job-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+def _database_away(exc: BaseException) -> bool:
+    """The step failed because the database (or another system) was away, not for a reason of
+    its own: it may succeed when tried again. Looks through errors raised from others."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if database_away(seen) or isinstance(seen, Unavailable):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    return database_reason(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
 
 
 def report_missed(
@@ -335,6 +426,12 @@ def _problems_notice(kind: MailingKind, problems: list[Problem]) -> TeamNotice:
 
 def _listed(keys: list[str]) -> str:
     return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "") if keys else "none"
+
+
+def _failed(schedule: Schedule, step: str, planned_for: datetime, detail: str) -> StepResult:
+    return StepResult(
+        JobRunOutcome.FAILED, detail, None, [_failed_notice(schedule, step, planned_for, detail)]
+    )
 
 
 def _failed_notice(schedule: Schedule, step: str, planned_for: datetime, detail: str) -> TeamNotice:

@@ -11,6 +11,8 @@ Choices made on purpose:
 - The executor runs the job in the scheduler's thread and hands it the planned run
   time, which APScheduler does not pass to job functions; jobs are short (the workers
   deliver), so nothing waits behind them for long.
+- Only the leader touches the job store (`GuardedJobStore`): a process that lost its lock
+  runs no step and moves no job, so the new leader finds the run still due.
 - `tick()` instead of a scheduler thread: `comms serve` decides when to wake (and steps
   down when leadership is lost), and tests drive it with a fake clock, without sleeping.
 """
@@ -32,6 +34,7 @@ from apscheduler.triggers.date import DateTrigger
 from comms.dates import AMSTERDAM
 from comms.schedule import jobs
 from comms.schedules import Schedule
+from comms.store.database import database_away
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "comms.schedule.jobs:run_step"
@@ -65,14 +68,54 @@ class SteppedScheduler(BaseScheduler):
             stop.wait(min(left, 0.5))
 
 
+class GuardedJobStore(SQLAlchemyJobStore):
+    """The job store as only the leader may use it. APScheduler moves a job to its next run
+    time right after running it, whatever happened; so a process that no longer leads finds
+    nothing due and moves nothing (the new leader finds the run still due), and a job whose run
+    could not even be claimed because the database was away stays due (`hold_back`)."""
+
+    def __init__(self, leads: Callable[[], bool], **options: object):
+        super().__init__(**options)
+        self.leads = leads
+        self.held_back: set[str] = set()
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        return super().get_due_jobs(now) if self.leads() else []
+
+    def update_job(self, job: Job) -> None:
+        if self._keep(job.id):
+            super().update_job(job)
+
+    def remove_job(self, job_id: str) -> None:
+        if self._keep(job_id):
+            super().remove_job(job_id)
+
+    def hold_back(self, job_id: str) -> None:
+        self.held_back.add(job_id)
+
+    def _keep(self, job_id: str) -> bool:
+        if job_id in self.held_back:
+            self.held_back.discard(job_id)
+            log.warning("job %s stays due: its run could not be claimed", job_id)
+            return False
+        if not self.leads():
+            log.warning("job %s left as it is: this process no longer leads", job_id)
+            return False
+        return True
+
+
 class LedgerExecutor(BaseExecutor):
     """Runs a job in the calling thread with its planned time; reports what is too late."""
 
-    def __init__(self, context: jobs.JobContext):
+    def __init__(self, context: jobs.JobContext, store: GuardedJobStore):
         super().__init__()
         self.context = context
+        self.store = store
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        if not self.context.leads():  # fenced: no step, no report; the new leader does both
+            self._run_job_success(job.id, [])
+            return
         now = self.context.clock.now()
         grace = timedelta(seconds=job.misfire_grace_time) if job.misfire_grace_time is not None else None
         schedule_name, step = job.args[0], job.args[1]
@@ -98,16 +141,20 @@ class LedgerExecutor(BaseExecutor):
         try:
             job.func(*job.args, planned_for=run_time.astimezone(UTC), **job.kwargs)
         except Exception as exc:  # run_step catches its own; this is a last resort
-            log.exception("job %s raised", job.id)
+            if database_away(exc):  # not even claimed (or not recorded): keep it due
+                self.store.hold_back(job.id)
+                log.warning("job %s not run: database unavailable (%s)", job.id, exc)
+            else:
+                log.exception("job %s raised", job.id)
             return JobExecutionEvent(EVENT_JOB_ERROR, job.id, job._jobstore_alias, run_time, exception=exc)
         return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, run_time)
 
 
 def make_scheduler(context: jobs.JobContext) -> SteppedScheduler:
-    store = SQLAlchemyJobStore(engine=context.service.db.engine, tablename="apscheduler_jobs")
+    store = GuardedJobStore(context.leads, engine=context.service.db.engine, tablename="apscheduler_jobs")
     return SteppedScheduler(
         jobstores={"default": store},
-        executors={"default": LedgerExecutor(context)},
+        executors={"default": LedgerExecutor(context, store)},
         timezone=AMSTERDAM,
     )
 

@@ -222,6 +222,9 @@ class JobRunOutcome(StrEnum):
     HELD = "held"  # ran, but its mailing was held (not approved, nothing new): the team was told
     MISSED = "missed"  # too late (beyond the schedule's staleness limit): reported, not run
     FAILED = "failed"
+    # Cut short by the database going away: tried again at `retry_at` by whichever process
+    # leads then, until the schedule's staleness limit (then `failed`, and the team is told).
+    RETRYING = "retrying"
 
 
 class JobRun(Base):
@@ -244,6 +247,11 @@ class JobRun(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     runner: Mapped[str] = mapped_column(String(200))  # host:pid
     edition_key: Mapped[str | None] = mapped_column(String(100))
+    # Renewed by the runner while the step runs: a run left `running` with an old heartbeat
+    # (or whose runner's process is gone from this host) is taken over by the next leader.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SchedulerJob(Base):

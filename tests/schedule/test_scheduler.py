@@ -8,7 +8,13 @@ nothing here sleeps.
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -16,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 import time_machine
-from sqlalchemy import select, text, update
+from sqlalchemy import create_engine, event, func, select, text, update
+from sqlalchemy.pool import NullPool
 
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
@@ -29,7 +36,10 @@ from comms.service import Service
 from comms.store import job_runs as ledger
 from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus, JobRun, JobRunOutcome, Message, SchedulerJob
+from comms.store.owners import worker_name
 from comms.web.app import create_app
+from comms.worker import Worker
+from tests.fakes.smtp import FakeSMTPServer
 from tests.web.support import serve
 
 
@@ -259,31 +269,79 @@ def test_a_run_finished_by_one_leader_is_not_fired_again_by_the_next(service: Se
     assert team_notices(project) == ["Ter goedkeuring: nieuwsbrief-2026-12"]
 
 
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+HERE, ELSEWHERE, DEAD, ALIVE = "this process", "another host", "dead on this host", "alive on this host"
+
+
 @pytest.mark.parametrize(
-    ("existing", "same_runner", "expected"),
+    ("existing", "runner", "heartbeat_age", "retry_in", "expected"),
     [
-        pytest.param(None, False, "claimed", id="first-time"),
-        pytest.param(JobRunOutcome.DONE, False, "skipped", id="already-done"),
-        pytest.param(JobRunOutcome.MISSED, False, "skipped", id="already-reported-missed"),
-        pytest.param(JobRunOutcome.RUNNING, True, "skipped", id="running-here"),
-        pytest.param(JobRunOutcome.RUNNING, False, "claimed", id="left-unfinished-by-a-dead-leader"),
+        pytest.param(None, HERE, 0, 0, "claimed", id="first-time"),
+        pytest.param(JobRunOutcome.DONE, ELSEWHERE, 0, 0, "skipped", id="already-done"),
+        pytest.param(JobRunOutcome.MISSED, ELSEWHERE, 0, 0, "skipped", id="already-reported-missed"),
+        pytest.param(JobRunOutcome.FAILED, ELSEWHERE, 0, 0, "skipped", id="failed-for-a-reason-of-its-own"),
+        pytest.param(JobRunOutcome.RUNNING, HERE, 0, 0, "skipped", id="running-here"),
+        pytest.param(JobRunOutcome.RUNNING, ELSEWHERE, 29, 0, "skipped", id="running-on-another-host"),
+        pytest.param(JobRunOutcome.RUNNING, ELSEWHERE, 31, 0, "claimed", id="other-host-heartbeat-expired"),
+        pytest.param(JobRunOutcome.RUNNING, ALIVE, 0, 0, "skipped", id="running-in-another-process-here"),
+        pytest.param(JobRunOutcome.RUNNING, DEAD, 0, 0, "claimed", id="its-process-here-is-gone"),
+        pytest.param(JobRunOutcome.RETRYING, ELSEWHERE, 99, 5, "skipped", id="retry-not-yet-due"),
+        pytest.param(JobRunOutcome.RETRYING, ELSEWHERE, 99, 0, "claimed", id="retry-due"),
     ],
 )
-def test_job_run_ledger(service: Service, existing: str | None, same_runner: bool, expected: str) -> None:
+def test_job_run_ledger(
+    service: Service, existing: str | None, runner: str, heartbeat_age: int, retry_in: int, expected: str
+) -> None:
+    """A run is claimed once; a `running` one only when its runner is known to be gone (heartbeat
+    30 s old: three of the default 10 s heartbeats)."""
     key = ledger.RunKey("newsletter", "build", datetime(2026, 11, 23, 6, tzinfo=UTC))
     now = datetime(2026, 11, 23, 6, 1, tzinfo=UTC)
+    expiry = timedelta(seconds=30)
+    host = socket.gethostname()
+    names = {HERE: worker_name(), ELSEWHERE: "elsewhere:1", DEAD: f"{host}:{dead_pid()}", ALIVE: f"{host}:1"}
     if existing:
-        run_id = ledger.begin(service.db, key, now)
+        run_id = ledger.begin(service.db, key, now - timedelta(seconds=heartbeat_age), expiry)
         assert run_id is not None
         with service.db.session() as session:
             run = session.get_one(JobRun, run_id)
-            run.outcome = existing
-            if not same_runner:
-                run.runner = "elsewhere:1"
-    claimed = ledger.begin(service.db, key, now)
+            run.outcome, run.runner = existing, names[runner]
+            run.retry_at = now + timedelta(seconds=retry_in)
+    claimed = ledger.begin(service.db, key, now, expiry)
     assert ("claimed" if claimed else "skipped") == expected
     with service.db.session() as session:
-        assert session.scalar(text("SELECT count(*) FROM job_runs")) == 1
+        [run] = session.scalars(select(JobRun)).all()
+    if claimed:
+        assert (run.outcome, run.runner, run.attempts) == ("running", worker_name(), 2 if existing else 1)
+    else:
+        assert (run.outcome, run.runner) == (existing, names[runner])
+
+
+def test_a_runner_whose_run_was_taken_over_records_nothing(service: Service) -> None:
+    """The old runner comes back after its run was taken over: its outcome, retry and heartbeat
+    change nothing, so the run is recorded once, by the runner that has it."""
+    key = ledger.RunKey("newsletter", "build", datetime(2026, 11, 23, 6, tzinfo=UTC))
+    now = datetime(2026, 11, 23, 6, 1, tzinfo=UTC)
+    run_id = ledger.begin(service.db, key, now, timedelta(seconds=30))
+    assert run_id is not None
+    with service.db.session() as session:
+        session.get_one(JobRun, run_id).runner = "elsewhere:1"  # what a takeover does
+    later = now + timedelta(minutes=1)
+    assert ledger.finish(service.db, run_id, JobRunOutcome.DONE, "late", later) is False
+    assert ledger.retry_later(service.db, run_id, "late", later, later) is False
+    ledger.beat(service.db, run_id, later)
+    with service.db.session() as session:
+        run = session.get_one(JobRun, run_id)
+    assert (run.outcome, run.runner, run.heartbeat_at, run.finished_at) == (
+        "running",
+        "elsewhere:1",
+        now,
+        None,
+    )
 
 
 def test_a_broken_schedule_file_keeps_the_jobs_it_had(service: Service, project: Path) -> None:
@@ -296,3 +354,154 @@ def test_a_broken_schedule_file_keeps_the_jobs_it_had(service: Service, project:
         ids = sorted(job.id for job in runner.scheduler.get_jobs())
         runner.stop()
     assert ids == ["newsletter:build", "newsletter:send"]
+
+
+# -- the database going away during a scheduled job ------------------------------------------
+
+
+@pytest.fixture
+def smtp_service(project: Path, smtp_server: FakeSMTPServer) -> Iterator[Service]:
+    """The newsletter schedule approved by the schedule itself, delivered to an SMTP fake."""
+    for other in (project / "schedules").glob("*.toml"):
+        if other.name != "newsletter.toml":
+            other.unlink()
+    schedule = project / "schedules" / "newsletter.toml"
+    schedule.write_text(schedule.read_text(encoding="utf-8").replace("required = true", "required = false"))
+    config_file = project / "comms.toml"
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8").replace('transport = "outbox"', 'transport = "smtp"')
+        + f'\n[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\nsecurity = "none"\n',
+        encoding="utf-8",
+    )
+    config, problems = load_config(config_file)
+    assert config, problems
+    service = Service.open(config)
+    with service.db.session() as session:
+        import_contacts(
+            session, read_audience(config.contact_files()).contacts, datetime(2026, 11, 1, tzinfo=UTC)
+        )
+    yield service
+    service.db.dispose()
+
+
+@contextmanager
+def faults_on(service: Service, statement: str, fault: str, times: int) -> Iterator[list[str]]:
+    """While the block runs, the first `times` statements starting with `statement` meet a fault:
+    "database-lost" ends every connection to the database (pg_terminate_backend, as a restart or
+    failover does) just before the statement runs; "bug" raises an error of comms' own."""
+    admin = create_engine(service.db.engine.url, poolclass=NullPool)
+    fired: list[str] = []
+
+    def before(_conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if not sql.lstrip().upper().startswith(statement) or len(fired) >= times:
+            return
+        fired.append(sql)
+        if fault == "bug":
+            raise RuntimeError("a bug in the build")
+        with admin.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+
+    event.listen(service.db.engine, "before_cursor_execute", before)
+    try:
+        yield fired
+    finally:
+        event.remove(service.db.engine, "before_cursor_execute", before)
+        admin.dispose()
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize(
+    ("fault", "times", "stale_hours", "build", "attempts", "delivered"),
+    [
+        pytest.param("database-lost", 1, 24, "done", 2, True, id="database-lost-once"),
+        pytest.param("database-lost", 3, 24, "done", 4, True, id="database-lost-three-times"),
+        pytest.param("database-lost", 99, 0.01, "failed", 4, False, id="lost-until-the-staleness-limit"),
+        pytest.param("bug", 1, 24, "failed", 1, False, id="a-failure-of-its-own-is-not-retried"),
+    ],
+)
+def test_a_build_cut_short_by_the_database_is_retried_and_the_send_goes_out_on_time(
+    smtp_service: Service,
+    project: Path,
+    smtp_server: FakeSMTPServer,
+    fault: str,
+    times: int,
+    stale_hours: float,
+    build: str,
+    attempts: int,
+    delivered: bool,
+) -> None:
+    """Retries at 5, 10, 20 … s after the fault (`[serve] job_retry_seconds`), while the build is
+    still worth making: 36 s of staleness allows the attempts at 0, 5, 15 and 35 s, not one at 75 s."""
+    service = smtp_service
+    schedule = project / "schedules" / "newsletter.toml"
+    text_ = schedule.read_text(encoding="utf-8")
+    schedule.write_text(text_.replace("stale_after_hours = 24", f"stale_after_hours = {stale_hours}"))
+    with time_machine.travel(local(2026, 11, 23, 6, 59), tick=False) as traveller:
+        runner = start_runner(service)
+        runner.tick()
+        with faults_on(service, "INSERT INTO EDITIONS", fault, times):
+            traveller.move_to(local(2026, 11, 23, 7, 0))
+            run_until(runner, traveller, local(2026, 11, 23, 8, 0))
+        run_until(runner, traveller, local(2026, 12, 3, 9, 30))
+        runner.stop()
+        Worker(service, SystemClock(), threading.Event()).run(exit_when_idle=True)
+    with service.db.session() as session:
+        [run] = session.scalars(select(JobRun).where(JobRun.step == "build")).all()
+        sent = session.scalar(select(func.count()).select_from(Message).where(Message.status == "sent"))
+    assert (run.outcome, run.attempts) == (build, attempts), run.detail
+    send = [(outcome, detail) for step, _, outcome, detail in job_runs(service) if step == "send"]
+    team, recipients = [], Counter[str]()
+    for message in smtp_server.messages:
+        if message.rcpt_tos == ("redactie@ipo.example.org",):  # the team's notices take the same way
+            team.append(str(message_from_bytes(message.raw, policy=policy.default)["Subject"]))
+        else:
+            recipients.update(message.rcpt_tos)
+    if delivered:
+        assert send == [("done", "nieuwsbrief-2026-12 is sending; the workers deliver it")]
+        assert sent and sent == len(recipients) and set(recipients.values()) == {1}
+        assert team == []
+    else:
+        assert send[0][0] == "held" and sent == 0 and not recipients
+        assert team == ["Mislukt: opbouw van newsletter", "Niet verstuurd: de verzending van newsletter"]
+
+
+@pytest.mark.parametrize(
+    ("checks_passed", "ran_before_the_loss"),
+    [
+        pytest.param(0, [], id="lost-before-the-step"),
+        pytest.param(3, [("build", "done")], id="lost-while-the-step-runs"),  # store, executor, step
+    ],
+)
+def test_a_runner_that_lost_the_lead_runs_no_step_and_leaves_the_job_due(
+    service: Service, checks_passed: int, ran_before_the_loss: list[tuple[str, str]]
+) -> None:
+    """The check right before every step: a runner that no longer leads runs, records and moves
+    on nothing in the job store, so the next leader finds the run still due; a step already
+    running finishes (the ledger then keeps the next leader from making it again)."""
+    checks = iter([True] * checks_passed)
+    with time_machine.travel(local(2026, 11, 23, 6, 59), tick=False) as traveller:
+        start_runner(service).stop()
+        with service.db.session() as session:
+            due = session.scalar(
+                select(SchedulerJob.next_run_time).where(SchedulerJob.id == "newsletter:build")
+            )
+        traveller.move_to(local(2026, 11, 23, 7, 0))
+        runner = ScheduleRunner(service, SystemClock(), leads=lambda: next(checks, False))
+        runner.start()
+        runner.tick()
+        runner.stop()
+        with service.db.session() as session:
+            still_due = session.scalar(
+                select(SchedulerJob.next_run_time).where(SchedulerJob.id == "newsletter:build")
+            )
+        assert [(step, outcome) for step, _, outcome, _ in job_runs(service)] == ran_before_the_loss
+        assert still_due == due
+        successor = start_runner(service)
+        successor.tick()
+        successor.stop()
+    assert [(step, outcome) for step, _, outcome, _ in job_runs(service)] == [("build", "done")]

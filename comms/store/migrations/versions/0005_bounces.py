@@ -1,12 +1,12 @@
 """bounces: look up an address's delivery events (the soft-bounce rule counts them per address)
 
-Revision ID: 0005_bounces
+Revision ID: 0005
 Revises: 0004
 """
 
 from alembic import op
 
-revision = "0005_bounces"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+from pathlib import Path
 
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from comms.config import load_config
 from comms.deliver.smtp import DkimSigner, SmtpTransport, _by_code
 from comms.deliver.transport import TransportUnavailable
 from comms.deliver.transports import make_transport
@@ -355,3 +357,45 @@ def test_a_refusal_keeps_the_reply_code_and_enhanced_status_code_for_bounce_hand
     assert (result.reply_code, result.enhanced_code) == (code, enhanced)
     assert result.is_permanent_failure is permanent and result.is_permanent_refusal is hard_bounce
     assert result.reason == f"{code} {reply.decode()}"
+
+
+# -- the settings ----------------------------------------------------------------------------------
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "comms.toml"
+
+
+@pytest.mark.parametrize(
+    ("smtp", "command", "data", "warning"),
+    [
+        ("", 300, 600, None),  # RFC 5321 §4.5.3.2
+        ("command_timeout_seconds = 60\ndata_timeout_seconds = 900", 60, 900, None),
+        ("timeout_seconds = 30", 30, 600, "timeout_seconds is replaced by command_timeout_seconds"),
+        ("timeout_seconds = 30\ncommand_timeout_seconds = 120", 120, 600, "timeout_seconds is ignored"),
+    ],
+)
+def test_smtp_timeouts_follow_rfc_5321_and_the_old_setting_still_works_with_a_warning(
+    tmp_path: Path, smtp: str, command: float, data: float, warning: str | None
+) -> None:
+    path = tmp_path / "comms.toml"
+    path.write_text(REPO_CONFIG.read_text(encoding="utf-8") + f"\n[smtp]\n{smtp}\n", encoding="utf-8")
+
+    config, problems = load_config(path)
+
+    assert config is not None, problems
+    assert (config.smtp.command_timeout_seconds, config.smtp.data_timeout_seconds) == (command, data)
+    assert config.delivery.uncertain_retry_seconds == 3600
+    warnings = [p.reason for p in problems if not p.is_error]
+    about_timeouts = [w for w in warnings if "timeout_seconds" in w]
+    assert (
+        about_timeouts == [] if warning is None else len(about_timeouts) == 1 and warning in about_timeouts[0]
+    )
+
+
+def test_a_timeout_of_zero_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "comms.toml"
+    path.write_text(REPO_CONFIG.read_text(encoding="utf-8") + "\n[smtp]\ndata_timeout_seconds = 0\n")
+
+    config, problems = load_config(path)
+
+    assert config is None
+    assert any("[smtp] data_timeout_seconds must be more than 0" in p.reason for p in problems)

@@ -189,7 +189,7 @@ def status(ctx: click.Context, edition: str | None) -> None:
         for reason, count in reports[0].failures:
             out.print(f"  failed {count}×: {reason}")
         for reason, count in reports[0].uncertainties:
-            out.print(f"  uncertain {count}× (perhaps delivered; sent at most once more): {reason}")
+            out.print(f"  uncertain {count}× (perhaps delivered): {reason}")
 
 
 def _minute(moment: datetime) -> str:

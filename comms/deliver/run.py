@@ -30,7 +30,7 @@ from comms.clock import Clock
 from comms.config import DeliveryConfig
 from comms.deliver import queue
 from comms.deliver.transport import DeliveryResult, Transport, TransportUnavailable
-from comms.errors import CommsError, Unavailable
+from comms.errors import Unavailable
 from comms.render.message import Mailing, OutgoingMessage
 from comms.store.database import Database, database_away, database_reason
 from comms.store.models import Message
@@ -138,14 +138,10 @@ def _build(
             message.check()
         except Exception as exc:  # see the docstring; the reason is kept in the ledger
             log.warning("message %d cannot be built: %s", ledger_id, type(exc).__name__)
-            unbuildable.append(DeliveryResult.unbuildable(ledger_id, _plain(exc)))
+            unbuildable.append(DeliveryResult.unbuildable(ledger_id, exc))
             continue
         messages.append(message)
     return messages, unbuildable
-
-
-def _plain(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, CommsError) else f"{type(exc).__name__}: {exc}"
 
 
 def _acknowledge(

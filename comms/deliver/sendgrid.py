@@ -32,7 +32,7 @@ from sendgrid import SendGridAPIClient
 from comms.clock import Clock, SystemClock
 from comms.config import SendgridConfig
 from comms.deliver.transport import DeliveryResult, TransportUnavailable
-from comms.errors import CommsError
+from comms.render.address import SMTPUTF8_NEEDED, AddressError
 from comms.render.message import Mailing, OutgoingMessage
 from comms.render.personalise import Block, Field, Personaliser
 
@@ -122,8 +122,7 @@ class SendgridTransport:
             try:
                 planned.append(self._plan(message))
             except Exception as exc:  # a message that cannot be written fails alone
-                reason = str(exc) if isinstance(exc, CommsError) else f"{type(exc).__name__}: {exc}"
-                unbuildable.append(DeliveryResult.unbuildable(message.ledger_id, reason))
+                unbuildable.append(DeliveryResult.unbuildable(message.ledger_id, exc))
         return planned, unbuildable
 
     # -- grouping ---------------------------------------------------------------------
@@ -154,6 +153,8 @@ class SendgridTransport:
         Raises for a message that cannot be sent: SendGrid takes no SMTPUTF8 address (quirk:
         it has no way to ask for it), so a non-ASCII local part fails here, with that reason.
         """
+        if message.needs_smtputf8:
+            raise AddressError(f"{message.address.utf8} {SMTPUTF8_NEEDED}; SendGrid offers no SMTPUTF8")
         address = message.address.ascii
         mailing = message.mailing
         substituted = self._substitution_blocks.get(id(mailing))

@@ -128,7 +128,7 @@ class SmtpTransport:
             recipient = message.address.wire
             data = self.dkim.sign(message.data) if self.dkim else message.data
         except Exception as exc:  # a message that cannot be written fails alone
-            return DeliveryResult.unbuildable(message.ledger_id, f"{type(exc).__name__}: {exc}")
+            return DeliveryResult.unbuildable(message.ledger_id, exc)
         for attempt in (1, 2):
             connection = self._connect()
             if message.needs_smtputf8 and not connection.has_extn("smtputf8"):

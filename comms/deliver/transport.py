@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from comms.errors import Unavailable
+from comms.errors import CommsError, Unavailable
 from comms.render.message import OutgoingMessage
 
 
@@ -42,8 +42,9 @@ class DeliveryResult:
         return self.is_permanent_failure and self.reply_code is not None and 500 <= self.reply_code < 600
 
     @classmethod
-    def unbuildable(cls, ledger_id: int, reason: str) -> DeliveryResult:
-        """A message that could not be built or encoded: it fails alone, for good."""
+    def unbuildable(cls, ledger_id: int, error: Exception) -> DeliveryResult:
+        """A message that could not be built or encoded: it fails alone, for good, with why."""
+        reason = str(error) if isinstance(error, CommsError) else f"{type(error).__name__}: {error}"
         return cls(ledger_id, False, f"cannot be sent: {reason}")
 
 

@@ -258,6 +258,7 @@ def test_international_addresses_go_as_punycode_and_a_non_ascii_local_part_fails
     [report] = views.status(edition.service, edition.key)
     [(reason, count)] = report.failures
     assert count == 1 and "jörg@example.org has non-ASCII characters before the @" in reason
+    assert reason.endswith("SendGrid offers no SMTPUTF8")
     assert report.status == "sent"
 
 

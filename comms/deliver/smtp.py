@@ -30,6 +30,7 @@ from pathlib import Path
 
 from comms.config import SmtpConfig
 from comms.deliver.transport import DeliveryResult, TransportUnavailable
+from comms.errors import Unavailable
 from comms.render.address import SMTPUTF8_NEEDED
 from comms.render.message import OutgoingMessage
 
@@ -67,11 +68,11 @@ class DkimSigner:
         return signature + data
 
 
-class _NotHandedOver(Exception):
+class _NotHandedOver(Unavailable):
     """The connection failed before the final dot went out: the relay cannot have the message."""
 
 
-class _NoVerdict(Exception):
+class _NoVerdict(Unavailable):
     """The final dot went out, but no reply came: the relay may have accepted the message."""
 
 

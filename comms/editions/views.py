@@ -34,10 +34,6 @@ class EditionStatusReport:
     # Handed to the relay without a verdict: perhaps delivered (retried once, much later).
     uncertainties: tuple[tuple[str, int], ...] = ()
 
-    @property
-    def has_uncertain(self) -> bool:
-        return self.counts.get(MessageStatus.UNCERTAIN.value, 0) > 0
-
 
 def status(service: Service, key: str | None = None) -> list[EditionStatusReport]:
     """One edition, or every edition (newest build first), with its ledger counts."""

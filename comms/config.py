@@ -81,6 +81,11 @@ class DeliveryConfig:
     retry_base_seconds: float = 60  # first retry after 30-60 s, doubling each attempt
     max_per_second: float = 0  # 0: no limit
     max_per_hour: int = 0  # sliding window over the whole ledger; 0: no limit
+    # A message handed over without a verdict (no reply to SMTP's final dot) may have arrived:
+    # it is sent once more after this long, then settled. An hour lets a relay that was stuck
+    # or restarting recover and its queue drain, keeps the mail within the same working day,
+    # and bounds what a recipient can get to two copies (with the same Message-ID).
+    uncertain_retry_seconds: int = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,11 @@ class SmtpConfig:
     port: int = 587
     security: str = "starttls"  # starttls | tls (implicit, port 465) | none (loopback only)
     username: str | None = None
-    timeout_seconds: float = 30
+    # RFC 5321 §4.5.3.2: 5 minutes for the greeting and each command's reply, 10 minutes for
+    # the reply to the final dot (the server may be checking the message before it answers).
+    command_timeout_seconds: float = 300
+    data_timeout_seconds: float = 600
+    timeout_seconds: float | None = None  # before 2026-12: read as command_timeout_seconds
     ca_file: str | None = None  # trust this CA as well (a private relay's certificate)
     dkim_selector: str | None = None
     dkim_domain: str | None = None
@@ -303,7 +312,7 @@ def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
         templates_dir=Path(paths.get("templates", "templates")),
         schedules_dir=Path(paths.get("schedules", "schedules")),
         sources=_sources(raw.get("sources", []), where, problems),
-        smtp=_typed(SmtpConfig, table("smtp"), "smtp", where, problems),
+        smtp=_smtp(table("smtp"), where, problems),
         sendgrid=_typed(SendgridConfig, table("sendgrid"), "sendgrid", where, problems),
         team=_team(table("team"), where, problems),
         agenda=_typed(AgendaConfig, table("agenda"), "agenda", where, problems),
@@ -341,6 +350,38 @@ def _collect(raw: dict, where: str, problems: list[Problem]) -> CollectConfig:
     if collect.max_concurrent_fetches < 1:
         problems.append(Problem(where, "[collect] max_concurrent_fetches must be 1 or more"))
     return collect
+
+
+def _smtp(raw: dict, where: str, problems: list[Problem]) -> SmtpConfig:
+    """`[smtp]`; the old single `timeout_seconds` still works, as the command timeout only:
+    used for the reply to the final dot as well, it made slow relays get every message twice."""
+    smtp = _typed(SmtpConfig, raw, "smtp", where, problems)
+    problems += _check_smtp(smtp, where)
+    if smtp.timeout_seconds is None:
+        return smtp
+    if "command_timeout_seconds" in raw:
+        reason = "[smtp] timeout_seconds is ignored: command_timeout_seconds is set; remove it"
+    else:
+        reason = (
+            f"[smtp] timeout_seconds is replaced by command_timeout_seconds (read as that: "
+            f"{smtp.timeout_seconds:g} s); the reply to the final dot now waits data_timeout_seconds "
+            f"({smtp.data_timeout_seconds:g} s); rename it"
+        )
+        smtp = dataclasses.replace(smtp, command_timeout_seconds=smtp.timeout_seconds)
+    problems.append(Problem(where, reason, severity=Severity.WARNING))
+    return smtp
+
+
+def _check_smtp(smtp: SmtpConfig, where: str) -> list[Problem]:
+    timeouts = {
+        "command_timeout_seconds": smtp.command_timeout_seconds,
+        "data_timeout_seconds": smtp.data_timeout_seconds,
+    }
+    return [
+        Problem(where, f"[smtp] {key} must be more than 0, got {value:g}")
+        for key, value in timeouts.items()
+        if value <= 0
+    ]
 
 
 def _team(raw: dict, where: str, problems: list[Problem]) -> TeamConfig:

@@ -324,3 +324,35 @@ def test_an_invalid_schedule_fails_list_and_check(project: Path, command: list[s
     assert result.exit_code == 1
     assert "schedules/newsletter.toml, line 29: [send] cron '0 9 31 2 *' never runs" in result.output
     assert "error(s) in" in result.output
+
+
+def test_status_counts_uncertain_messages_apart_with_their_reason(project: Path) -> None:
+    from sqlalchemy import select, update
+
+    from comms.config import load_config
+    from comms.store.database import Database
+    from comms.store.models import Message, MessageStatus
+
+    _build_and_approve(project)
+    assert comms(project, "send", "nieuwsbrief-2026-12").exit_code == 0
+    config, _ = load_config(project / "comms.toml")
+    assert config is not None
+    db = Database(config.database_url, config.base_dir)
+    with db.session() as session:  # as a relay that never confirmed two messages leaves them
+        ids = session.scalars(select(Message.id).order_by(Message.id).limit(2)).all()
+        reason = "uncertain: the message was sent, but smtp.example.org:587 did not confirm it within 600 s"
+        session.execute(
+            update(Message).where(Message.id.in_(ids)).values(status=MessageStatus.UNCERTAIN, error=reason)
+        )
+    db.dispose()
+
+    status = comms(project, "status", "nieuwsbrief-2026-12")
+
+    assert status.exit_code == 0
+    header = next(line for line in status.output.splitlines() if "edition" in line)
+    row = next(line for line in status.output.splitlines() if line.startswith("│ nieuwsbrief"))
+    columns = dict(
+        zip(re.split(r"\s*┃\s*", header.strip("┃ ")), re.split(r"\s*│\s*", row.strip("│ ")), strict=True)
+    )
+    assert (columns["failed"], columns["uncertain"]) == ("0", "2")
+    assert f"uncertain 2× (perhaps delivered): {reason}" in status.output

@@ -44,7 +44,8 @@ needs_postgres = pytest.mark.postgresql_only
 
 
 def smtp_settings(server: FakeSMTPServer) -> str:
-    return f'[smtp]\nhost = "{server.host}"\nport = {server.port}\nsecurity = "none"\ntimeout_seconds = 2\n'
+    address = f'host = "{server.host}"\nport = {server.port}\n'
+    return f'[smtp]\n{address}security = "none"\ncommand_timeout_seconds = 2\n'
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from comms.domain import BODIES, ROLES, SEATS, body_by_name, normalise_role, province_by_name, theme_by_name
-from comms.problems import Problem
+from comms.problems import Problem, Severity
 from comms.text import strip_invisible
 
 # Accepted column names per field, folded (see _fold_header); the first is the
@@ -159,9 +159,12 @@ def _read(path: Path, seen: dict[str, Contact]) -> ContactFile:
     result = ContactFile(problems=problems)
     for number, cells in rows:
         contact, row_problems = _read_row(where, number, cells, columns, len(header))
-        if contact is not None and not (row_problems := _duplicate_of(contact, seen)):
-            seen[contact.email] = contact
-            result.contacts.append(contact)
+        if contact is not None:
+            duplicate = _duplicate_of(contact, seen)
+            if not duplicate:
+                seen[contact.email] = contact
+                result.contacts.append(contact)
+            row_problems = duplicate or row_problems  # kept with a warning, or skipped as a duplicate
         result.problems.extend(row_problems)
     return result
 
@@ -266,7 +269,20 @@ def _read_row(
         source=where,
         row=row,
     )
-    return contact, []
+    return contact, _address_warnings(where, row, email)
+
+
+def _address_warnings(where: str, row: int, email: str) -> list[Problem]:
+    """A local part with non-ASCII characters (jörg@…) is a valid address (RFC 6531), so the
+    row is kept: the contact is right, and a relay with SMTPUTF8 delivers it. It is named here
+    because a relay without SMTPUTF8, and SendGrid, cannot: that message fails at send time."""
+    if email.rpartition("@")[0].isascii():
+        return []
+    reason = (
+        "the address has non-ASCII characters before the @: kept, but only a mail relay that "
+        "offers SMTPUTF8 can deliver to it (SendGrid and relays without SMTPUTF8 fail it)"
+    )
+    return [Problem(where, reason, row=row, subject=email, severity=Severity.WARNING)]
 
 
 def _check_email(raw: str, column: str) -> tuple[str, list[str]]:

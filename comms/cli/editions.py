@@ -179,20 +179,17 @@ def _progress() -> Progress:
 def status(ctx: click.Context, edition: str | None) -> None:
     """Editions and their message counts; with EDITION, also the failure reasons."""
     reports = editions.status(service_of(ctx), edition)
-    table = Table("edition", "status", "built", "pending", "claimed", "sent", "failed", "suppressed")
+    counted = ("pending", "claimed", "sent", "failed", "uncertain", "suppressed")
+    table = Table("edition", "status", "built", *counted)
     for r in reports:
         state = r.status + (f" ({r.status_reason})" if r.status_reason else "")
-        c = r.counts
-        table.add_row(
-            r.key,
-            state,
-            _minute(r.built_at),
-            *(str(c[k]) for k in ("pending", "claimed", "sent", "failed", "suppressed")),
-        )
+        table.add_row(r.key, state, _minute(r.built_at), *(str(r.counts[k]) for k in counted))
     out.print(table if reports else "no editions yet")
     if edition:
         for reason, count in reports[0].failures:
             out.print(f"  failed {count}×: {reason}")
+        for reason, count in reports[0].uncertainties:
+            out.print(f"  uncertain {count}× (perhaps delivered): {reason}")
 
 
 def _minute(moment: datetime) -> str:

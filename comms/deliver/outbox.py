@@ -33,7 +33,12 @@ class OutboxTransport:
         results = []
         for message in messages:
             try:
-                self._write(message)
+                data = message.data
+            except Exception as exc:  # a message that cannot be written fails alone
+                results.append(DeliveryResult.unbuildable(message.ledger_id, exc))
+                continue
+            try:
+                self._write(message, data)
                 results.append(DeliveryResult(message.ledger_id, delivered=True))
             except OSError as exc:
                 results.append(
@@ -41,10 +46,10 @@ class OutboxTransport:
                 )
         return results
 
-    def _write(self, message: OutgoingMessage) -> None:
+    def _write(self, message: OutgoingMessage, data: bytes) -> None:
         target = self.messages_dir / f"{message.recipient.public_id}.eml"
         temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(message.data)
+        temporary.write_bytes(data)
         os.replace(temporary, target)
 
     def close(self) -> None:

@@ -56,6 +56,19 @@ def _total(session: Session, edition_id: int) -> int:
     return session.scalar(count) or 0
 
 
+RETRIED = (MessageStatus.FAILED, MessageStatus.UNCERTAIN)  # with retry_at: tried again then
+
+
+def is_due(now: datetime) -> ColumnElement[bool]:
+    """Messages to send now: pending, or a retry (transient failure, uncertain) whose time came."""
+    return or_(Message.status == MessageStatus.PENDING, and_(is_waiting(), Message.retry_at <= now))
+
+
+def is_waiting() -> ColumnElement[bool]:
+    """Messages with a retry still to come."""
+    return and_(Message.status.in_(RETRIED), Message.retry_at.is_not(None))
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     recipient: Recipient
@@ -106,14 +119,7 @@ def claim(
     skip: Skip | None = None,
 ) -> list[Claimed]:
     """Take up to `size` due messages for this worker; suppressed contacts are settled, not sent."""
-    due = or_(
-        Message.status == MessageStatus.PENDING,
-        and_(
-            Message.status == MessageStatus.FAILED,
-            Message.retry_at.is_not(None),
-            Message.retry_at <= now,
-        ),
-    )
+    due = is_due(now)
     candidates = (
         select(Message.id)
         .where(Message.edition_id == edition_id, due)
@@ -173,9 +179,11 @@ def acknowledge(
     variants: dict[int, str] | None = None,
     backoff: Callable[[int], timedelta] | None = None,
     max_attempts: int = 0,
+    uncertain_retry: timedelta = timedelta(hours=1),
 ) -> None:
     """Record what the transport said. A transient failure is retried after the longer of
     the transport's hint and the backoff for its attempt; after `max_attempts` it is final.
+    An uncertain one is retried once, after `uncertain_retry`, then settled as uncertain.
     `variants` notes which blocks each delivered message had."""
     table = cast(Table, Message.__table__)
     delivered = [
@@ -200,22 +208,53 @@ def acknowledge(
     failed = [r for r in results if not r.delivered]
     if not failed:
         return
-    query = select(Message.id, Message.attempts).where(Message.id.in_([r.ledger_id for r in failed]))
-    attempts: dict[int, int] = {mid: tries for mid, tries in session.execute(query)}
+    query = select(Message.id, Message.attempts, Message.uncertain_at).where(
+        Message.id.in_([r.ledger_id for r in failed])
+    )
+    rows = {mid: (tries, since) for mid, tries, since in session.execute(query)}
     for result in failed:
-        error, retry_at = result.reason, None
-        if result.retry_after is not None:
-            tries = attempts.get(result.ledger_id, 1)
-            if max_attempts and tries >= max_attempts:
-                error = f"gave up after {tries} attempts: {result.reason}"
-            else:
-                wait = max(result.retry_after, backoff(tries) if backoff else timedelta(0))
-                retry_at = now + wait
+        tries, uncertain_since = rows.get(result.ledger_id, (1, None))
+        if result.is_uncertain:
+            values = _uncertain(result, uncertain_since, now, uncertain_retry)
+        else:
+            values = _failed(result, tries, now, backoff, max_attempts)
         session.execute(
             update(Message)
             .where(Message.id == result.ledger_id, Message.claimed_by == worker)
-            .values(status=MessageStatus.FAILED, claimed_by=None, error=error, retry_at=retry_at)
+            .values(claimed_by=None, **values)
         )
+
+
+def _failed(
+    result: DeliveryResult,
+    tries: int,
+    now: datetime,
+    backoff: Callable[[int], timedelta] | None,
+    max_attempts: int,
+) -> dict[str, object]:
+    error, retry_at = result.reason, None
+    if result.retry_after is not None:
+        if max_attempts and tries >= max_attempts:
+            error = f"gave up after {tries} attempts: {result.reason}"
+        else:
+            wait = max(result.retry_after, backoff(tries) if backoff else timedelta(0))
+            retry_at = now + wait
+    return {"status": MessageStatus.FAILED, "error": error, "retry_at": retry_at}
+
+
+def _uncertain(
+    result: DeliveryResult, since: datetime | None, now: datetime, retry: timedelta
+) -> dict[str, object]:
+    """Perhaps delivered: sent once more after a long delay, and after that never again."""
+    if since is None:
+        return {
+            "status": MessageStatus.UNCERTAIN,
+            "error": result.reason,
+            "retry_at": now + retry,
+            "uncertain_at": now,
+        }
+    error = f"still uncertain after one more try: {result.reason}"
+    return {"status": MessageStatus.UNCERTAIN, "error": error, "retry_at": None}
 
 
 def release(session: Session, ledger_ids: list[int], worker: str) -> None:
@@ -238,21 +277,21 @@ def counts(session: Session, edition_id: int) -> dict[str, int]:
 
 
 def is_settled(session: Session, edition_id: int) -> bool:
-    """Done: nothing pending, claimed, or failed with a retry still to come."""
+    """Done: nothing pending, claimed, or failed or uncertain with a retry still to come."""
     open_work = select(Message.id).where(
         Message.edition_id == edition_id,
-        or_(
-            Message.status.in_([MessageStatus.PENDING, MessageStatus.CLAIMED]),
-            and_(Message.status == MessageStatus.FAILED, Message.retry_at.is_not(None)),
-        ),
+        or_(Message.status.in_([MessageStatus.PENDING, MessageStatus.CLAIMED]), is_waiting()),
     )
     return session.scalars(open_work.limit(1)).first() is None
 
 
-def failure_reasons(session: Session, edition_id: int, limit: int = 20) -> list[tuple[str, int]]:
+def failure_reasons(
+    session: Session, edition_id: int, limit: int = 20, status: MessageStatus = MessageStatus.FAILED
+) -> list[tuple[str, int]]:
+    """The reasons of failed (or, with `status`, uncertain) messages, most frequent first."""
     rows = session.execute(
         select(Message.error, func.count())
-        .where(Message.edition_id == edition_id, Message.status == MessageStatus.FAILED)
+        .where(Message.edition_id == edition_id, Message.status == status)
         .group_by(Message.error)
         .order_by(func.count().desc())
         .limit(limit)

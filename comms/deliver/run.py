@@ -33,7 +33,7 @@ from comms.deliver.transport import DeliveryResult, Transport, TransportUnavaila
 from comms.errors import Unavailable
 from comms.render.message import Mailing, OutgoingMessage
 from comms.store.database import Database, database_away, database_reason
-from comms.store.models import Message, MessageStatus
+from comms.store.models import Message
 from comms.store.owners import worker_name
 from comms.track import bounces
 
@@ -111,16 +111,39 @@ def _deliver_batch(
 ) -> int:
     # The claim was taken just now; past its timeout another worker may take the rows again.
     deadline = clock.now() + timedelta(seconds=settings.claim_timeout_seconds)
-    messages = [job.mailing.message(c.recipient, job.blocks_for(c)) for c in batch]
+    messages, unbuildable = _build(job, batch)
     try:
-        results = transport.send_batch(messages)
+        results = transport.send_batch(messages) if messages else []
     except TransportUnavailable:
         with db.session() as session:
-            queue.release(session, [m.ledger_id for m in messages], worker)
+            queue.release(session, [c.recipient.ledger_id for c in batch], worker)
         raise
     # From here the messages are out: dropping these results would send them again later.
-    _acknowledge(db, job, settings, clock, worker, messages, results, deadline)
+    _acknowledge(db, job, settings, clock, worker, messages, results + unbuildable, deadline)
     return sum(1 for r in results if r.delivered)
+
+
+def _build(
+    job: DeliveryJob, batch: list[queue.Claimed]
+) -> tuple[list[OutgoingMessage], list[DeliveryResult]]:
+    """Each recipient's message; one that cannot be built fails alone and the batch goes on.
+
+    Any error counts: a poison message must never keep its batch claimed (and so, re-run
+    after re-run, get the rest of the batch sent again without being acknowledged).
+    """
+    messages: list[OutgoingMessage] = []
+    unbuildable: list[DeliveryResult] = []
+    for claimed in batch:
+        ledger_id = claimed.recipient.ledger_id
+        try:
+            message = job.mailing.message(claimed.recipient, job.blocks_for(claimed))
+            message.check()
+        except Exception as exc:  # see the docstring; the reason is kept in the ledger
+            log.warning("message %d cannot be built: %s", ledger_id, type(exc).__name__)
+            unbuildable.append(DeliveryResult.unbuildable(ledger_id, exc))
+            continue
+        messages.append(message)
+    return messages, unbuildable
 
 
 def _acknowledge(
@@ -150,6 +173,7 @@ def _acknowledge(
                     variants={m.ledger_id: m.variant for m in messages},
                     backoff=lambda attempts: backoff(attempts, settings.retry_base_seconds),
                     max_attempts=settings.max_attempts,
+                    uncertain_retry=timedelta(seconds=settings.uncertain_retry_seconds),
                 )
                 refusals = smtp_refusals(messages, results)
                 bounces.record_smtp_refusals(session, refusals, job.bounce_policy, clock.now())
@@ -187,10 +211,10 @@ def smtp_refusals(
         bounces.SmtpRefusal(
             r.ledger_id,
             addresses[r.ledger_id],
-            bounces.SmtpReply.parse(r.reason or "", r.smtp_code, r.enhanced_status),
+            bounces.SmtpReply.parse(r.reason or "", r.reply_code, r.enhanced_code),
         )
         for r in results
-        if not r.delivered and r.smtp_code is not None and r.ledger_id in addresses
+        if not r.delivered and r.reply_code is not None and r.ledger_id in addresses
     ]
 
 
@@ -201,14 +225,10 @@ def backoff(attempts: int, base_seconds: float, cap: timedelta = HOUR) -> timede
 
 
 def _wait_for_retries(db: Database, edition_id: int, clock: Clock) -> bool:
-    """Sleep until the next transient failure is due; False when none is waiting."""
+    """Sleep until the next retry (transient failure, uncertain) is due; False when none waits."""
     with db.session() as session:
         next_retry = session.scalar(
-            select(func.min(Message.retry_at)).where(
-                Message.edition_id == edition_id,
-                Message.status == MessageStatus.FAILED,
-                Message.retry_at.is_not(None),
-            )
+            select(func.min(Message.retry_at)).where(Message.edition_id == edition_id, queue.is_waiting())
         )
     if next_retry is None:
         return False

@@ -32,6 +32,7 @@ from sendgrid import SendGridAPIClient
 from comms.clock import Clock, SystemClock
 from comms.config import SendgridConfig
 from comms.deliver.transport import DeliveryResult, TransportUnavailable
+from comms.render.address import SMTPUTF8_NEEDED, AddressError
 from comms.render.message import Mailing, OutgoingMessage
 from comms.render.personalise import Block, Field, Personaliser
 
@@ -55,9 +56,11 @@ def substitution_blocks(mailing: Mailing) -> frozenset[str]:
 
 
 class Planned(NamedTuple):
-    """One message's place in a request: the blocks in the content, and its substitutions."""
+    """One message's place in a request: the address, the blocks in the content, and its
+    substitutions."""
 
     message: OutgoingMessage
+    address: str  # ASCII: an IDN domain as punycode
     inline: frozenset[str]
     substituted: frozenset[str]
     substitutions: dict[str, str]
@@ -91,6 +94,11 @@ class SendgridTransport:
         pass
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[DeliveryResult]:
+        planned, unbuildable = self._plan_all(messages)
+        results = self._send_planned(planned)
+        return results + unbuildable
+
+    def _send_planned(self, messages: Sequence[Planned]) -> list[DeliveryResult]:
         results: list[DeliveryResult] = []
         for group in self._requests(messages):
             try:
@@ -98,27 +106,38 @@ class SendgridTransport:
             except TransportUnavailable:
                 if results:  # earlier requests were accepted: keep them, retry the rest
                     done = {r.ledger_id for r in results}
-                    rest = [m for m in messages if m.ledger_id not in done]
+                    rest = [p.message for p in messages if p.message.ledger_id not in done]
                     return results + [
                         DeliveryResult(m.ledger_id, False, "SendGrid unavailable", RETRY_LATER) for m in rest
                     ]
                 raise
         return results
 
+    def _plan_all(self, messages: Sequence[OutgoingMessage]) -> tuple[list[Planned], list[DeliveryResult]]:
+        """Each message's place in a request; one that cannot be written fails alone, before
+        any request, so it never takes the others of its request down with it (a 400)."""
+        planned: list[Planned] = []
+        unbuildable: list[DeliveryResult] = []
+        for message in messages:
+            try:
+                planned.append(self._plan(message))
+            except Exception as exc:  # a message that cannot be written fails alone
+                unbuildable.append(DeliveryResult.unbuildable(message.ledger_id, exc))
+        return planned, unbuildable
+
     # -- grouping ---------------------------------------------------------------------
 
-    def _requests(self, messages: Sequence[OutgoingMessage]) -> list[list[Planned]]:
+    def _requests(self, messages: Sequence[Planned]) -> list[list[Planned]]:
         """Messages that can share one request body, at most 1000, each address once."""
         groups: dict[tuple[int, frozenset[str], frozenset[str]], list[Planned]] = defaultdict(list)
-        for message in messages:
-            planned = self._plan(message)
-            groups[(id(message.mailing), planned.inline, planned.substituted)].append(planned)
+        for planned in messages:
+            groups[(id(planned.message.mailing), planned.inline, planned.substituted)].append(planned)
         requests: list[list[Planned]] = []
         for members in groups.values():
             current: list[Planned] = []
             addresses: set[str] = set()
             for planned in members:
-                address = planned.message.recipient.email.lower()
+                address = planned.address.lower()
                 if len(current) == MAX_PERSONALIZATIONS or address in addresses:  # quirk: once per request
                     requests.append(current)
                     current, addresses = [], set()
@@ -129,7 +148,14 @@ class SendgridTransport:
         return requests
 
     def _plan(self, message: OutgoingMessage) -> Planned:
-        """Which blocks go into the content and which travel as substitutions, worked out once."""
+        """Which blocks go into the content and which travel as substitutions, worked out once.
+
+        Raises for a message that cannot be sent: SendGrid takes no SMTPUTF8 address (quirk:
+        it has no way to ask for it), so a non-ASCII local part fails here, with that reason.
+        """
+        if message.needs_smtputf8:
+            raise AddressError(f"{message.address.utf8} {SMTPUTF8_NEEDED}; SendGrid offers no SMTPUTF8")
+        address = message.address.ascii
         mailing = message.mailing
         substituted = self._substitution_blocks.get(id(mailing))
         if substituted is None:
@@ -138,7 +164,7 @@ class SendgridTransport:
         if sum(len(k.encode()) + len(v.encode()) for k, v in values.items()) > MAX_SUBSTITUTION_BYTES:
             substituted = frozenset()  # quirk: 10,000 bytes at most; inline this copy's blocks
             values = _substitutions(message, substituted)
-        return Planned(message, message.blocks - substituted, substituted, values)
+        return Planned(message, address, message.blocks - substituted, substituted, values)
 
     # -- one request ------------------------------------------------------------------
 
@@ -235,7 +261,7 @@ class SendgridTransport:
 def _personalization(planned: Planned) -> dict[str, Any]:
     message = planned.message
     return {
-        "to": [{"email": message.recipient.email, "name": message.recipient.display_name}],
+        "to": [{"email": planned.address, "name": message.recipient.display_name}],
         "substitutions": planned.substitutions,
         # quirk: custom_args values must be strings
         "custom_args": {

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comms import kinds
@@ -28,7 +28,7 @@ from comms.render.proof import PREVIEW_VALUES
 from comms.render.templates import Rendered
 from comms.service import Service
 from comms.store.editions import find_edition
-from comms.store.models import Contact, Edition, EditionStatus, Message, MessageStatus, Preference
+from comms.store.models import Contact, Edition, EditionStatus, Message, Preference
 from comms.tokens import Signer
 from comms.track.bounces import SoftBouncePolicy
 
@@ -132,15 +132,11 @@ def sending(service: Service) -> list[str]:
 
 
 def has_due_work(service: Service, now: datetime) -> bool:
-    """A sending edition has a message pending, or a failed one whose retry time has come."""
-    due = or_(
-        Message.status == MessageStatus.PENDING,
-        and_(Message.status == MessageStatus.FAILED, Message.retry_at <= now),
-    )
+    """A sending edition has a message pending, or a retry (failed, uncertain) whose time has come."""
     query = (
         select(Message.id)
         .join(Edition, Message.edition_id == Edition.id)
-        .where(Edition.status == EditionStatus.SENDING, due)
+        .where(Edition.status == EditionStatus.SENDING, queue.is_due(now))
         .limit(1)
     )
     with service.db.session() as session:

@@ -17,7 +17,7 @@ from comms.render.proof import PREVIEW_VALUES
 from comms.render.templates import Rendered
 from comms.service import Service
 from comms.store.editions import edition_or_none, find_edition
-from comms.store.models import Contact, Edition, EditionStatus, Preference
+from comms.store.models import Contact, Edition, EditionStatus, MessageStatus, Preference
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,8 @@ class EditionStatusReport:
     failures: list[tuple[str, int]]
     kind: str = ""
     send_at: datetime | None = None  # the planned send, once planned
+    # Handed to the relay without a verdict: perhaps delivered (retried once, much later).
+    uncertainties: tuple[tuple[str, int], ...] = ()
 
 
 def status(service: Service, key: str | None = None) -> list[EditionStatusReport]:
@@ -51,6 +53,7 @@ def status(service: Service, key: str | None = None) -> list[EditionStatusReport
                 queue.failure_reasons(session, e.id),
                 e.kind,
                 e.send_at,
+                tuple(queue.failure_reasons(session, e.id, status=MessageStatus.UNCERTAIN)),
             )
             for e in editions
         ]

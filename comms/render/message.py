@@ -21,6 +21,7 @@ from functools import cached_property
 from urllib.parse import quote
 
 from comms.config import Sender
+from comms.render.address import MailAddress
 from comms.render.personalise import Personaliser, Selected
 from comms.render.templates import Rendered
 from comms.tokens import Purpose, Signer
@@ -147,8 +148,23 @@ class OutgoingMessage:
         return f"<{self.links['unsubscribe_url']}>, <{self.links['unsubscribe_mailto']}>"
 
     @cached_property
+    def address(self) -> MailAddress:
+        """Raises AddressError for an address that cannot be written at all (a broken IDN)."""
+        return MailAddress.parse(self.recipient.email)
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        """Its address has no ASCII form: only a relay with SMTPUTF8 can take it."""
+        return self.address.needs_smtputf8
+
+    @cached_property
     def data(self) -> bytes:
+        """The MIME bytes: ASCII, except the To address when it has no ASCII form (RFC 6532)."""
         return self.mailing.mime(self)
+
+    def check(self) -> None:
+        """Raise now, for this message alone, what would stop it being written (its To header)."""
+        self.mailing.to_header(self)
 
 
 def variant_key(blocks: frozenset[str]) -> str:
@@ -260,13 +276,23 @@ class Mailing:
             self._encoded[blocks] = bodies
         return bodies
 
+    def to_header(self, message: OutgoingMessage) -> str:
+        """The To line: the name encoded (RFC 2047), an IDN domain as punycode; an address with
+        a non-ASCII local part as UTF-8 (RFC 6532, for SMTPUTF8 relays only)."""
+        address = message.address
+        name = header_text(message.recipient.display_name)
+        if not address.needs_smtputf8:
+            return f"To: {formataddr((name, address.ascii), 'utf-8')}"
+        # formataddr insists on an ASCII address: it writes the name part, the address goes beside it.
+        named = formataddr((name, "@"), "utf-8")
+        return f"To: {named[: -len('<@>')]}<{address.utf8}>" if name else f"To: {address.utf8}"
+
     def mime(self, message: OutgoingMessage) -> bytes:
-        """RFC 5322 bytes, multipart/alternative, CRLF line ends, ASCII only."""
+        """RFC 5322 bytes, multipart/alternative, CRLF line ends, ASCII only (but for a UTF-8 To)."""
         text_body, html_body = self._bodies(message.blocks)
-        recipient = message.recipient
         lines = [
             self._common,
-            f"To: {formataddr((header_text(recipient.display_name), recipient.email), 'utf-8')}",
+            self.to_header(message),
             f"Date: {format_datetime(self.now)}",
             f"Message-ID: {message.message_id}",
         ]
@@ -295,7 +321,7 @@ class Mailing:
         )
         if self.attachments:
             body = self._with_attachments(body)
-        return f"{headers}{CRLF}{CRLF}{body}".encode("ascii")
+        return f"{headers}{CRLF}{CRLF}{body}".encode("utf-8" if message.needs_smtputf8 else "ascii")
 
     def _with_attachments(self, alternative: str) -> str:
         """multipart/mixed: the text and HTML alternatives first, then each attachment."""

@@ -59,6 +59,9 @@ class MessageStatus(StrEnum):
     CLAIMED = "claimed"  # taken by a worker, not yet acknowledged
     SENT = "sent"
     FAILED = "failed"  # retry_at set: transient, will be tried again; else permanent
+    # Handed over without a verdict (no reply to SMTP's final dot): perhaps delivered. retry_at
+    # set: sent once more then, after a long delay; else settled, never sent again.
+    UNCERTAIN = "uncertain"
     SUPPRESSED = "suppressed"  # unsubscribed or bounced: recorded, never sent
 
 
@@ -180,6 +183,8 @@ class Message(Base):
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+    # When its fate first became uncertain: a message is resent for that reason once only.
+    uncertain_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # What the provider told us afterwards (SendGrid's event webhook).
     last_event: Mapped[str | None] = mapped_column(String(30))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

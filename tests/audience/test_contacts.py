@@ -519,3 +519,28 @@ def test_invisible_characters_are_stripped_from_names(
 
     assert result.problems == []
     assert [c.display_name for c in result.contacts] == [shown]
+
+
+@pytest.mark.parametrize(
+    ("address", "stored", "warned"),
+    [
+        ("jan@xn--bcher-kva.example", "jan@bücher.example", False),  # one domain, either spelling
+        ("anna@bücher.example", "anna@bücher.example", False),
+        ("jörg@example.org", "jörg@example.org", True),
+    ],
+)
+def test_an_international_address_is_kept_and_a_non_ascii_local_part_is_named_with_file_and_row(
+    tmp_path: Path, address: str, stored: str, warned: bool
+) -> None:
+    path = write_csv(tmp_path, [HEADER, GOOD, f"{address};Jan;;Bakker;Utrecht;statenlid;;"])
+
+    result = read_contacts(path)
+
+    assert [c.email for c in result.contacts] == ["anna.devries@utrecht.example.org", stored]
+    assert not any(p.is_error for p in result.problems)  # kept: the address is valid (RFC 6531)
+    if warned:
+        [problem] = result.problems
+        assert (problem.where, problem.row, problem.subject) == (str(path), 3, stored)
+        assert "non-ASCII characters before the @" in problem.reason and "SMTPUTF8" in problem.reason
+    else:
+        assert result.problems == []

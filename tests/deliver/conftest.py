@@ -54,11 +54,13 @@ EditionFactory = Callable[..., Edition]
 def approved_edition(project: Path) -> EditionFactory:
     """`approved_edition(recipients, config_extra)`: the sample feeds, N synthetic Statenleden."""
 
-    def make(recipients: int, config_extra: str = "", delivery: str = "") -> Edition:
+    def make(recipients: int, config_extra: str = "", delivery: str = "", extra_rows: str = "") -> Edition:
+        """`extra_rows`: more contact rows in the export's own format (odd addresses)."""
         contacts = project / "audiences" / "contacts"
         for path in contacts.glob("*.csv"):
             path.unlink()
-        (contacts / "synthetic.csv").write_text(synthetic_audience(recipients), encoding="utf-8")
+        audience = synthetic_audience(recipients) + extra_rows
+        (contacts / "synthetic.csv").write_text(audience, encoding="utf-8")
         config_file = project / "comms.toml"
         text = config_file.read_text(encoding="utf-8")
         if "transport =" in delivery:
@@ -73,6 +75,6 @@ def approved_edition(project: Path) -> EditionFactory:
         collect_all(config, service.db, NOW)
         build = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12"))
         lifecycle.approve(service, build.key, "test", NOW)
-        return Edition(service, KEY, FixedClock(NOW), recipients)
+        return Edition(service, KEY, FixedClock(NOW), recipients + extra_rows.count("\n"))
 
     return make

@@ -196,3 +196,56 @@ def test_a_late_acknowledgement_from_a_replaced_worker_changes_nothing(db: Datab
         session.execute(update(Message).values(claimed_by="new"))
         queue.acknowledge(session, "old", [DeliveryResult(claimed.recipient.ledger_id, False, "x")], NOW)
         assert queue.counts(session, edition_id)["claimed"] == 1
+
+
+DELAY = timedelta(hours=1)
+
+
+def attempt(db: Database, edition_id: int, at: datetime, result: str) -> list[queue.Claimed]:
+    """Claim what is due at `at` and acknowledge it as `result` (sent, uncertain or failed)."""
+    with db.session() as session:
+        claimed = queue.claim(session, edition_id, "newsletter", "w", 10, at)
+        outcome = {
+            "sent": lambda i: DeliveryResult(i, True),
+            "uncertain": lambda i: DeliveryResult(i, False, "uncertain: no reply", uncertain=True),
+            "transient": lambda i: DeliveryResult(i, False, "451 later", timedelta(minutes=1)),
+        }[result]
+        results = [outcome(c.recipient.ledger_id) for c in claimed]
+        queue.acknowledge(session, "w", results, at, uncertain_retry=DELAY)
+    return claimed
+
+
+@pytest.mark.parametrize(
+    ("second", "status", "settled_after"),
+    [
+        ("sent", MessageStatus.SENT, True),  # the relay answered the second time
+        ("uncertain", MessageStatus.UNCERTAIN, True),  # again no verdict: settled, never a third copy
+        ("transient", MessageStatus.FAILED, False),  # refused (so not delivered): ordinary retries
+    ],
+)
+def test_an_uncertain_message_is_resent_once_only_after_the_delay(
+    db: Database, second: str, status: MessageStatus, settled_after: bool
+) -> None:
+    edition_id = seed(db, count=1)
+    with db.session() as session:
+        queue.snapshot(session, edition_id, "newsletter", EVERYONE)
+
+    assert len(attempt(db, edition_id, NOW, "uncertain")) == 1
+    with db.session() as session:
+        assert queue.counts(session, edition_id)["uncertain"] == 1
+        assert not queue.is_settled(session, edition_id)  # one more try is due
+    assert attempt(db, edition_id, NOW + DELAY - timedelta(seconds=1), "sent") == []  # not before the delay
+    assert len(attempt(db, edition_id, NOW + DELAY, second)) == 1
+
+    with db.session() as session:
+        assert queue.counts(session, edition_id)[status.value] == 1
+        assert queue.is_settled(session, edition_id) is settled_after
+    later = NOW + 10 * DELAY
+    resent = attempt(db, edition_id, later, "uncertain")
+    assert len(resent) == (0 if settled_after else 1)
+    if not settled_after:  # the transient retry had no verdict either: settled as uncertain now
+        with db.session() as session:
+            assert queue.counts(session, edition_id)["uncertain"] == 1
+            assert queue.is_settled(session, edition_id)
+            [(reason, _)] = queue.failure_reasons(session, edition_id, status=MessageStatus.UNCERTAIN)
+            assert reason.startswith("still uncertain after one more try")

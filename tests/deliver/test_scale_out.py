@@ -2,12 +2,15 @@
 
 Every address gets exactly one message, the ledger ends with 20,000 sent and nothing
 else, and more than one worker did the work; also when every database connection is
-terminated (a PostgreSQL restart, as the workers see it) while they run.
+terminated (a PostgreSQL restart, as the workers see it) while they run. When workers are
+killed (`kill -9`) mid-send, repeats stay within one batch per killed worker.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import signal
 import subprocess
 import sys
 import time
@@ -73,7 +76,17 @@ class ScaleOut:
 @pytest.fixture
 def sending(project: Path, tmp_path: Path) -> Iterator[ScaleOut]:
     """An edition for 20,000 synthetic Statenleden, sending, with SMTP to a sink process."""
-    with SinkProcess(tmp_path / "received.tsv") as sink:
+    yield from _sending(project, tmp_path)
+
+
+@pytest.fixture
+def sending_to_a_busy_relay(project: Path, tmp_path: Path) -> Iterator[ScaleOut]:
+    """The same, with a relay that takes 2 ms per message: a worker spends its time mid-batch."""
+    yield from _sending(project, tmp_path, latency_ms=2)
+
+
+def _sending(project: Path, tmp_path: Path, latency_ms: float = 0) -> Iterator[ScaleOut]:
+    with SinkProcess(tmp_path / "received.tsv", latency_ms=latency_ms) as sink:
         config_file = project / "comms.toml"
         settings = config_file.read_text().replace('transport = "outbox"', 'transport = "smtp"')
         settings = settings.replace("[delivery]\n", f"[delivery]\nbatch_size = {BATCH}\n")
@@ -183,3 +196,49 @@ def test_terminated_database_connections_do_not_lose_or_repeat_a_message(sending
     assert all("database unavailable" in line or "database unreachable" in line for line in ours)
     assert not any("example.org" in line for line in logged)  # one line per fault, no addresses
     assert_exactly_once(sending, received, delivered)
+
+
+KILLED = 2
+
+
+def claimed_by(db: Database, pid: int) -> int:
+    with db.session() as session:
+        query = text("SELECT count(*) FROM messages WHERE status = 'claimed' AND claimed_by LIKE :owner")
+        return session.scalar(query, {"owner": f"%:{pid}"}) or 0
+
+
+def test_kill_9_of_workers_mid_send_repeats_at_most_one_batch_per_killed_worker(
+    sending_to_a_busy_relay: ScaleOut, seed: int
+) -> None:
+    """The README's crash window: a killed worker's batch in hand (accepted by the relay, not yet
+    acknowledged) is delivered again by the others; nothing else is repeated, nobody is skipped."""
+    sending = sending_to_a_busy_relay
+    workers = start_workers(sending.project)
+    watcher = Database(sending.service.config.database_url)
+    thresholds = sorted(random.Random(seed).sample(range(RECIPIENTS // 10, RECIPIENTS * 7 // 10), KILLED))
+    context = f"seed {seed}: killed at {thresholds} sent"
+    in_hand = []
+    for victim, threshold in zip(workers, thresholds, strict=False):
+        deadline = time.monotonic() + 120
+        while sent_so_far(watcher) < threshold:
+            assert time.monotonic() < deadline, f"{context}: the workers stopped making progress"
+            time.sleep(0.02)
+        assert victim.poll() is None, f"{context}: the worker ended before its kill"
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        in_hand.append(claimed_by(watcher, victim.pid))
+    delivered, _ = finish(workers[KILLED:])  # the survivors release the dead workers' claims at once
+    watcher.dispose()
+    received = sending.sink.stop()
+
+    per_address = per_recipient(received)
+    duplicates = sum(n - 1 for n in per_address.values())
+    summary = f"{context}; claimed by each killed worker at its kill: {in_hand}; {duplicates} duplicates"
+    print(summary)
+    expected = {f"statenlid{n}@provincie{n % 12}.example.org" for n in range(RECIPIENTS)}
+    assert set(per_address) == expected, summary  # nobody skipped
+    assert duplicates <= sum(in_hand) <= KILLED * BATCH, summary  # at most one batch per killed worker
+    [report] = views.status(sending.service, sending.key)
+    assert {s: n for s, n in report.counts.items() if n} == {"sent": RECIPIENTS}
+    assert report.status == "sent"
+    assert sum(delivered) <= RECIPIENTS

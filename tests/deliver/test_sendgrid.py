@@ -232,3 +232,54 @@ def test_dry_run_uses_the_sandbox_and_leaves_the_ledger_alone(
     )
     [report] = views.status(edition.service, edition.key)
     assert sum(report.counts.values()) == 0 and report.status == "approved"
+
+
+def test_international_addresses_go_as_punycode_and_a_non_ascii_local_part_fails_alone(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    rows = (
+        "jan@xn--bcher-kva.example;Jan;;Bakker;Utrecht;statenlid;;\n"
+        "anna@bücher.example;Anna;;de Vries;Zeeland;statenlid;;\n"
+        "jörg@example.org;Jörg;;Müller;Limburg;statenlid;;\n"
+    )
+    edition = approved_edition(
+        20, sendgrid_config(sendgrid_server), 'transport = "sendgrid"', extra_rows=rows
+    )
+
+    outcome, _ = send(edition)
+
+    assert sendgrid_server.schema_violations == []
+    received = sendgrid_server.count_by_recipient()
+    assert received["jan@xn--bcher-kva.example"] == received["anna@xn--bcher-kva.example"] == 1
+    assert set(received.values()) == {1} and len(received) == 22
+    assert not any("jörg" in address for address in received)  # never in a request
+    assert outcome.counts["sent"] == 22 and outcome.counts["failed"] == 1
+    assert outcome.counts["claimed"] == outcome.counts["pending"] == 0
+    [report] = views.status(edition.service, edition.key)
+    [(reason, count)] = report.failures
+    assert count == 1 and "jörg@example.org has non-ASCII characters before the @" in reason
+    assert reason.endswith("SendGrid offers no SMTPUTF8")
+    assert report.status == "sent"
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_its_request_goes_out(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    edition = make(approved_edition, sendgrid_server, 30)
+    with edition.service.db.session() as session:
+        session.add(
+            Contact(
+                public_id="poison0000000001", email="piet@bü\u200dcher.example", first_name="Piet", infix="",
+                last_name="Gif", province="Utrecht", roles=",statenlid,", themes=",", active=True,
+                source_file="oud", updated_at=edition.clock.now(),
+            )
+        )  # fmt: skip
+
+    outcome, _ = send(edition)
+
+    assert len(sendgrid_server.count_by_recipient()) == 30
+    assert outcome.counts["sent"] == 30 and outcome.counts["failed"] == 1
+    [report] = views.status(edition.service, edition.key)
+    [(reason, _)] = report.failures
+    assert reason.startswith("cannot be sent: the domain")
+    assert report.status == "sent"

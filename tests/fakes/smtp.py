@@ -10,6 +10,12 @@ Every fault attribute can be changed from the test while the server runs::
     smtp_server.drop_connection_after = 5     # close each connection after 5 accepted messages
     smtp_server.hang_after_connect = True     # new connections get no greeting
     smtp_server.require_auth = ("user", "pw")  # MAIL FROM answered 530 until AUTH succeeds
+    smtp_server.final_reply_delay = 2.0       # the 250 to the final dot comes 2 s late
+    smtp_server.drop_before_final_reply = True  # message kept, connection closed without a reply
+    smtp_server.offer_smtputf8 = False        # new connections do not offer SMTPUTF8 (RFC 6531)
+
+A message counts as received (``messages``) once its final dot arrived, whatever the reply:
+so a test sees what a recipient would get from a relay whose answer was lost.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class ReceivedMessage:
     raw: bytes
     tls: bool
     auth_login: str | None
+    mail_options: tuple[str, ...] = ()  # e.g. ("SMTPUTF8", "BODY=8BITMIME")
 
     @functools.cached_property
     def message(self) -> EmailMessage:
@@ -184,6 +191,11 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self._fake._record(session, envelope)
         cast(_FakeSMTP, server).accepted_here += 1
+        delay = self._fake.final_reply_delay
+        if delay:
+            await asyncio.sleep(delay)  # a client that stopped waiting has gone: this reply is lost
+        if self._fake.drop_before_final_reply and server.transport is not None:
+            server.transport.close()
         return "250 2.0.0 OK: queued"
 
 
@@ -215,6 +227,9 @@ class FakeSMTPServer:
     drop_connection_after = Guarded["int | None"]()
     require_auth = Guarded["tuple[str, str] | None"]()
     require_starttls = Guarded[bool]()
+    final_reply_delay = Guarded[float]()
+    drop_before_final_reply = Guarded[bool]()
+    offer_smtputf8 = Guarded[bool]()
 
     def __init__(
         self,
@@ -239,6 +254,9 @@ class FakeSMTPServer:
         self.drop_connection_after = None
         self.require_auth = require_auth
         self.require_starttls = False
+        self.final_reply_delay = 0.0
+        self.drop_before_final_reply = False
+        self.offer_smtputf8 = True
         self.host = HOST
         self.port = 0
         self._controller: _Controller | None = None
@@ -349,7 +367,7 @@ class FakeSMTPServer:
                 handler,
                 hostname=SERVER_NAME,
                 loop=loop,
-                enable_SMTPUTF8=True,
+                enable_SMTPUTF8=self.offer_smtputf8,
                 tls_context=self.tls.server_context() if self.tls and not self.implicit_tls else None,
                 require_starttls=self.require_starttls,
                 authenticator=self._authenticate,
@@ -380,6 +398,7 @@ class FakeSMTPServer:
             raw=raw,
             tls=session.ssl is not None or self.implicit_tls,
             auth_login=login,
+            mail_options=tuple(envelope.mail_options),
         )
         with self._lock:
             self._messages.append(received)

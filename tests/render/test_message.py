@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from urllib.parse import unquote
 
 import pytest
 
 from comms.config import Sender
+from comms.render.address import AddressError
 from comms.render.message import Mailing, MailingIdentity, Recipient
 from comms.render.personalise import Personaliser, marker
 from comms.render.templates import Rendered
@@ -145,3 +146,35 @@ def test_encoded_bodies_decode_to_the_personalised_text_with_short_lines(first_n
     assert b"\n" not in body.replace(b"\r\n", b"")  # CRLF line ends only
     expected = Personaliser.cut(HTML, is_html=True).fill(built.values)
     assert parse(built.data).get_body(("html",)).get_content() == expected
+
+
+@pytest.mark.parametrize(
+    ("email", "display_name", "header", "ascii_only"),
+    [
+        ("anna@bücher.example", "Anna de Vries", "To: Anna de Vries <anna@xn--bcher-kva.example>", True),
+        ("jan@xn--bcher-kva.example", "Jan", "To: Jan <jan@xn--bcher-kva.example>", True),
+        ("anna@BÜCHER.example", "", "To: anna@xn--bcher-kva.example", True),
+        ("jörg@example.org", "Jörg Müller", "To: =?utf-8?b?SsO2cmcgTcO8bGxlcg==?= <jörg@example.org>", False),
+        ("jörg@bücher.example", "", "To: jörg@bücher.example", False),
+        ("x@a.example", "Bakker, Jan", 'To: "Bakker, Jan" <x@a.example>', True),
+    ],
+)
+def test_the_to_header_writes_an_idn_domain_as_punycode_and_only_a_non_ascii_local_part_in_utf8(
+    email: str, display_name: str, header: str, ascii_only: bool
+) -> None:
+    message = builder().message(recipient(email=email, display_name=display_name), frozenset())
+
+    assert header.encode("utf-8") in message.data.split(b"\r\n")
+    assert message.data.isascii() is ascii_only and message.needs_smtputf8 is not ascii_only
+    parsed = message_from_string(message.data.decode("utf-8"), policy=policy.SMTPUTF8)
+    assert parsed["To"].addresses[0].display_name == display_name
+
+
+def test_an_address_that_cannot_be_written_fails_that_message_only_with_the_reason() -> None:
+    mailing = builder()
+    good = mailing.message(recipient(), frozenset())
+    bad = mailing.message(recipient(email="piet@bü\u200dcher.example"), frozenset())
+
+    good.check()
+    with pytest.raises(AddressError, match=r"'bü\\u200dcher.example' is not a valid internationalised"):
+        bad.check()

@@ -78,7 +78,12 @@ def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=AMSTERDAM).astimezone(UTC)
 
 
-def meeting(status: MeetingStatus = MeetingStatus.PLANNED, extra_item: bool = False) -> Meeting:
+def meeting(
+    status: MeetingStatus = MeetingStatus.PLANNED,
+    extra_item: bool = False,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> Meeting:
     items = [
         AgendaItem("1", "Opening en mededelingen", "", ()),
         AgendaItem(
@@ -94,8 +99,8 @@ def meeting(status: MeetingStatus = MeetingStatus.PLANNED, extra_item: bool = Fa
         uid=UID,
         body="bac-landelijk-gebied",
         title="BAC Landelijk Gebied",
-        starts_at=at(2027, 4, 1, 10),
-        ends_at=at(2027, 4, 1, 12, 30),
+        starts_at=starts_at or at(2027, 4, 1, 10),
+        ends_at=ends_at or at(2027, 4, 1, 12, 30),
         location="Huis van de Provincie, Den Haag",
         status=status,
         items=tuple(items),
@@ -282,6 +287,108 @@ def test_updates_cancellations_and_never_twice_per_version(service: Service) -> 
     event = next(iter(calendar.walk("VEVENT")))
     assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 2
     assert str(event["UID"]).startswith("bac-lg-2027-04-01")
+
+
+MOVED = {"starts_at": at(2027, 4, 8, 14), "ends_at": at(2027, 4, 8, 16)}
+
+
+@pytest.fixture
+def moved(service: Service) -> dict[str, object]:
+    """BAC LG of Thu 1 April 10.00 is planned for all; Utrecht's notice went out on 12 March.
+    On 16 March the feed moves it (same uid) to Thu 8 April 14.00. Province → the plan."""
+    publish(service, at(2027, 3, 1, 9), meeting())
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    assert deliver_due(service, at(2027, 3, 15, 9)) == [notices(service)["Utrecht"].key]
+    before = {province: edition for province, edition in notices(service).items()}
+    publish(service, at(2027, 3, 16, 9), meeting(**MOVED))  # type: ignore[arg-type]
+    built = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    return {"before": before, "built": built}
+
+
+@pytest.mark.parametrize(
+    ("province", "kind", "old_status", "old_send", "new_send"),
+    [
+        # Had the notice: told at once that it moved.
+        ("Utrecht", "moved", EditionStatus.SENT, "2027-03-12 09:00 CET", "2027-03-16 09:00 CET"),
+        # Had nothing yet: the old-date notice is cancelled; the normal one is planned for the
+        # GS meeting before 8 April (Tue 6 April, agenda closes Tue 30 March; Tweede Paasdag
+        # on the 29th is no working day).
+        ("Gelderland", "notice", EditionStatus.CANCELLED, "2027-03-19 09:00 CET", "2027-03-25 09:00 CET"),
+        ("Groningen", "notice", EditionStatus.CANCELLED, "2027-03-19 09:00 CET", "2027-03-25 09:00 CET"),
+        # Monday GS of 5 April: its agenda closes on Tweede Paasdag, 29 March.
+        ("Zeeland", "notice", EditionStatus.CANCELLED, "2027-03-18 09:00 CET", "2027-03-25 09:00 CET"),
+    ],
+)
+def test_a_moved_meeting_keeps_its_identity(
+    service: Service,
+    moved: dict[str, object],
+    province: str,
+    kind: str,
+    old_status: EditionStatus,
+    old_send: str,
+    new_send: str,
+) -> None:
+    before = moved["before"]
+    assert isinstance(before, dict)
+    old, new = before[province], notices(service)[province]
+    with service.db.session() as session:
+        assert find_edition(session, old.key).status == old_status
+    assert local_text(old.send_at) == old_send
+    assert (json.loads(new.summary)["notice"], local_text(new.send_at)) == (kind, new_send)
+    assert new.key.startswith("agenda-bac-landelijk-gebied-20270408-") and new.key.endswith("-v2")
+    assert old.key.startswith("agenda-bac-landelijk-gebied-20270401-") and old.key.endswith("-v1")
+
+
+def test_the_province_that_had_the_notice_is_told_it_moved_and_its_calendar_follows(
+    service: Service, moved: dict[str, object]
+) -> None:
+    utrecht = notices(service)["Utrecht"]
+    assert utrecht.subject == "Verplaatst: BAC Landelijk Gebied, donderdag 8 april 2027 – voor GS Utrecht"
+    assert deliver_due(service, at(2027, 3, 16, 9)) == [utrecht.key]  # at once, the others wait
+    received = messages(service, utrecht.key)
+    text = received["gerda.gs@utrecht.example.org"].get_body(("plain",)).get_content()
+    assert (
+        "De vergadering van de BAC Landelijk Gebied is verplaatst van donderdag 1 april 2027 10.00 uur "
+        "naar donderdag 8 april 2027 14.00 uur." in text
+    )
+    assert "Aanvang gewijzigd" not in text and "Einde gewijzigd: van 12.30 uur naar 16.00 uur" in text
+    first = next(iter(messages(service, moved_before(moved, "Utrecht")).values()))
+    old_event = next(iter(ics_of(first).walk("VEVENT")))
+    calendar = ics_of(received["gerda.gs@utrecht.example.org"])
+    event = next(iter(calendar.walk("VEVENT")))
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(event["UID"]) == str(old_event["UID"])
+    assert (int(old_event["SEQUENCE"]), int(event["SEQUENCE"])) == (0, 1)
+    assert event.decoded("DTSTART") == at(2027, 4, 8, 14)
+
+
+def test_a_notice_for_the_old_date_never_goes_out(service: Service, moved: dict[str, object]) -> None:
+    deliver_due(service, at(2027, 3, 16, 9))
+    for day in (18, 19, 22, 23, 24):  # the old plan's days pass without a send
+        assert deliver_due(service, at(2027, 3, day, 9)) == []
+    started = deliver_due(service, at(2027, 3, 25, 9))
+    assert len(started) == 11 and all("-20270408-" in key for key in started)
+    built = moved["built"]
+    assert len(built.superseded) == 11 and len(built.notices) == 12  # type: ignore[attr-defined]
+
+
+def test_a_new_hour_on_the_same_day_is_an_update_not_a_move(service: Service) -> None:
+    publish(service, at(2027, 3, 1, 9), meeting())
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    deliver_due(service, at(2027, 3, 12, 9))
+    publish(service, at(2027, 3, 16, 9), meeting(starts_at=at(2027, 4, 1, 11)))
+    changed = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    utrecht = next(n for n in changed.notices if n.province == "Utrecht")
+    assert utrecht.kind == "update"
+    assert "Aanvang gewijzigd: van donderdag 1 april 2027 10.00 uur naar donderdag 1 april 2027 11.00 uur" in (
+        notices(service)["Utrecht"].text or ""
+    )
+
+
+def moved_before(moved: dict[str, object], province: str) -> str:
+    before = moved["before"]
+    assert isinstance(before, dict)
+    return str(before[province].key)
 
 
 def test_the_digest_body_is_the_same_bytes_for_every_griffie(service: Service) -> None:

@@ -380,8 +380,9 @@ def test_a_new_hour_on_the_same_day_is_an_update_not_a_move(service: Service) ->
     changed = NOTICES.build_due(service, at(2027, 3, 16, 9))
     utrecht = next(n for n in changed.notices if n.province == "Utrecht")
     assert utrecht.kind == "update"
-    assert "Aanvang gewijzigd: van donderdag 1 april 2027 10.00 uur naar donderdag 1 april 2027 11.00 uur" in (
-        notices(service)["Utrecht"].text or ""
+    assert (
+        "Aanvang gewijzigd: van donderdag 1 april 2027 10.00 uur naar donderdag 1 april 2027 11.00 uur"
+        in (notices(service)["Utrecht"].text or "")
     )
 
 

@@ -327,7 +327,9 @@ def _closed(table: Table) -> frozenset[date]:
     """`closed = [2026-12-24, …]`: the days whose dates are valid; each wrong one is reported."""
     raw = table.data.get(_CLOSED, [])
     if not isinstance(raw, list):
-        table.add(f"{table.label(_CLOSED)} must be a list of dates, like closed = [2026-12-24, 2026-12-31]", _CLOSED)
+        table.add(
+            f"{table.label(_CLOSED)} must be a list of dates, like closed = [2026-12-24, 2026-12-31]", _CLOSED
+        )
         return frozenset()
     days = set()
     for value in raw:

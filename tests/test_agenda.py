@@ -8,7 +8,7 @@ import email
 import email.policy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,7 +28,9 @@ from comms.dates import AMSTERDAM
 from comms.deliver.outbox import OutboxTransport
 from comms.editions import delivery, lifecycle
 from comms.kinds.agenda_notice import KIND as NOTICES
-from comms.operations.agenda import build_digest
+from comms.operations.agenda import build_digest, plan_report
+from comms.operations.sources import CollectOutcome
+from comms.operations.sources import collect as collect_sources
 from comms.service import Service
 from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus
@@ -390,6 +392,119 @@ def moved_before(moved: dict[str, object], province: str) -> str:
     before = moved["before"]
     assert isinstance(before, dict)
     return str(before[province].key)
+
+
+GONE = "bac-wb-2027-03-31@ipo.example.org"  # BAC Wonen & Bereikbaarheid, Wed 31 March 2027
+ITEM = re.compile(r"\s*<item>(?:(?!</item>).)*?" + re.escape(GONE) + r".*?</item>", re.DOTALL)
+
+
+def team_mails(service: Service) -> list[EmailMessage]:
+    found = []
+    for path in sorted((service.outbox_dir / "meldingen" / "messages").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        found.append(message)
+    return found
+
+
+def notices_of_gone(service: Service) -> dict[str, Edition]:
+    found: dict[str, Edition] = {}
+    with service.db.session() as session:
+        for edition in session.scalars(select(Edition).where(Edition.kind == "agenda-notice")):
+            summary = json.loads(edition.summary)
+            if Meeting.from_json(summary["meeting"]).uid == GONE:
+                found[summary["province"]] = edition
+    return found
+
+
+@pytest.fixture
+def from_the_feed(service: Service, project: Path) -> Path:
+    """The sample agenda feeds collected on 1 March 2027 and the notices built; Utrecht's went
+    out on 12 March. Returns the BAC feed, which the test then changes."""
+    collect(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    deliver_due(service, at(2027, 3, 12, 9))
+    assert notices_of_gone(service)["Utrecht"].status == EditionStatus.SENT
+    return project / "sample" / "agenda" / "bac.xml"
+
+
+def collect(service: Service, now: datetime) -> CollectOutcome:
+    return collect_sources(service, now, FixedClock(now))
+
+
+@pytest.mark.parametrize(
+    ("change", "gone", "warning"),
+    [
+        pytest.param(lambda text: ITEM.sub("", text, count=1), True, "no longer in its feed", id="deleted"),
+        pytest.param(lambda text: text[: len(text) // 2], False, None, id="a truncated feed fails to parse"),
+        pytest.param(None, False, None, id="the feed cannot be fetched"),
+        pytest.param(
+            lambda text: re.sub(r"\s*<item>.*</item>", "", text, flags=re.DOTALL),
+            False,
+            "the feed lists no meetings at all",
+            id="an empty feed is a fault, not every meeting deleted",
+        ),
+    ],
+)
+def test_a_meeting_gone_from_its_feed_is_reported_and_nothing_is_cancelled_or_sent(
+    service: Service,
+    from_the_feed: Path,
+    change: Callable[[str], str] | None,
+    gone: bool,
+    warning: str | None,
+) -> None:
+    before = {province: edition.status for province, edition in notices_of_gone(service).items()}
+    if change is None:
+        from_the_feed.unlink()
+    else:
+        from_the_feed.write_text(change(from_the_feed.read_text(encoding="utf-8")), encoding="utf-8")
+    outcome = collect(service, at(2027, 3, 15, 9))
+
+    assert [m.uid for m in outcome.missing.gone] == ([GONE] if gone else [])
+    warnings = [str(p) for p in outcome.problems if p.where == "agenda-bac" and not p.is_error]
+    assert any(warning in w for w in warnings) if warning else not any("feed" in w for w in warnings)
+    after = {province: edition.status for province, edition in notices_of_gone(service).items()}
+    assert EditionStatus.CANCELLED not in after.values()
+    assert after["Utrecht"] == EditionStatus.SENT
+    others = {status for province, status in after.items() if province != "Utrecht"}
+    assert others == ({EditionStatus.HELD} if gone else {EditionStatus.APPROVED})
+    assert before["Groningen"] == EditionStatus.APPROVED
+    mails = team_mails(service)
+    assert len(mails) == (1 if gone else 0)
+    started = deliver_due(service, at(2027, 3, 19, 9))  # Groningen's planned time
+    assert (notices_of_gone(service)["Groningen"].key in started) is not gone
+    if gone:
+        [mail] = mails
+        assert (
+            mail["Subject"]
+            == "Niet meer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
+        )
+        assert mail["To"].addresses[0].addr_spec == "redactie@ipo.example.org"
+        text = mail.get_body(("plain",)).get_content()
+        assert "staat sinds maandag 15 maart 2027 om 9.00 uur niet meer in de agendafeed (agenda-bac)" in text
+        assert "Het agendabericht is al verstuurd aan GS van Utrecht." in text
+        assert "11 geplande agendaberichten zijn aangehouden" in text
+        assert "Er is niets geannuleerd en niets verstuurd." in text
+        report = plan_report(service, at(2027, 3, 15, 10))
+        assert any("no longer in its feed (agenda-bac)" in line for line in report.missing)
+        assert collect(service, at(2027, 3, 15, 10)).missing.gone == []  # told once
+        assert len(team_mails(service)) == 1
+
+
+def test_a_meeting_back_in_its_feed_goes_out_as_planned(service: Service, from_the_feed: Path) -> None:
+    text = from_the_feed.read_text(encoding="utf-8")
+    from_the_feed.write_text(ITEM.sub("", text, count=1), encoding="utf-8")
+    collect(service, at(2027, 3, 15, 9))
+    from_the_feed.write_text(text, encoding="utf-8")
+    outcome = collect(service, at(2027, 3, 16, 9))
+    assert [m.uid for m in outcome.missing.back] == [GONE]
+    statuses = {p: e.status for p, e in notices_of_gone(service).items()}
+    assert statuses["Utrecht"] == EditionStatus.SENT
+    assert {s for p, s in statuses.items() if p != "Utrecht"} == {EditionStatus.APPROVED}
+    assert team_mails(service)[-1]["Subject"] == (
+        "Weer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
+    )
+    assert notices_of_gone(service)["Groningen"].key in deliver_due(service, at(2027, 3, 19, 9))
 
 
 def test_the_digest_body_is_the_same_bytes_for_every_griffie(service: Service) -> None:

@@ -35,7 +35,7 @@ from comms.audience.resolve import SegmentSource, seat_clause
 from comms.collect.meetings.changes import START_CHANGED, is_moved, moved_sentence
 from comms.collect.meetings.model import Meeting
 from comms.compose.agenda_plan import NoticePlan, plan_notice
-from comms.dates import local, long_date, time_of_day
+from comms.dates import local, local_text, long_date, time_of_day
 from comms.domain import PROVINCES
 from comms.problems import Problem
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
@@ -151,6 +151,7 @@ class AgendaPlan:
     notices: list[PlannedNotice] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # unsent editions of an older version
     problems: list[Problem] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # meetings gone from their feed: nothing planned
 
 
 def plan_notices(
@@ -162,6 +163,13 @@ def plan_notices(
     meetings = session.scalars(select(MeetingRecord).where(MeetingRecord.starts_at > now)).all()
     for record in sorted(meetings, key=lambda m: (m.starts_at, m.uid)):
         meeting = Meeting.from_json(record.data)
+        if record.missing_since is not None:  # the team decides (operations.agenda.settle_missing)
+            result.missing.append(
+                f"{meeting.body_name}, {long_date(meeting.starts_at)}: no longer in its feed "
+                f"({meeting.source}) since {local_text(record.missing_since)}; no notice is planned or "
+                "sent, its unsent ones are held, the team was told"
+            )
+            continue
         for province in PROVINCES:
             _plan_one(
                 session, result, kind, meeting, record.version, province.name, calendar, calendar_file, now
@@ -238,11 +246,7 @@ def notice_context(notice: PlannedNotice) -> dict[str, object]:
             )
         ),
         "update": f"De agenda van {_with_article(body)} voor {long_date(meeting.starts_at)} is gewijzigd.",
-        "moved": (
-            f"De vergadering van {_with_article(body)} is {moved_sentence(notice.moved_from, meeting)}."
-            if notice.moved_from
-            else f"De vergadering van {_with_article(body)} is verplaatst naar {long_date(meeting.starts_at)}."
-        ),
+        "moved": f"De vergadering van {_with_article(body)} is {_moved(notice)}.",
         "cancellation": f"De vergadering van {_with_article(body)} op {long_date(meeting.starts_at)} "
         "gaat niet door.",
     }[notice.kind]
@@ -301,6 +305,12 @@ def _urgent_text(plan: NoticePlan) -> str:
     if plan.gs_meeting:
         return text + f". Bespreek hem zo mogelijk in de GS-vergadering van {long_date(plan.gs_meeting.at)}."
     return text + ". Er is geen GS-vergadering meer vóór de IPO-vergadering."
+
+
+def _moved(notice: PlannedNotice) -> str:
+    if notice.moved_from is None:  # not made by the planner, which always says where from
+        return f"verplaatst naar {long_date(notice.meeting.starts_at)}"
+    return moved_sentence(notice.moved_from, notice.meeting)
 
 
 def _with_article(body: str) -> str:

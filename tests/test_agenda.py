@@ -481,7 +481,10 @@ def test_a_meeting_gone_from_its_feed_is_reported_and_nothing_is_cancelled_or_se
         )
         assert mail["To"].addresses[0].addr_spec == "redactie@ipo.example.org"
         text = mail.get_body(("plain",)).get_content()
-        assert "staat sinds maandag 15 maart 2027 om 9.00 uur niet meer in de agendafeed (agenda-bac)" in text
+        assert (
+            "Vergadering BAC Wonen & Bereikbaarheid van woensdag 31 maart 2027 om 10.00 uur staat sinds "
+            "maandag 15 maart 2027 om 9.00 uur niet meer in de agendafeed (agenda-bac)." in text
+        )
         assert "Het agendabericht is al verstuurd aan GS van Utrecht." in text
         assert "11 geplande agendaberichten zijn aangehouden" in text
         assert "Er is niets geannuleerd en niets verstuurd." in text
@@ -501,8 +504,10 @@ def test_a_meeting_back_in_its_feed_goes_out_as_planned(service: Service, from_t
     statuses = {p: e.status for p, e in notices_of_gone(service).items()}
     assert statuses["Utrecht"] == EditionStatus.SENT
     assert {s for p, s in statuses.items() if p != "Utrecht"} == {EditionStatus.APPROVED}
-    assert team_mails(service)[-1]["Subject"] == (
-        "Weer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
+    mail = team_mails(service)[-1]
+    assert mail["Subject"] == "Weer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
+    assert (
+        "; 11 geplande agendaberichten gaan weer volgens plan uit." in mail.get_body(("plain",)).get_content()
     )
     assert notices_of_gone(service)["Groningen"].key in deliver_due(service, at(2027, 3, 19, 9))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,9 +21,11 @@ from comms.kinds.agenda_digest import KIND as DIGEST
 from comms.kinds.agenda_notice import KIND as NOTICES
 from comms.notify import TeamNotice, notify_team
 from comms.problems import Problem
-from comms.service import Service
+from comms.service import MissingSecret, Service
 from comms.store.editions import audience_size
 from comms.store.models import Edition, EditionStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -118,7 +121,7 @@ def _meeting_label(meeting: Meeting) -> str:
 
 # -- meetings that leave their feed ------------------------------------------------------------
 
-MISSING_HOLD = "held: the meeting is no longer in its feed"  # how our own holds are recognised
+MISSING_HOLD = "the meeting is no longer in its feed"  # how our own holds are recognised
 _UNSENT = (EditionStatus.DRAFT, EditionStatus.APPROVED)
 _OUT = (EditionStatus.SENDING, EditionStatus.SENT)
 
@@ -143,7 +146,12 @@ def settle_missing(service: Service, missing: MissingMeetings, clock: Clock) -> 
         gone = [_hold(session, meeting, now) for meeting in missing.gone]
         back = [_release(session, meeting) for meeting in missing.back]
     notice = _missing_notice(gone, back, now)
-    notify_team(service.config, service.signer(), notice, (), clock)
+    try:
+        signer = service.signer()
+    except MissingSecret as exc:  # collecting must go on; `comms check` reports the missing key
+        log.error("team notice %r not sent: %s", notice.subject, exc)
+        return gone
+    notify_team(service.config, signer, notice, (), clock)
     return gone
 
 
@@ -190,11 +198,7 @@ def _missing_notice(gone: list[MissingReport], back: list[MissingReport], now: d
             else "Geen enkele provincie heeft al een agendabericht over deze vergadering gehad."
         )
         if report.held:
-            count = len(report.held)
-            lines.append(
-                f"{count} gepland{'e' if count > 1 else ''} agendabericht{'en' if count > 1 else ''} "
-                f"{'zijn' if count > 1 else 'is'} aangehouden: {', '.join(report.held)}."
-            )
+            lines.append(f"{_count(report.held, 'is', 'zijn')} aangehouden: {', '.join(report.held)}.")
     if gone:
         lines.append(
             "Er is niets geannuleerd en niets verstuurd. Gaat de vergadering niet door, vraag het IPO dan "
@@ -203,9 +207,7 @@ def _missing_notice(gone: list[MissingReport], back: list[MissingReport], now: d
             "alsnog uit. Een aangehouden bericht laat u vervallen met: comms discard BERICHT"
         )
     for report in back:
-        again = (
-            f"; {len(report.held)} aangehouden bericht(en) gaan weer volgens plan uit" if report.held else ""
-        )
+        again = f"; {_count(report.held, 'gaat', 'gaan')} weer volgens plan uit" if report.held else ""
         lines.append(
             f"{_named(report.meeting)} staat weer in de agendafeed ({report.meeting.source}){again}."
         )
@@ -224,9 +226,17 @@ def _missing_subject(gone: list[MissingReport], back: list[MissingReport]) -> st
     return f"{len(back)} vergaderingen weer in de agendafeed"
 
 
+def _count(keys: list[str], one: str, more: str) -> str:
+    """'1 gepland agendabericht is', '11 geplande agendaberichten zijn'."""
+    if len(keys) == 1:
+        return f"1 gepland agendabericht {one}"
+    return f"{len(keys)} geplande agendaberichten {more}"
+
+
 def _named(meeting: Meeting) -> str:
     when = long_date(meeting.starts_at) if meeting.all_day else date_and_time(meeting.starts_at)
-    return f"De vergadering {meeting.title} ({meeting.body_name}) van {when}"
+    body = "" if meeting.body_name.casefold() in meeting.title.casefold() else f" ({meeting.body_name})"
+    return f"{meeting.title}{body} van {when}"
 
 
 def _listed(names: list[str]) -> str:

@@ -4,6 +4,7 @@ version; the .ics attachment; a digest body without anything personal."""
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import json
@@ -23,6 +24,7 @@ from comms.audience.sync import import_contacts
 from comms.clock import FixedClock
 from comms.collect.meeting_ledger import record_meetings
 from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingStatus
+from comms.compose.agenda import notices_of
 from comms.config import load_config
 from comms.dates import AMSTERDAM
 from comms.deliver.outbox import OutboxTransport
@@ -386,6 +388,34 @@ def test_a_new_hour_on_the_same_day_is_an_update_not_a_move(service: Service) ->
         "Aanvang gewijzigd: van donderdag 1 april 2027 10.00 uur naar donderdag 1 april 2027 11.00 uur"
         in (notices(service)["Utrecht"].text or "")
     )
+
+
+def test_earlier_notices_are_found_by_uid_even_when_another_meeting_shares_the_key_hash(
+    service: Service,
+) -> None:
+    publish(service, at(2027, 3, 1, 9), meeting())
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    real = notices(service)["Utrecht"]
+    other = dataclasses.replace(meeting(), uid="another-meeting@ipo.example.org", body="av")
+    twin_key = real.key.replace("bac-landelijk-gebied-20270401", "av-20270415")  # same 6-digit hash
+    with service.db.session() as session:
+        summary = json.loads(real.summary) | {"meeting": other.to_json()}
+        session.add(
+            Edition(
+                key=twin_key,
+                kind="agenda-notice",
+                subject="twin",
+                audience=real.audience,
+                status=EditionStatus.SENT,
+                built_at=at(2027, 3, 1, 9),
+                summary=json.dumps(summary),
+            )
+        )
+    with service.db.session() as session:
+        # The twin's key matches the pattern (same hash, same province); its summary rules it out.
+        assert [e.key for e in notices_of(session, "agenda-notice", UID, "Utrecht")] == [real.key]
+        assert twin_key not in {e.key for e in notices_of(session, "agenda-notice", UID)}
+        assert len(notices_of(session, "agenda-notice", UID)) == 12  # every province's notice
 
 
 def moved_before(moved: dict[str, object], province: str) -> str:

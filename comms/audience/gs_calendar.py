@@ -262,7 +262,7 @@ def _default_rhythm(table: Table | None) -> Rhythm | None:
     def reason(key: str, _guess: str | None) -> str:
         exceptions = " (skip, recess and extra belong in a [provinces.NAME] table)"
         hint = exceptions if key in _EXCEPTION_KEYS else ""
-        return f"[default] unknown key '{key}'{hint}; known: {', '.join(_TIMING_KEYS)}"
+        return f"[default] unknown key '{key}'{hint}; known: {', '.join((*_TIMING_KEYS, _CLOSED))}"
 
     table.check_keys((*_TIMING_KEYS, _CLOSED), reason)
     rhythm = _rhythm(table, DEFAULT_RHYTHM)

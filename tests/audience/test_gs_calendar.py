@@ -328,7 +328,7 @@ def test_a_doubtful_exception_is_a_warning_and_the_province_stays(
         pytest.param(
             "[default]\nrecess = []\n",
             "[default] unknown key 'recess' (skip, recess and extra belong in a [provinces.NAME] table); "
-            "known: weekday, time, agenda_closes_days_before, agenda_closes_at",
+            "known: weekday, time, agenda_closes_days_before, agenda_closes_at, closed",
             id="exceptions in the default",
         ),
     ],

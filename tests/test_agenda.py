@@ -4,11 +4,12 @@ version; the .ics attachment; a digest body without anything personal."""
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,12 +24,15 @@ from comms.audience.sync import import_contacts
 from comms.clock import FixedClock
 from comms.collect.meeting_ledger import record_meetings
 from comms.collect.meetings.model import AgendaItem, Document, Meeting, MeetingStatus
+from comms.compose.agenda import notices_of
 from comms.config import load_config
 from comms.dates import AMSTERDAM
 from comms.deliver.outbox import OutboxTransport
 from comms.editions import delivery, lifecycle
 from comms.kinds.agenda_notice import KIND as NOTICES
-from comms.operations.agenda import build_digest
+from comms.operations.agenda import build_digest, plan_report
+from comms.operations.sources import CollectOutcome
+from comms.operations.sources import collect as collect_sources
 from comms.service import Service
 from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus
@@ -78,7 +82,12 @@ def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=AMSTERDAM).astimezone(UTC)
 
 
-def meeting(status: MeetingStatus = MeetingStatus.PLANNED, extra_item: bool = False) -> Meeting:
+def meeting(
+    status: MeetingStatus = MeetingStatus.PLANNED,
+    extra_item: bool = False,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> Meeting:
     items = [
         AgendaItem("1", "Opening en mededelingen", "", ()),
         AgendaItem(
@@ -94,8 +103,8 @@ def meeting(status: MeetingStatus = MeetingStatus.PLANNED, extra_item: bool = Fa
         uid=UID,
         body="bac-landelijk-gebied",
         title="BAC Landelijk Gebied",
-        starts_at=at(2027, 4, 1, 10),
-        ends_at=at(2027, 4, 1, 12, 30),
+        starts_at=starts_at or at(2027, 4, 1, 10),
+        ends_at=ends_at or at(2027, 4, 1, 12, 30),
         location="Huis van de Provincie, Den Haag",
         status=status,
         items=tuple(items),
@@ -282,6 +291,255 @@ def test_updates_cancellations_and_never_twice_per_version(service: Service) -> 
     event = next(iter(calendar.walk("VEVENT")))
     assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 2
     assert str(event["UID"]).startswith("bac-lg-2027-04-01")
+
+
+MOVED = {"starts_at": at(2027, 4, 8, 14), "ends_at": at(2027, 4, 8, 16)}
+
+
+@pytest.fixture
+def moved(service: Service) -> dict[str, object]:
+    """BAC LG of Thu 1 April 10.00 is planned for all; Utrecht's notice went out on 12 March.
+    On 16 March the feed moves it (same uid) to Thu 8 April 14.00. Province → the plan."""
+    publish(service, at(2027, 3, 1, 9), meeting())
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    assert deliver_due(service, at(2027, 3, 15, 9)) == [notices(service)["Utrecht"].key]
+    before = {province: edition for province, edition in notices(service).items()}
+    publish(service, at(2027, 3, 16, 9), meeting(**MOVED))  # type: ignore[arg-type]
+    built = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    return {"before": before, "built": built}
+
+
+@pytest.mark.parametrize(
+    ("province", "kind", "old_status", "old_send", "new_send"),
+    [
+        # Had the notice: told at once that it moved.
+        ("Utrecht", "moved", EditionStatus.SENT, "2027-03-12 09:00 CET", "2027-03-16 09:00 CET"),
+        # Had nothing yet: the old-date notice is cancelled; the normal one is planned for the
+        # GS meeting before 8 April (Tue 6 April, agenda closes Tue 30 March; Tweede Paasdag
+        # on the 29th is no working day).
+        ("Gelderland", "notice", EditionStatus.CANCELLED, "2027-03-19 09:00 CET", "2027-03-25 09:00 CET"),
+        ("Groningen", "notice", EditionStatus.CANCELLED, "2027-03-19 09:00 CET", "2027-03-25 09:00 CET"),
+        # Monday GS of 5 April: its agenda closes on Tweede Paasdag, 29 March.
+        ("Zeeland", "notice", EditionStatus.CANCELLED, "2027-03-18 09:00 CET", "2027-03-25 09:00 CET"),
+    ],
+)
+def test_a_moved_meeting_keeps_its_identity(
+    service: Service,
+    moved: dict[str, object],
+    province: str,
+    kind: str,
+    old_status: EditionStatus,
+    old_send: str,
+    new_send: str,
+) -> None:
+    before = moved["before"]
+    assert isinstance(before, dict)
+    old, new = before[province], notices(service)[province]
+    with service.db.session() as session:
+        assert find_edition(session, old.key).status == old_status
+    assert local_text(old.send_at) == old_send
+    assert (json.loads(new.summary)["notice"], local_text(new.send_at)) == (kind, new_send)
+    assert new.key.startswith("agenda-bac-landelijk-gebied-20270408-") and new.key.endswith("-v2")
+    assert old.key.startswith("agenda-bac-landelijk-gebied-20270401-") and old.key.endswith("-v1")
+
+
+def test_the_province_that_had_the_notice_is_told_it_moved_and_its_calendar_follows(
+    service: Service, moved: dict[str, object]
+) -> None:
+    utrecht = notices(service)["Utrecht"]
+    assert utrecht.subject == "Verplaatst: BAC Landelijk Gebied, donderdag 8 april 2027 – voor GS Utrecht"
+    assert deliver_due(service, at(2027, 3, 16, 9)) == [utrecht.key]  # at once, the others wait
+    received = messages(service, utrecht.key)
+    text = received["gerda.gs@utrecht.example.org"].get_body(("plain",)).get_content()
+    assert (
+        "De vergadering van de BAC Landelijk Gebied is verplaatst van donderdag 1 april 2027 10.00 uur "
+        "naar donderdag 8 april 2027 14.00 uur." in text
+    )
+    assert "Aanvang gewijzigd" not in text and "Einde gewijzigd: van 12.30 uur naar 16.00 uur" in text
+    first = next(iter(messages(service, moved_before(moved, "Utrecht")).values()))
+    old_event = next(iter(ics_of(first).walk("VEVENT")))
+    calendar = ics_of(received["gerda.gs@utrecht.example.org"])
+    event = next(iter(calendar.walk("VEVENT")))
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(event["UID"]) == str(old_event["UID"])
+    assert (int(old_event["SEQUENCE"]), int(event["SEQUENCE"])) == (0, 1)
+    assert event.decoded("DTSTART") == at(2027, 4, 8, 14)
+
+
+def test_a_notice_for_the_old_date_never_goes_out(service: Service, moved: dict[str, object]) -> None:
+    deliver_due(service, at(2027, 3, 16, 9))
+    for day in (18, 19, 22, 23, 24):  # the old plan's days pass without a send
+        assert deliver_due(service, at(2027, 3, day, 9)) == []
+    started = deliver_due(service, at(2027, 3, 25, 9))
+    assert len(started) == 11 and all("-20270408-" in key for key in started)
+    built = moved["built"]
+    assert len(built.superseded) == 11 and len(built.notices) == 12  # type: ignore[attr-defined]
+
+
+def test_a_new_hour_on_the_same_day_is_an_update_not_a_move(service: Service) -> None:
+    publish(service, at(2027, 3, 1, 9), meeting())
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    deliver_due(service, at(2027, 3, 12, 9))
+    publish(service, at(2027, 3, 16, 9), meeting(starts_at=at(2027, 4, 1, 11)))
+    changed = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    utrecht = next(n for n in changed.notices if n.province == "Utrecht")
+    assert utrecht.kind == "update"
+    assert (
+        "Aanvang gewijzigd: van donderdag 1 april 2027 10.00 uur naar donderdag 1 april 2027 11.00 uur"
+        in (notices(service)["Utrecht"].text or "")
+    )
+
+
+def test_earlier_notices_are_found_by_uid_even_when_another_meeting_shares_the_key_hash(
+    service: Service,
+) -> None:
+    publish(service, at(2027, 3, 1, 9), meeting())
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    real = notices(service)["Utrecht"]
+    other = dataclasses.replace(meeting(), uid="another-meeting@ipo.example.org", body="av")
+    twin_key = real.key.replace("bac-landelijk-gebied-20270401", "av-20270415")  # same 6-digit hash
+    with service.db.session() as session:
+        summary = json.loads(real.summary) | {"meeting": other.to_json()}
+        session.add(
+            Edition(
+                key=twin_key,
+                kind="agenda-notice",
+                subject="twin",
+                audience=real.audience,
+                status=EditionStatus.SENT,
+                built_at=at(2027, 3, 1, 9),
+                summary=json.dumps(summary),
+            )
+        )
+    with service.db.session() as session:
+        # The twin's key matches the pattern (same hash, same province); its summary rules it out.
+        assert [e.key for e in notices_of(session, "agenda-notice", UID, "Utrecht")] == [real.key]
+        assert twin_key not in {e.key for e in notices_of(session, "agenda-notice", UID)}
+        assert len(notices_of(session, "agenda-notice", UID)) == 12  # every province's notice
+
+
+def moved_before(moved: dict[str, object], province: str) -> str:
+    before = moved["before"]
+    assert isinstance(before, dict)
+    return str(before[province].key)
+
+
+GONE = "bac-wb-2027-03-31@ipo.example.org"  # BAC Wonen & Bereikbaarheid, Wed 31 March 2027
+ITEM = re.compile(r"\s*<item>(?:(?!</item>).)*?" + re.escape(GONE) + r".*?</item>", re.DOTALL)
+
+
+def team_mails(service: Service) -> list[EmailMessage]:
+    found = []
+    for path in sorted((service.outbox_dir / "meldingen" / "messages").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        found.append(message)
+    return found
+
+
+def notices_of_gone(service: Service) -> dict[str, Edition]:
+    found: dict[str, Edition] = {}
+    with service.db.session() as session:
+        for edition in session.scalars(select(Edition).where(Edition.kind == "agenda-notice")):
+            summary = json.loads(edition.summary)
+            if Meeting.from_json(summary["meeting"]).uid == GONE:
+                found[summary["province"]] = edition
+    return found
+
+
+@pytest.fixture
+def from_the_feed(service: Service, project: Path) -> Path:
+    """The sample agenda feeds collected on 1 March 2027 and the notices built; Utrecht's went
+    out on 12 March. Returns the BAC feed, which the test then changes."""
+    collect(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    deliver_due(service, at(2027, 3, 12, 9))
+    assert notices_of_gone(service)["Utrecht"].status == EditionStatus.SENT
+    return project / "sample" / "agenda" / "bac.xml"
+
+
+def collect(service: Service, now: datetime) -> CollectOutcome:
+    return collect_sources(service, now, FixedClock(now))
+
+
+@pytest.mark.parametrize(
+    ("change", "gone", "warning"),
+    [
+        pytest.param(lambda text: ITEM.sub("", text, count=1), True, "no longer in its feed", id="deleted"),
+        pytest.param(lambda text: text[: len(text) // 2], False, None, id="a truncated feed fails to parse"),
+        pytest.param(None, False, None, id="the feed cannot be fetched"),
+        pytest.param(
+            lambda text: re.sub(r"\s*<item>.*</item>", "", text, flags=re.DOTALL),
+            False,
+            "the feed lists no meetings at all",
+            id="an empty feed is a fault, not every meeting deleted",
+        ),
+    ],
+)
+def test_a_meeting_gone_from_its_feed_is_reported_and_nothing_is_cancelled_or_sent(
+    service: Service,
+    from_the_feed: Path,
+    change: Callable[[str], str] | None,
+    gone: bool,
+    warning: str | None,
+) -> None:
+    before = {province: edition.status for province, edition in notices_of_gone(service).items()}
+    if change is None:
+        from_the_feed.unlink()
+    else:
+        from_the_feed.write_text(change(from_the_feed.read_text(encoding="utf-8")), encoding="utf-8")
+    outcome = collect(service, at(2027, 3, 15, 9))
+
+    assert [m.uid for m in outcome.missing.gone] == ([GONE] if gone else [])
+    warnings = [str(p) for p in outcome.problems if p.where == "agenda-bac" and not p.is_error]
+    assert any(warning in w for w in warnings) if warning else not any("feed" in w for w in warnings)
+    after = {province: edition.status for province, edition in notices_of_gone(service).items()}
+    assert EditionStatus.CANCELLED not in after.values()
+    assert after["Utrecht"] == EditionStatus.SENT
+    others = {status for province, status in after.items() if province != "Utrecht"}
+    assert others == ({EditionStatus.HELD} if gone else {EditionStatus.APPROVED})
+    assert before["Groningen"] == EditionStatus.APPROVED
+    mails = team_mails(service)
+    assert len(mails) == (1 if gone else 0)
+    started = deliver_due(service, at(2027, 3, 19, 9))  # Groningen's planned time
+    assert (notices_of_gone(service)["Groningen"].key in started) is not gone
+    if gone:
+        [mail] = mails
+        assert (
+            mail["Subject"]
+            == "Niet meer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
+        )
+        assert mail["To"].addresses[0].addr_spec == "redactie@ipo.example.org"
+        text = mail.get_body(("plain",)).get_content()
+        assert (
+            "Vergadering BAC Wonen & Bereikbaarheid van woensdag 31 maart 2027 om 10.00 uur staat sinds "
+            "maandag 15 maart 2027 om 9.00 uur niet meer in de agendafeed (agenda-bac)." in text
+        )
+        assert "Het agendabericht is al verstuurd aan GS van Utrecht." in text
+        assert "11 geplande agendaberichten zijn aangehouden" in text
+        assert "Er is niets geannuleerd en niets verstuurd." in text
+        report = plan_report(service, at(2027, 3, 15, 10))
+        assert any("no longer in its feed (agenda-bac)" in line for line in report.missing)
+        assert collect(service, at(2027, 3, 15, 10)).missing.gone == []  # told once
+        assert len(team_mails(service)) == 1
+
+
+def test_a_meeting_back_in_its_feed_goes_out_as_planned(service: Service, from_the_feed: Path) -> None:
+    text = from_the_feed.read_text(encoding="utf-8")
+    from_the_feed.write_text(ITEM.sub("", text, count=1), encoding="utf-8")
+    collect(service, at(2027, 3, 15, 9))
+    from_the_feed.write_text(text, encoding="utf-8")
+    outcome = collect(service, at(2027, 3, 16, 9))
+    assert [m.uid for m in outcome.missing.back] == [GONE]
+    statuses = {p: e.status for p, e in notices_of_gone(service).items()}
+    assert statuses["Utrecht"] == EditionStatus.SENT
+    assert {s for p, s in statuses.items() if p != "Utrecht"} == {EditionStatus.APPROVED}
+    mail = team_mails(service)[-1]
+    assert mail["Subject"] == "Weer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
+    assert (
+        "; 11 geplande agendaberichten gaan weer volgens plan uit." in mail.get_body(("plain",)).get_content()
+    )
+    assert notices_of_gone(service)["Groningen"].key in deliver_due(service, at(2027, 3, 19, 9))
 
 
 def test_the_digest_body_is_the_same_bytes_for_every_griffie(service: Service) -> None:

@@ -16,6 +16,10 @@ recess weeks and extra meetings. [default] gives the rhythm most provinces share
     skip = [{ date = 2026-12-29, reason = "kerstreces" }]
     recess = [{ from = 2027-07-12, until = 2027-08-20, reason = "zomerreces" }]
     extra = [{ date = 2027-01-07, time = "14:00", reason = "extra vergadering" }]
+    closed = [2026-12-24, 2026-12-31]  # offices closed: no notice is planned on these days
+
+`closed` may also stand in [default] (every province is closed then), besides a province's own.
+Public holidays need no listing: comms.audience.workdays knows them.
 
 Every province must have its table (an empty one uses [default]): a province that is
 missing, or whose table has an error, is left out of the calendar and reported, so only
@@ -56,6 +60,7 @@ _WARNING = Severity.WARNING  # reported; the province stays in the calendar
 
 _TIMING_KEYS = ("weekday", "time", "agenda_closes_days_before", "agenda_closes_at")
 _EXCEPTION_KEYS = ("skip", "recess", "extra")
+_CLOSED = "closed"
 _ENTRY_KEYS = {
     "skip": ("date", "reason"),
     "recess": ("from", "until", "reason"),
@@ -143,6 +148,7 @@ class ProvinceCalendar:
     skipped: frozenset[date] = frozenset()
     recesses: tuple[Recess, ...] = ()
     extras: tuple[ExtraMeeting, ...] = ()
+    closed: frozenset[date] = frozenset()  # the offices' closed days besides public holidays
 
     def meets_regularly_on(self, day: date) -> bool:
         return (
@@ -182,6 +188,11 @@ class GsCalendar:
     def knows(self, province: str) -> bool:
         return self._calendar(province) is not None
 
+    def closed_days(self, province: str) -> frozenset[date]:
+        """The province's closed days (its own and [default]'s); empty for an unknown province."""
+        calendar = self._calendar(province)
+        return calendar.closed if calendar else frozenset()
+
     def meetings(self, province: str, start: datetime, end: datetime) -> list[GsMeeting]:
         """GS meetings of `province` (any spelling) with start <= at < end; ask knows() first."""
         calendar = self._calendar(province)
@@ -212,10 +223,13 @@ def load_gs_calendar(path: Path) -> tuple[GsCalendar | None, list[Problem]]:
     if data is None:
         return None, file.problems
     data.check_keys(("default", "provinces"), _unknown_top_level_key)
-    default = _default_rhythm(data.table("default"))
+    default_table = data.table("default")
+    default = _default_rhythm(default_table)
     if default is None:
         return None, file.problems
+    shared = _closed(default_table) if default_table is not None else frozenset()
     provinces, broken = _provinces(data, default)
+    provinces = {name: replace(c, closed=c.closed | shared) for name, c in provinces.items()}
     for province in PROVINCES:
         if province.name not in provinces and province.name not in broken:
             reason = (
@@ -248,9 +262,9 @@ def _default_rhythm(table: Table | None) -> Rhythm | None:
     def reason(key: str, _guess: str | None) -> str:
         exceptions = " (skip, recess and extra belong in a [provinces.NAME] table)"
         hint = exceptions if key in _EXCEPTION_KEYS else ""
-        return f"[default] unknown key '{key}'{hint}; known: {', '.join(_TIMING_KEYS)}"
+        return f"[default] unknown key '{key}'{hint}; known: {', '.join((*_TIMING_KEYS, _CLOSED))}"
 
-    table.check_keys(_TIMING_KEYS, reason)
+    table.check_keys((*_TIMING_KEYS, _CLOSED), reason)
     rhythm = _rhythm(table, DEFAULT_RHYTHM)
     return rhythm if len(table.file.problems) == before else None
 
@@ -292,14 +306,14 @@ def _province(file: TomlFile, where: str, name: str, value: Any, default: Rhythm
         file.add(f"[{where}] must be a table: a line [{where}] with its keys below it", where, subject=name)
         return None
     table = Table(file, value, where, subject=name)
-    known = (*_TIMING_KEYS, *_EXCEPTION_KEYS)
+    known = (*_TIMING_KEYS, *_EXCEPTION_KEYS, _CLOSED)
     table.check_keys(known, lambda key, _: f"[{where}] unknown key '{key}'; known: {', '.join(known)}")
     rhythm = _rhythm(table, default)
     if rhythm is None:
         return None
     entries = {kind: _entries(table, kind) for kind in _EXCEPTION_KEYS}
     recesses = tuple(r for e in entries["recess"] if (r := _recess(e)))
-    calendar = ProvinceCalendar(name, rhythm, recesses=recesses)
+    calendar = ProvinceCalendar(name, rhythm, recesses=recesses, closed=_closed(table))
     skipped = {d for e in entries["skip"] if (d := _skip(e, calendar))}
     calendar = replace(calendar, skipped=frozenset(skipped))
     extras = tuple(x for e in entries["extra"] if (x := _extra(e, calendar)))
@@ -307,6 +321,25 @@ def _province(file: TomlFile, where: str, name: str, value: Any, default: Rhythm
 
 
 # -- values -------------------------------------------------------------------------------
+
+
+def _closed(table: Table) -> frozenset[date]:
+    """`closed = [2026-12-24, …]`: the days whose dates are valid; each wrong one is reported."""
+    raw = table.data.get(_CLOSED, [])
+    if not isinstance(raw, list):
+        table.add(
+            f"{table.label(_CLOSED)} must be a list of dates, like closed = [2026-12-24, 2026-12-31]", _CLOSED
+        )
+        return frozenset()
+    days = set()
+    for value in raw:
+        day = _day(value)
+        if day is None:
+            reason = f"{table.label(_CLOSED)}: {value!r} is not a date like 2026-12-24"
+            table.add(reason, _CLOSED, needle=str(value))
+        else:
+            days.add(day)
+    return frozenset(days)
 
 
 def _rhythm(table: Table, base: Rhythm) -> Rhythm | None:

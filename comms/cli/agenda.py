@@ -21,8 +21,11 @@ def agenda() -> None:
 @handles_failures
 def agenda_plan(ctx: click.Context) -> None:
     """Per upcoming meeting and province: when the notice goes out, for which GS meeting, to how many."""
-    rows, problems = service_agenda.plan_report(service_of(ctx), utcnow())
-    report(problems)
+    plan = service_agenda.plan_report(service_of(ctx), utcnow())
+    rows = plan.rows
+    report(plan.problems)
+    for line in plan.missing:
+        out.print(f"missing: {line}")
     table = Table("meeting", "province", "send", "for GS meeting", "state", "recipients")
     for row in rows:
         table.add_row(
@@ -45,6 +48,8 @@ def agenda_build(ctx: click.Context) -> None:
     report(built.problems)
     for key in built.created:
         out.print(f"built {key}")
+    for line in built.missing:
+        out.print(f"missing: {line}")
     out.print(
         f"{len(built.created)} notice(s) built, {len(built.superseded)} superseded, "
         f"{len(built.started)} started"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from comms.collect.meetings.changes import CANCELLED_SENTENCE
@@ -121,3 +121,54 @@ def known_meetings(session: Session, source: str, since: datetime) -> list[Meeti
         except (ValueError, KeyError, TypeError):
             continue  # unreadable: the source's next good fetch records it afresh
     return meetings
+
+
+@dataclass(frozen=True, slots=True)
+class MissingMeetings:
+    """What one collect found about meetings that left or returned to their feeds."""
+
+    gone: list[Meeting] = field(default_factory=list)  # newly missing: upcoming, not cancelled
+    back: list[Meeting] = field(default_factory=list)  # missing before, listed again
+
+
+def note_missing(
+    session: Session, read_in_full: set[str], listed: set[str], now: datetime
+) -> MissingMeetings:
+    """Mark the upcoming meetings of the sources `read_in_full` that no feed lists any more.
+
+    Only sources that were fetched and parsed whole count: one that failed, or was not
+    modified, says nothing about its meetings. `listed` holds the uid of every meeting any
+    source lists now, so a meeting that moved to another source is not missing. A cancelled
+    meeting that leaves its feed is no news. Each meeting is reported once when it goes
+    (missing_since is set) and once when it returns (cleared).
+    """
+    found = MissingMeetings()
+    query = select(MeetingRecord).where(
+        MeetingRecord.starts_at > now,
+        or_(MeetingRecord.source.in_(read_in_full), MeetingRecord.missing_since.is_not(None)),
+    )
+    for record in session.scalars(query.order_by(MeetingRecord.starts_at, MeetingRecord.uid)):
+        if record.uid in listed:
+            if record.missing_since is not None:
+                record.missing_since = None
+                found.back.extend(_readable(record))
+        elif (
+            record.missing_since is None
+            and record.source in read_in_full
+            and record.status != MeetingStatus.CANCELLED
+        ):
+            record.missing_since = now
+            found.gone.extend(_readable(record))
+    return found
+
+
+def _readable(record: MeetingRecord) -> list[Meeting]:
+    try:
+        return [Meeting.from_json(record.data)]
+    except (ValueError, KeyError, TypeError):  # stored by an older version: nothing to tell
+        return []
+
+
+def missing_since(session: Session, uid: str) -> datetime | None:
+    record = _find(session, uid)
+    return record.missing_since if record else None

@@ -14,13 +14,19 @@ from comms.collect.fetch import Fetched, Request, fetch_many
 from comms.collect.items import SourceResult
 from comms.collect.items import SourceState as Validators
 from comms.collect.ledger import LedgerCounts, record_items
-from comms.collect.meeting_ledger import MeetingChange, known_meetings, record_meetings
+from comms.collect.meeting_ledger import (
+    MeetingChange,
+    MissingMeetings,
+    known_meetings,
+    note_missing,
+    record_meetings,
+)
 from comms.collect.meetings import MEETING_FORMATS, parse_meeting_source
-from comms.collect.meetings.merge import merge_feeds
+from comms.collect.meetings.merge import meeting_subject, merge_feeds
 from comms.collect.meetings.model import MeetingFeed
 from comms.collect.source import parse_fetched, unknown_format
 from comms.config import Config, ItemKind, SourceConfig
-from comms.problems import Problem
+from comms.problems import Problem, Severity
 from comms.store.database import Database
 from comms.store.models import SourceState
 
@@ -29,7 +35,8 @@ from comms.store.models import SourceState
 class CollectOutcome:
     per_source: dict[str, tuple[SourceResult, LedgerCounts]] = field(default_factory=dict)
     meetings: list[MeetingChange] = field(default_factory=list)  # one per meeting, after merging
-    meeting_problems: list[Problem] = field(default_factory=list)  # across feeds: duplicates
+    meeting_problems: list[Problem] = field(default_factory=list)  # across feeds: duplicates, gone
+    missing: MissingMeetings = field(default_factory=MissingMeetings)  # left or returned to a feed
 
     @property
     def problems(self) -> list[Problem]:
@@ -146,6 +153,10 @@ def _record_meetings(db: Database, runs: list[_MeetingRun], now: datetime, outco
         meetings = [meeting for meeting in merged if meeting.source in fresh]
         outcome.meeting_problems = [problem for problem in problems if problem.where in fresh]
         outcome.meetings = record_meetings(session, meetings, now)
+        read_in_full = {run.result.source.name for run in runs if _read_in_full(session, run, now)}
+        listed = {meeting.uid for run in runs for meeting in run.feed.meetings}
+        outcome.missing = note_missing(session, read_in_full, listed, now)
+        outcome.meeting_problems += _missing_problems(runs, read_in_full, outcome.missing)
         # Validators only once the meetings are in: a crash before this fetches them again.
         for run in runs:
             _save_state(session, run.result.source.name, run.result, now)
@@ -157,6 +168,43 @@ def _record_meetings(db: Database, runs: list[_MeetingRun], now: datetime, outco
             new=tally[name, "new"], known=tally[name, "known"], updated=tally[name, "updated"]
         )
         outcome.per_source[name] = (run.result, counts)
+
+
+def _read_in_full(session: Session, run: _MeetingRun, now: datetime) -> bool:
+    """Whether the source's silence about a meeting means the meeting left it.
+
+    Not when it was not read anew (failed, not modified), and not when a feed that used to
+    list upcoming meetings lists none at all: an empty feed is far likelier a fault at the
+    source than every meeting deleted at once (reported instead, see _missing_problems).
+    """
+    if not run.is_fresh:
+        return False
+    return bool(run.feed.meetings) or not known_meetings(session, run.result.source.name, now)
+
+
+def _missing_problems(
+    runs: list[_MeetingRun], read_in_full: set[str], missing: MissingMeetings
+) -> list[Problem]:
+    problems = [
+        Problem(
+            meeting.source,
+            "no longer in its feed: its unsent notices are held and the team is told",
+            subject=meeting_subject(meeting),
+            severity=Severity.WARNING,
+        )
+        for meeting in missing.gone
+    ]
+    problems += [
+        Problem(
+            run.result.source.name,
+            "the feed lists no meetings at all, while upcoming ones are known: taken as a fault of the "
+            "feed, not as deletions; check the source",
+            severity=Severity.WARNING,
+        )
+        for run in runs
+        if run.is_fresh and run.result.source.name not in read_in_full
+    ]
+    return problems
 
 
 def _column(change: MeetingChange) -> str:

@@ -7,8 +7,14 @@ agenda version is announced to a province once, whatever runs again. What it is:
   urgent, at once, when that deadline has passed;
 - an update, when a later version arrives after a notice went out: what changed, at once;
   a version that was not sent yet is superseded (cancelled) by the newer one;
+- a move ("verplaatst van … naar …"), when the meeting moved to another day after a notice
+  went out: at once, with the same .ics UID and a higher SEQUENCE, so calendars move it too;
 - a cancellation, when the meeting is cancelled after a notice went out (never otherwise:
   nobody needs to hear that a meeting they never heard of is off).
+
+A meeting is known by its uid (the feed's guid or UID), not its date: the key holds the date
+of the version it announces, for the reader, but earlier notices of a meeting are found by
+uid and province, so a notice not yet sent for the old date is superseded by the new one.
 """
 
 from __future__ import annotations
@@ -26,15 +32,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.gs_calendar import GsCalendar
 from comms.audience.resolve import SegmentSource, seat_clause
+from comms.collect.meetings.changes import START_CHANGED, is_moved, moved_sentence
 from comms.collect.meetings.model import Meeting
 from comms.compose.agenda_plan import NoticePlan, plan_notice
-from comms.dates import local, long_date, time_of_day
+from comms.dates import local, local_text, long_date, time_of_day
 from comms.domain import PROVINCES
 from comms.problems import Problem
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
 
 IN_COPY_BLOCK = "in-kopie"
-NoticeKind = Literal["notice", "update", "cancellation"]
+NoticeKind = Literal["notice", "update", "moved", "cancellation"]
 
 
 # -- who gets a notice ----------------------------------------------------------------------
@@ -88,8 +95,9 @@ class PlannedNotice:
     version: int
     province: str  # the province's name
     kind: NoticeKind
-    plan: NoticePlan | None  # None for updates and cancellations: they go at once
+    plan: NoticePlan | None  # None for updates, moves and cancellations: they go at once
     changes: tuple[str, ...] = ()
+    moved_from: Meeting | None = None  # a move: the meeting as the province last heard of it
 
     @property
     def key(self) -> str:
@@ -101,10 +109,41 @@ class PlannedNotice:
 
 
 def notice_key(meeting: Meeting, version: int, province: str) -> str:
-    slug = next(p.slug for p in PROVINCES if p.name == province)
-    uid = hashlib.sha256(meeting.uid.encode()).hexdigest()[:6]
+    """'agenda-<body>-<date of this version>-<uid hash>-<province>-v<version>'."""
     day = local(meeting.starts_at)
-    return f"agenda-{meeting.body}-{day:%Y%m%d}-{uid}-{slug}-v{version}"
+    return f"agenda-{meeting.body}-{day:%Y%m%d}-{_uid_hash(meeting.uid)}-{_slug(province)}-v{version}"
+
+
+def _uid_hash(uid: str) -> str:
+    return hashlib.sha256(uid.encode()).hexdigest()[:6]
+
+
+def _slug(province: str) -> str:
+    return next(p.slug for p in PROVINCES if p.name == province)
+
+
+def notices_of(session: Session, kind: str, uid: str, province: str | None = None) -> list[Edition]:
+    """Every notice edition of the meeting (for one province, or all), whatever date its key holds.
+
+    The key narrows it down (its uid hash and province); the summary settles it, since six
+    hex digits of a hash may be shared by two meetings.
+    """
+    slug = _slug(province) if province else "%"
+    pattern = f"agenda-%-{_uid_hash(uid)}-{slug}-v%"
+    found = session.scalars(
+        select(Edition).where(Edition.kind == kind, Edition.key.like(pattern)).order_by(Edition.id)
+    ).all()
+    about = [(edition, _announced(edition)) for edition in found]
+    return [e for e, (its_uid, its_province) in about if its_uid == uid and province in (None, its_province)]
+
+
+def _announced(edition: Edition) -> tuple[str, str]:
+    """The uid and province a notice edition is about, from its summary; ("", "") if unreadable."""
+    try:
+        summary = json.loads(edition.summary)
+        return json.loads(summary["meeting"])["uid"], summary["province"]
+    except (ValueError, KeyError, TypeError):
+        return "", ""
 
 
 @dataclass
@@ -112,6 +151,7 @@ class AgendaPlan:
     notices: list[PlannedNotice] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # unsent editions of an older version
     problems: list[Problem] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # meetings gone from their feed: nothing planned
 
 
 def plan_notices(
@@ -123,6 +163,13 @@ def plan_notices(
     meetings = session.scalars(select(MeetingRecord).where(MeetingRecord.starts_at > now)).all()
     for record in sorted(meetings, key=lambda m: (m.starts_at, m.uid)):
         meeting = Meeting.from_json(record.data)
+        if record.missing_since is not None:  # the team decides (operations.agenda.settle_missing)
+            result.missing.append(
+                f"{meeting.body_name}, {long_date(meeting.starts_at)}: no longer in its feed "
+                f"({meeting.source}) since {local_text(record.missing_since)}; no notice is planned or "
+                "sent, its unsent ones are held, the team was told"
+            )
+            continue
         for province in PROVINCES:
             _plan_one(
                 session, result, kind, meeting, record.version, province.name, calendar, calendar_file, now
@@ -142,10 +189,7 @@ def _plan_one(
     now: datetime,
 ) -> None:
     key = notice_key(meeting, version, province)
-    prefix = key.rsplit("-v", 1)[0] + "-v"
-    earlier = session.scalars(
-        select(Edition).where(Edition.kind == kind, Edition.key.startswith(prefix, autoescape=True))
-    ).all()
+    earlier = notices_of(session, kind, meeting.uid, province)
     if any(e.key == key for e in earlier):
         return  # this version is announced (or planned) already
     sent = [e for e in earlier if e.status in (EditionStatus.SENDING, EditionStatus.SENT)]
@@ -158,6 +202,12 @@ def _plan_one(
         last = max(sent, key=lambda e: e.id)
         previous = Meeting.from_json(json.loads(last.summary)["meeting"])
         changes = tuple(meeting.changes_from(previous))
+        if is_moved(previous, meeting):  # the lead says it; the rest of what changed follows
+            others = tuple(c for c in changes if not c.startswith(START_CHANGED))
+            result.notices.append(
+                PlannedNotice(meeting, version, province, "moved", None, others, moved_from=previous)
+            )
+            return
         result.notices.append(PlannedNotice(meeting, version, province, "update", None, changes))
         return
     plan = plan_notice(province, meeting.starts_at, calendar, now)
@@ -196,6 +246,7 @@ def notice_context(notice: PlannedNotice) -> dict[str, object]:
             )
         ),
         "update": f"De agenda van {_with_article(body)} voor {long_date(meeting.starts_at)} is gewijzigd.",
+        "moved": f"De vergadering van {_with_article(body)} is {_moved(notice)}.",
         "cancellation": f"De vergadering van {_with_article(body)} op {long_date(meeting.starts_at)} "
         "gaat niet door.",
     }[notice.kind]
@@ -233,7 +284,12 @@ def notice_subject(notice: PlannedNotice) -> str:
     meeting = notice.meeting
     body = meeting.body_name
     what = f"{body}, {long_date(meeting.starts_at)} – voor GS {notice.province}"
-    prefix = {"notice": "Agenda ", "update": "Gewijzigde agenda: ", "cancellation": "Geannuleerd: "}
+    prefix = {
+        "notice": "Agenda ",
+        "update": "Gewijzigde agenda: ",
+        "moved": "Verplaatst: ",
+        "cancellation": "Geannuleerd: ",
+    }
     urgent = "Spoed: " if notice.is_urgent else ""
     return f"{urgent}{prefix[notice.kind]}{what}"
 
@@ -249,6 +305,12 @@ def _urgent_text(plan: NoticePlan) -> str:
     if plan.gs_meeting:
         return text + f". Bespreek hem zo mogelijk in de GS-vergadering van {long_date(plan.gs_meeting.at)}."
     return text + ". Er is geen GS-vergadering meer vóór de IPO-vergadering."
+
+
+def _moved(notice: PlannedNotice) -> str:
+    if notice.moved_from is None:  # not made by the planner, which always says where from
+        return f"verplaatst naar {long_date(notice.meeting.starts_at)}"
+    return moved_sentence(notice.moved_from, notice.meeting)
 
 
 def _with_article(body: str) -> str:

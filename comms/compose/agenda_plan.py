@@ -7,10 +7,13 @@ The rule ("bespreek de agenda's van het IPO-bestuur en de BAC's altijd in GS"):
    recess weeks do not count (gs_calendar leaves them out), so the plan falls back to the
    meeting before; extra meetings count. Only meetings within `look_back` are considered.
 2. Its agenda deadline D. The notice is planned `lead` before D (by default 2 working days
-   before D's day, at 09:00 local time), and never before `now` (then: now).
-3. Outside working hours (`window`, weekdays 08:00-18:00 local) the send moves to the
+   before D's day, at 09:00 local time), and never before `now` (then: now). A working day
+   is a day of the window that is no public holiday and no closed day of the province
+   (comms.audience.workdays, `closed` in the GS calendar): Christmas before D moves the
+   notice to the working day before it.
+3. Outside working hours (`window`, working days 08:00-18:00 local) the send moves to the
    latest working-hours moment before it that is not before `now`, else to the first one
-   after it that is still before D, else it stays: early beats late.
+   after it that is still before D (the next working day), else it stays: early beats late.
 4. D already passed (D <= now): urgent, at once; `missed` is that GS meeting. `gs_meeting`
    is then the next GS meeting still ahead before the IPO meeting (the missed meeting
    itself, if it has not taken place yet), else None: the IPO meeting comes first.
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from comms.audience.gs_calendar import GsCalendar, GsMeeting
+from comms.audience.workdays import Workdays
 from comms.dates import AMSTERDAM, local
 from comms.domain import province_by_name
 from comms.problems import Problem, Severity
@@ -33,6 +37,7 @@ from comms.send_window import SendWindow
 LOOK_BACK = timedelta(weeks=10)  # longer than a summer recess
 WORKING_HOURS = SendWindow(days=frozenset(range(5)), start=time(8, 0), end=time(18, 0))
 _MINUTE = timedelta(minutes=1)
+_MAX_DAYS_OFF = 60  # how far past holidays and closed days the planner looks for a working day
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +47,16 @@ class Lead:
     working_days: int = 2
     at: time = time(9, 0)
 
-    def before(self, deadline: datetime, working: SendWindow) -> datetime:
-        """`working_days` days of `working` before the deadline's day, at `at`; always before it."""
+    def before(self, deadline: datetime, working: Workdays) -> datetime:
+        """`working_days` working days before the deadline's day, at `at`; always before it."""
         day, left = local(deadline).date(), self.working_days
-        for _ in range(7 * (self.working_days + 2)):  # bounded: a window always has a working day
+        # Bounded: a window always has a working day, and closed days and holidays are few.
+        for _ in range(7 * (self.working_days + 2) + _MAX_DAYS_OFF):
             candidate = _utc(day, self.at)
-            if left <= 0 and day.weekday() in working.days and candidate < deadline:
+            if left <= 0 and working.is_working(day) and candidate < deadline:
                 return candidate
             day -= timedelta(days=1)
-            left -= day.weekday() in working.days
+            left -= working.is_working(day)
         return deadline - timedelta(days=1)
 
     def describe(self) -> str:
@@ -110,23 +116,51 @@ def plan_notice(
     last = ahead[-1]
     if not last.takes_items_at(now):
         return _urgent(name, last, now)
-    return _planned(name, last, now, lead, window)
+    hours = _Hours(window, Workdays(window.days, calendar.closed_days(name)))
+    return _planned(name, last, now, lead, hours)
 
 
-def _planned(province: str, gs: GsMeeting, now: datetime, lead: Lead, window: SendWindow) -> NoticePlan:
+@dataclass(frozen=True, slots=True)
+class _Hours:
+    """Working hours: the window's hours on the province's working days."""
+
+    window: SendWindow
+    days: Workdays
+
+    def allows(self, moment: datetime) -> bool:
+        return self.window.allows(moment) and self.days.is_working(local(moment).date())
+
+    def describe(self) -> str:
+        return self.window.describe()
+
+
+def _planned(province: str, gs: GsMeeting, now: datetime, lead: Lead, hours: _Hours) -> NoticePlan:
     deadline = gs.agenda_closes_at
-    planned = lead.before(deadline, window)
+    planned = lead.before(deadline, hours.days)
     reason = f"{lead.describe()} before the agenda of GS {province} closes on {_when(deadline)}"
     reason += f", for the GS meeting of {_when(gs.at)}{_extra(gs)}"
+    reason += _days_off(planned, deadline, hours.days)
     if planned < now:
         planned = now
         reason += "; that moment has passed, so at once"
-    fitted = _within_hours(planned, now, deadline, window)
+    fitted = _within_hours(planned, now, deadline, hours)
     if fitted != planned:
-        reason += f"; moved into working hours ({window.describe()}) to {_when(fitted)}"
-    elif not window.allows(fitted):
-        reason += f"; outside working hours ({window.describe()}), but no working hour is left before"
+        reason += f"; moved into working hours ({hours.describe()}) to {_when(fitted)}"
+    elif not hours.allows(fitted):
+        reason += f"; outside working hours ({hours.describe()}), but no working hour is left before"
     return NoticePlan(province, fitted, gs, is_urgent=False, missed=None, reason=reason)
+
+
+def _days_off(planned: datetime, deadline: datetime, days: Workdays) -> str:
+    """The holidays and closed days the lead skipped over, for the reason: '; skipped 2026-12-25 …'."""
+    first, last = local(planned).date(), local(deadline).date()
+    skipped = []
+    for n in range(1, (last - first).days):
+        day = first + timedelta(days=n)
+        why = days.why_not(day)
+        if why and day.weekday() in days.weekdays:  # weekends go without saying
+            skipped.append(f"{day:%Y-%m-%d} ({why})")
+    return f"; skipped {', '.join(skipped)}" if skipped else ""
 
 
 def _urgent(province: str, missed: GsMeeting, now: datetime) -> NoticePlan:
@@ -141,37 +175,37 @@ def _urgent(province: str, missed: GsMeeting, now: datetime) -> NoticePlan:
     return NoticePlan(province, now, None, is_urgent=True, missed=missed, reason=reason)
 
 
-def _within_hours(moment: datetime, now: datetime, deadline: datetime, window: SendWindow) -> datetime:
-    """moment if the window allows it, else the nearest allowed moment in [now, deadline)."""
-    if window.allows(moment):
+def _within_hours(moment: datetime, now: datetime, deadline: datetime, hours: _Hours) -> datetime:
+    """moment if working hours allow it, else the nearest allowed moment in [now, deadline)."""
+    if hours.allows(moment):
         return moment
-    earlier = _last_open_before(moment, window)
+    earlier = _last_open_before(moment, hours)
     if earlier is not None and earlier >= now:
         return earlier
-    later = _first_open_after(moment, window)
+    later = _first_open_after(moment, hours)
     if later is not None and later < deadline:
         return later
     return moment
 
 
-def _last_open_before(moment: datetime, window: SendWindow) -> datetime | None:
-    """The last minute of the latest window that closes before `moment`."""
+def _last_open_before(moment: datetime, hours: _Hours) -> datetime | None:
+    """The last minute of the latest working hours that close before `moment`."""
     today = local(moment).date()
-    for back in range(8):
+    for back in range(8 + _MAX_DAYS_OFF):
         day = today - timedelta(days=back)
-        candidate = _utc(day, window.end) - _MINUTE
-        if day.weekday() in window.days and candidate <= moment:
+        candidate = _utc(day, hours.window.end) - _MINUTE
+        if hours.days.is_working(day) and candidate <= moment:
             return candidate
     return None
 
 
-def _first_open_after(moment: datetime, window: SendWindow) -> datetime | None:
-    """The opening of the first window that opens after `moment`."""
+def _first_open_after(moment: datetime, hours: _Hours) -> datetime | None:
+    """The opening of the first working hours that open after `moment`."""
     today = local(moment).date()
-    for ahead in range(8):
+    for ahead in range(8 + _MAX_DAYS_OFF):
         day = today + timedelta(days=ahead)
-        candidate = _utc(day, window.start)
-        if day.weekday() in window.days and candidate >= moment:
+        candidate = _utc(day, hours.window.start)
+        if hours.days.is_working(day) and candidate >= moment:
             return candidate
     return None
 

@@ -47,6 +47,7 @@ class NoticeBuild(DueBuild):
     """The notices built, as planned: for which meeting version and province, and when."""
 
     notices: list[PlannedNotice] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # meetings gone from their feed (AgendaPlan)
 
 
 class AgendaNoticeKind(TriggeredKind):
@@ -113,7 +114,7 @@ class AgendaNoticeKind(TriggeredKind):
             for notice, output in rendered:
                 session.add(self._edition(notice, output, now))
         created = [n.key for n in planned.notices]
-        return NoticeBuild(created, planned.superseded, planned.problems, planned.notices)
+        return NoticeBuild(created, planned.superseded, planned.problems, planned.notices, planned.missing)
 
     def _edition(self, notice: PlannedNotice, output: Rendered, now: datetime) -> Edition:
         return Edition(

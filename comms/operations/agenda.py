@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from comms.clock import Clock
+from comms.collect.meeting_ledger import MissingMeetings
 from comms.collect.meetings.model import Meeting
-from comms.compose.agenda import NoticeAudience
-from comms.dates import long_date
+from comms.compose.agenda import NoticeAudience, notices_of
+from comms.dates import date_and_time, local_text, long_date
 from comms.editions import lifecycle
 from comms.kinds import BuildOutcome, BuildRequest
 from comms.kinds.agenda_digest import KIND as DIGEST
 from comms.kinds.agenda_notice import KIND as NOTICES
+from comms.notify import TeamNotice, notify_team
 from comms.problems import Problem
-from comms.service import Service
+from comms.service import MissingSecret, Service
 from comms.store.editions import audience_size
-from comms.store.models import Edition
+from comms.store.models import Edition, EditionStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,13 +34,14 @@ class NoticesBuilt:
     superseded: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # meetings gone from their feed, one line each
 
 
 def build_notices(service: Service, clock: Clock, template: str | None = None) -> NoticesBuilt:
     """Build every notice that is due to exist now, and start the ones whose time has come."""
     built = NOTICES.build_due(service, clock.now(), template)
     started = lifecycle.start_due(service, NOTICES, clock)
-    return NoticesBuilt(built.created, built.superseded, started, built.problems)
+    return NoticesBuilt(built.created, built.superseded, started, built.problems, built.missing)
 
 
 def build_digest(service: Service, now: datetime) -> BuildOutcome:
@@ -53,7 +60,14 @@ class PlanRow:
     edition: str | None
 
 
-def plan_report(service: Service, now: datetime) -> tuple[list[PlanRow], list[Problem]]:
+@dataclass
+class PlanReport:
+    rows: list[PlanRow]
+    problems: list[Problem]
+    missing: list[str]  # meetings gone from their feed, one line each
+
+
+def plan_report(service: Service, now: datetime) -> PlanReport:
     """Per upcoming meeting and province: when the notice goes out (or went), and to how many."""
     planned = NOTICES.plan(service, now)
     rows: list[PlanRow] = []
@@ -84,15 +98,147 @@ def plan_report(service: Service, now: datetime) -> tuple[list[PlanRow], list[Pr
                     _meeting_label(meeting),
                     summary["province"],
                     edition.send_at,
-                    edition.status + (" (urgent)" if summary.get("urgent") else ""),
+                    _state(edition, summary),
                     datetime.fromisoformat(gs) if gs else None,
                     audience_size(session, NOTICES.audience_clause(service, edition)),
                     edition.key,
                 )
             )
     rows.sort(key=lambda r: (r.meeting, r.province, r.send_at or now))
-    return rows, planned.problems
+    return PlanReport(rows, planned.problems, planned.missing)
+
+
+def _state(edition: Edition, summary: dict[str, object]) -> str:
+    state = edition.status + (" (urgent)" if summary.get("urgent") else "")
+    if edition.status == EditionStatus.HELD and edition.status_reason:
+        state += f": {edition.status_reason}"
+    return state
 
 
 def _meeting_label(meeting: Meeting) -> str:
     return f"{meeting.body_name}, {long_date(meeting.starts_at)}"
+
+
+# -- meetings that leave their feed ------------------------------------------------------------
+
+MISSING_HOLD = "the meeting is no longer in its feed"  # how our own holds are recognised
+_UNSENT = (EditionStatus.DRAFT, EditionStatus.APPROVED)
+_OUT = (EditionStatus.SENDING, EditionStatus.SENT)
+
+
+@dataclass(frozen=True, slots=True)
+class MissingReport:
+    """Per meeting that left its feed: who had the notice, and which unsent notices are held."""
+
+    meeting: Meeting
+    sent_to: list[str]  # provinces
+    held: list[str]  # edition keys
+
+
+def settle_missing(service: Service, missing: MissingMeetings, clock: Clock) -> list[MissingReport]:
+    """Hold the unsent notices of meetings gone from their feed, release them when the meeting
+    returns, and tell the team both in one mail. Nothing is cancelled and nothing sent: whether a
+    meeting that vanished is off is for the team (or the IPO, by marking it cancelled) to say."""
+    if not missing.gone and not missing.back:
+        return []
+    now = clock.now()
+    with service.db.session() as session:
+        gone = [_hold(session, meeting, now) for meeting in missing.gone]
+        back = [_release(session, meeting) for meeting in missing.back]
+    notice = _missing_notice(gone, back, now)
+    try:
+        signer = service.signer()
+    except MissingSecret as exc:  # collecting must go on; `comms check` reports the missing key
+        log.error("team notice %r not sent: %s", notice.subject, exc)
+        return gone
+    notify_team(service.config, signer, notice, (), clock)
+    return gone
+
+
+def _hold(session: Session, meeting: Meeting, now: datetime) -> MissingReport:
+    editions = notices_of(session, NOTICES.key, meeting.uid)
+    held = []
+    for edition in editions:
+        if edition.status in _UNSENT:
+            edition.status = EditionStatus.HELD
+            edition.status_reason = f"{MISSING_HOLD} since {local_text(now)}; the team was told"
+            held.append(edition.key)
+    sent_to = sorted({json.loads(e.summary)["province"] for e in editions if e.status in _OUT})
+    return MissingReport(meeting, sent_to, held)
+
+
+def _release(session: Session, meeting: Meeting) -> MissingReport:
+    """Back as it was: our held notices go out as planned (at once if their time passed).
+    Back changed: they are superseded, and the next build plans the new version."""
+    released = []
+    for edition in notices_of(session, NOTICES.key, meeting.uid):
+        if edition.status != EditionStatus.HELD or not (edition.status_reason or "").startswith(MISSING_HOLD):
+            continue
+        announced = Meeting.from_json(json.loads(edition.summary)["meeting"])
+        if announced.content_hash == meeting.content_hash:  # the source it came back in does not count
+            edition.status, edition.status_reason = EditionStatus.APPROVED, None
+            released.append(edition.key)
+        else:
+            edition.status, edition.status_reason = (
+                EditionStatus.CANCELLED,
+                "superseded by a newer agenda version",
+            )
+    return MissingReport(meeting, [], released)
+
+
+def _missing_notice(gone: list[MissingReport], back: list[MissingReport], now: datetime) -> TeamNotice:
+    lines: list[str] = []
+    for report in gone:
+        lines.append(
+            f"{_named(report.meeting)} staat sinds {date_and_time(now)} niet meer in de agendafeed "
+            f"({report.meeting.source})."
+        )
+        lines.append(
+            f"Het agendabericht is al verstuurd aan GS van {_listed(report.sent_to)}."
+            if report.sent_to
+            else "Geen enkele provincie heeft al een agendabericht over deze vergadering gehad."
+        )
+        if report.held:
+            lines.append(f"{_count(report.held, 'is', 'zijn')} aangehouden: {', '.join(report.held)}.")
+    if gone:
+        lines.append(
+            "Er is niets geannuleerd en niets verstuurd. Gaat de vergadering niet door, vraag het IPO dan "
+            "haar in de feed als geannuleerd te markeren: wie het bericht al had, krijgt dan vanzelf een "
+            "annulering. Komt de vergadering ongewijzigd terug in de feed, dan gaan de aangehouden berichten "
+            "alsnog uit. Een aangehouden bericht laat u vervallen met: comms discard BERICHT"
+        )
+    for report in back:
+        again = f"; {_count(report.held, 'gaat', 'gaan')} weer volgens plan uit" if report.held else ""
+        lines.append(
+            f"{_named(report.meeting)} staat weer in de agendafeed ({report.meeting.source}){again}."
+        )
+    return TeamNotice(_missing_subject(gone, back), lines)
+
+
+def _missing_subject(gone: list[MissingReport], back: list[MissingReport]) -> str:
+    if len(gone) == 1 and not back:
+        meeting = gone[0].meeting
+        return f"Niet meer in de agendafeed: {meeting.body_name}, {long_date(meeting.starts_at)}"
+    if gone:
+        return f"{len(gone) + len(back)} vergaderingen niet meer of weer in de agendafeed"
+    if len(back) == 1:
+        meeting = back[0].meeting
+        return f"Weer in de agendafeed: {meeting.body_name}, {long_date(meeting.starts_at)}"
+    return f"{len(back)} vergaderingen weer in de agendafeed"
+
+
+def _count(keys: list[str], one: str, more: str) -> str:
+    """'1 gepland agendabericht is', '11 geplande agendaberichten zijn'."""
+    if len(keys) == 1:
+        return f"1 gepland agendabericht {one}"
+    return f"{len(keys)} geplande agendaberichten {more}"
+
+
+def _named(meeting: Meeting) -> str:
+    when = long_date(meeting.starts_at) if meeting.all_day else date_and_time(meeting.starts_at)
+    body = "" if meeting.body_name.casefold() in meeting.title.casefold() else f" ({meeting.body_name})"
+    return f"{meeting.title}{body} van {when}"
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} en {names[-1]}"

@@ -294,6 +294,8 @@ class MeetingRecord(Base):
     changes: Mapped[str] = mapped_column(Text, default="[]")  # JSON: what changed since the last version
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when a feed that was read in full no longer lists the meeting; cleared when it returns.
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Survey(Base):

@@ -93,12 +93,24 @@ class ReminderPolicy:
     def next_reminder_at(
         self, invited_at: datetime, reminders_sent: int, last_reminded_at: datetime | None
     ) -> datetime | None:
-        """When the next reminder is due (not checking submission or closing); None when all are sent."""
+        """When the next reminder is due (not checking submission or closing); None when all are sent.
+
+        Days are calendar days in Dutch time, due from the start of the day: invited on
+        1 December at 9.00, first_after_days = 7 means the run of 8 December, whatever its hour.
+        (Counting 7 × 24 hours from the invitation's moment made the 8.00 build of the 8th
+        too early, so the reminder slipped to the 9th.)
+        """
         if reminders_sent >= self.max_reminders:
             return None
         if reminders_sent == 0 or last_reminded_at is None:
-            return invited_at + timedelta(days=self.first_after_days)
-        return last_reminded_at + timedelta(days=self.min_days_between)
+            return _start_of_day_after(invited_at, self.first_after_days)
+        return _start_of_day_after(last_reminded_at, self.min_days_between)
+
+
+def _start_of_day_after(moment: datetime, days: int) -> datetime:
+    """Local midnight `days` calendar days after the day of `moment`, as aware UTC."""
+    day = moment.astimezone(AMSTERDAM).date() + timedelta(days=days)
+    return datetime.combine(day, time(), AMSTERDAM).astimezone(UTC)
 
 
 DEFAULT_REMINDERS = ReminderPolicy(first_after_days=7, min_days_between=5, max_reminders=2)

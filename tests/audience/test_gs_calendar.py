@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -194,8 +194,20 @@ def test_a_missing_province_is_reported_and_unknown_to_the_calendar(tmp_path: Pa
             'weekdag = "dinsdag"',
             2,
             "[provinces.Utrecht] unknown key 'weekdag'; known: weekday, time, agenda_closes_days_before, "
-            "agenda_closes_at, skip, recess, extra",
+            "agenda_closes_at, skip, recess, extra, closed",
             id="unknown key",
+        ),
+        pytest.param(
+            'closed = [\n  2026-12-24,\n  "31-12-2026",\n]',
+            4,
+            "[provinces.Utrecht] closed: '31-12-2026' is not a date like 2026-12-24",
+            id="a closed day not ISO",
+        ),
+        pytest.param(
+            "closed = 2026-12-24",
+            2,
+            "[provinces.Utrecht] closed must be a list of dates, like closed = [2026-12-24, 2026-12-31]",
+            id="closed not a list",
         ),
         pytest.param(
             'recess = [\n  { from = 2027-08-20, until = 2027-07-12, reason = "zomerreces" },\n]',
@@ -316,7 +328,7 @@ def test_a_doubtful_exception_is_a_warning_and_the_province_stays(
         pytest.param(
             "[default]\nrecess = []\n",
             "[default] unknown key 'recess' (skip, recess and extra belong in a [provinces.NAME] table); "
-            "known: weekday, time, agenda_closes_days_before, agenda_closes_at",
+            "known: weekday, time, agenda_closes_days_before, agenda_closes_at, closed",
             id="exceptions in the default",
         ),
     ],
@@ -367,3 +379,13 @@ def test_a_skip_and_a_recess_remove_meetings_and_an_extra_adds_one(tmp_path: Pat
     ]
     assert meetings[0].takes_items_at(utc(2027, 4, 13, 9, 59))
     assert not meetings[0].takes_items_at(utc(2027, 4, 13, 10, 0))  # 12:00 CEST
+
+
+def test_closed_days_of_the_default_and_of_a_province_add_up(tmp_path: Path) -> None:
+    calendar = load(
+        tmp_path,
+        DEFAULT.replace("[default]", "[default]\nclosed = [2026-12-31]")
+        + "[provinces.Utrecht]\nclosed = [2026-12-24]\n",
+    )
+    assert calendar.closed_days("Utrecht") == {date(2026, 12, 24), date(2026, 12, 31)}
+    assert calendar.closed_days("Zeeland") == {date(2026, 12, 31)}

@@ -14,6 +14,7 @@ from comms.collect.meeting_ledger import (
     MeetingChange,
     known_meetings,
     load_meeting,
+    note_missing,
     record_meetings,
     upcoming_meetings,
 )
@@ -310,3 +311,44 @@ def test_a_meeting_source_of_an_unknown_format_is_reported_and_not_read(project:
         "agenda-av: unknown format 'json' for meetings (expected 'feed' or 'ical')"
     ]
     assert outcome.meetings == []
+
+
+# --- meetings that leave their feed ---------------------------------------------------------
+
+CANCELLED_AV = dataclasses.replace(AV, status=MeetingStatus.CANCELLED)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "read_in_full", "listed", "gone"),
+    [
+        pytest.param([MEETING, AV], {"agenda-bac", "agenda-av"}, {AV.uid}, [MEETING.uid], id="deleted"),
+        pytest.param([MEETING, AV], {"agenda-av"}, {AV.uid}, [], id="its source was not read in full"),
+        pytest.param(
+            [MEETING], {"agenda-bac"}, {MEETING.uid}, [], id="listed by another source now (moved feeds)"
+        ),
+        pytest.param([CANCELLED_AV], {"agenda-av"}, set(), [], id="a cancelled meeting leaving is no news"),
+    ],
+)
+def test_a_meeting_no_feed_lists_is_missing_once(
+    db: Database, recorded: list[Meeting], read_in_full: set[str], listed: set[str], gone: list[str]
+) -> None:
+    record(db, recorded)
+    with db.session() as session:
+        first = note_missing(session, read_in_full, listed, LATER)
+    with db.session() as session:
+        again = note_missing(session, read_in_full, listed, LATER + timedelta(hours=1))
+    assert [m.uid for m in first.gone] == gone
+    assert again.gone == [] and again.back == []  # told once
+
+
+def test_a_missing_meeting_that_returns_is_back_once(db: Database) -> None:
+    record(db, [MEETING])
+    with db.session() as session:
+        note_missing(session, {"agenda-bac"}, set(), NOW)
+    with db.session() as session:
+        back = note_missing(session, set(), {MEETING.uid}, LATER)  # listed again, whichever source
+    with db.session() as session:
+        again = note_missing(session, {"agenda-bac"}, {MEETING.uid}, LATER)
+        stored = session.query(MeetingRecord).one()
+    assert [m.uid for m in back.back] == [MEETING.uid] and again.back == []
+    assert stored.missing_since is None

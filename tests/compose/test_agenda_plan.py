@@ -21,10 +21,10 @@ agenda_closes_at = "12:00"
 """
 
 
-def make_calendar(tmp_path: Path, utrecht: str = "") -> GsCalendar:
+def make_calendar(tmp_path: Path, utrecht: str = "", default: str = DEFAULT) -> GsCalendar:
     others = "\n".join(f'[provinces."{p.name}"]' for p in PROVINCES if p.name != "Utrecht")
     path = tmp_path / "gs-calendar.toml"
-    path.write_text(f"{DEFAULT}\n[provinces.Utrecht]\n{utrecht}\n{others}\n", encoding="utf-8")
+    path.write_text(f"{default}\n[provinces.Utrecht]\n{utrecht}\n{others}\n", encoding="utf-8")
     calendar, problems = load_gs_calendar(path)
     assert problems == []
     assert calendar is not None
@@ -87,8 +87,9 @@ def plan(calendar: GsCalendar, ipo: str, now: str, **options: object) -> NoticeP
         pytest.param(
             "2027-04-08 10:00",
             "2027-03-01 12:00",
-            "Fri 2027-03-26 09:00",
+            "Thu 2027-03-25 09:00",
             "Tue 2027-04-06 10:00",
+            # The agenda closes Tue 30 March: Tweede Paasdag (29th) is no working day, Goede Vrijdag is.
             id="send in winter time, GS meeting in summer time",
         ),
         pytest.param(
@@ -266,4 +267,120 @@ def test_a_province_missing_from_the_calendar_is_a_problem_for_that_province_onl
     assert [name for name, r in results.items() if isinstance(r, NoticePlan)] == ["Utrecht"]
     assert all(
         isinstance(r, Problem) and r.subject == name for name, r in results.items() if name != "Utrecht"
+    )
+
+
+# Holidays and closed days: (IPO meeting, now, Utrecht's table, [default] additions, planned send
+# before, planned send now). "Before" is what the planner did when only weekends were days off.
+HOLIDAYS = [
+    pytest.param(
+        "2027-01-07 10:00",
+        "2026-12-01 12:00",
+        "",
+        "",
+        "Fri 2026-12-25 09:00",
+        "Thu 2026-12-24 09:00",
+        id="Eerste Kerstdag: the working day before",
+    ),
+    pytest.param(
+        "2026-01-08 10:00",
+        "2025-12-01 12:00",
+        "",
+        "",
+        "Fri 2025-12-26 09:00",
+        "Wed 2025-12-24 09:00",
+        id="Eerste and Tweede Kerstdag on Thursday and Friday",
+    ),
+    pytest.param(
+        "2027-01-07 10:00",
+        "2026-12-01 12:00",
+        "closed = [2026-12-24]",
+        "",
+        "Fri 2026-12-25 09:00",
+        "Wed 2026-12-23 09:00",
+        id="a closed day of the province, after Christmas",
+    ),
+    pytest.param(
+        "2027-01-07 10:00",
+        "2026-12-01 12:00",
+        "",
+        "closed = [2026-12-24]",
+        "Fri 2026-12-25 09:00",
+        "Wed 2026-12-23 09:00",
+        id="a closed day of every province ([default])",
+    ),
+    pytest.param(
+        "2027-01-14 10:00",
+        "2026-12-01 12:00",
+        "",
+        "",
+        "Fri 2027-01-01 09:00",
+        "Thu 2026-12-31 09:00",
+        id="Nieuwjaarsdag",
+    ),
+    pytest.param(
+        "2027-01-07 10:00",
+        "2026-12-24 19:00",
+        "",
+        "",
+        "Fri 2026-12-25 09:00",
+        "Mon 2026-12-28 08:00",
+        id="late on Christmas Eve: the next working day, not Christmas morning",
+    ),
+    pytest.param(
+        "2027-05-06 10:00",
+        "2027-03-01 12:00",
+        "agenda_closes_days_before = 6",
+        "",
+        "Mon 2027-04-26 09:00",
+        "Fri 2027-04-23 09:00",
+        id="Koningsdag on Tuesday 27 April 2027",
+    ),
+    pytest.param(
+        "2025-05-08 10:00",
+        "2025-03-01 12:00",
+        "agenda_closes_days_before = 6",
+        "",
+        "Mon 2025-04-28 09:00",
+        "Mon 2025-04-28 09:00",
+        id="27 April 2025 is a Sunday: Koningsdag is Saturday 26 April, Monday works",
+    ),
+    pytest.param(
+        "2027-05-20 10:00",
+        "2027-03-01 12:00",
+        "agenda_closes_days_before = 8",
+        "",
+        "Thu 2027-05-06 09:00",
+        "Tue 2027-05-04 09:00",
+        id="Hemelvaartsdag and Bevrijdingsdag",
+    ),
+    pytest.param(
+        "2027-05-27 10:00",
+        "2027-03-01 12:00",
+        "",
+        "",
+        "Fri 2027-05-14 09:00",
+        "Thu 2027-05-13 09:00",
+        id="Tweede Pinksterdag",
+    ),
+]
+
+
+@pytest.mark.parametrize(("ipo", "now", "utrecht", "default", "before", "send"), HOLIDAYS)
+def test_public_holidays_and_closed_days_are_no_working_days(
+    tmp_path: Path, ipo: str, now: str, utrecht: str, default: str, before: str, send: str
+) -> None:
+    calendar = make_calendar(tmp_path, utrecht, DEFAULT.replace("[default]", f"[default]\n{default}"))
+    result = plan(calendar, ipo, now)
+    assert wall(result.send_at) == send
+    assert result.gs_meeting and result.send_at < result.gs_meeting.agenda_closes_at
+    del before  # for the reader: what the planner chose when only weekends were days off
+
+
+def test_the_reason_names_the_days_skipped(tmp_path: Path) -> None:
+    result = plan(make_calendar(tmp_path, "closed = [2026-12-24]"), "2027-01-07 10:00", "2026-12-01 12:00")
+    assert result.reason == (
+        "2 working days at 09:00 before the agenda of GS Utrecht closes on Tue 2026-12-29 12:00 CET, "
+        "for the GS meeting of Tue 2027-01-05 10:00 CET; skipped 2026-12-24 (closed), "
+        "2026-12-25 (Eerste kerstdag)"
     )

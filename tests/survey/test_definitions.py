@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from comms.dates import AMSTERDAM
 from comms.problems import Severity
 from comms.survey.definitions import (
     AnswerCheck,
@@ -407,19 +408,44 @@ def test_includes(tmp_path: Path, role: str | None, province: str | None, includ
     assert valid_definition(tmp_path).includes(role, province) is included
 
 
-INVITED = datetime(2026, 12, 1, 8, tzinfo=UTC)
+INVITED = datetime(2026, 12, 1, 8, tzinfo=UTC)  # 9.00 in Amsterdam
+# Due from the start of the day (Dutch time), so the day's first run sends it, whatever the hour.
+DAY_8 = datetime(2026, 12, 7, 23, tzinfo=UTC)  # 8 December 0.00 in Amsterdam
+DAY_13 = datetime(2026, 12, 12, 23, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("sent", "last", "due"),
     [
-        (0, None, INVITED + timedelta(days=7)),
-        (1, INVITED + timedelta(days=7), INVITED + timedelta(days=12)),
-        (2, INVITED + timedelta(days=12), None),
+        (0, None, DAY_8),
+        (1, DAY_8 + timedelta(hours=10), DAY_13),  # reminded at 9.00 on the 8th: the 13th
+        (2, DAY_13 + timedelta(hours=10), None),
     ],
 )
 def test_next_reminder(sent: int, last: datetime | None, due: datetime | None) -> None:
     assert ReminderPolicy(7, 5, 2).next_reminder_at(INVITED, sent, last) == due
+
+
+@pytest.mark.parametrize(
+    ("invited", "days", "first_run_that_sends"),
+    [
+        ("2026-12-01 09:00", 7, "2026-12-08 08:00"),  # the survey schedule builds at 8.00
+        ("2026-12-01 23:30", 7, "2026-12-08 08:00"),  # late in the day: still that day's count
+        ("2026-12-04 09:00", 3, "2026-12-07 08:00"),  # due on a Monday
+        ("2027-03-25 09:00", 7, "2027-04-01 08:00"),  # across the change to summer time
+        ("2026-12-01 09:00", 0, "2026-12-01 09:00"),  # 0: at the next run, the same day
+    ],
+)
+def test_the_first_reminder_is_due_on_the_day_the_policy_names(
+    invited: str, days: int, first_run_that_sends: str
+) -> None:
+    def moment(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=AMSTERDAM).astimezone(UTC)
+
+    due = ReminderPolicy(days, 5, 2).next_reminder_at(moment(invited), 0, None)
+    assert due is not None
+    run = moment(first_run_that_sends)
+    assert due <= run and not due <= run - timedelta(days=1)  # that run, not the day before's
 
 
 # -- answers ------------------------------------------------------------------------------

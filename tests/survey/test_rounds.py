@@ -153,8 +153,9 @@ def test_a_whole_round(service: Service) -> None:
         again = responses.resolve(session, service.signer(), links["anna"], at(12, 3, 15))
     assert isinstance(again, responses.TokenFailure) and again.reason == responses.Failure.SUBMITTED
 
-    assert SURVEYS.build_due(service, at(12, 8, 8, 59)).created == []  # seven days after 1 December 9.00
-    assert SURVEYS.build_due(service, at(12, 8, 9)).created == ["enquete-2026-h2-herinnering-1"]
+    # first_after_days = 7 after 1 December: due on the 8th, from its start (the 8.00 build).
+    assert SURVEYS.build_due(service, at(12, 7, 23, 59)).created == []
+    assert SURVEYS.build_due(service, at(12, 8, 8)).created == ["enquete-2026-h2-herinnering-1"]
     assert send_due(service, at(12, 8, 9)) == {"enquete-2026-h2-herinnering-1": 3}
     assert set(recipients(service, "enquete-2026-h2-herinnering-1")) == {"bert", "eva", "frits"}
     assert SURVEYS.build_due(service, at(12, 8, 10)).created == []  # never twice
@@ -165,8 +166,8 @@ def test_a_whole_round(service: Service) -> None:
         assert isinstance(bert, responses.Respondent)
         assert responses.save_draft(session, bert, {"bekendheid": 1}, at(12, 10, 9))
         assert session.scalars(select(SurveyDraft)).all() != []
-    assert SURVEYS.build_due(service, at(12, 13, 8, 59)).created == []  # at least five days between
-    assert SURVEYS.build_due(service, at(12, 13, 9)).created == ["enquete-2026-h2-herinnering-2"]
+    assert SURVEYS.build_due(service, at(12, 12, 23, 59)).created == []  # at least five days between
+    assert SURVEYS.build_due(service, at(12, 13, 8)).created == ["enquete-2026-h2-herinnering-2"]
     assert send_due(service, at(12, 13, 9)) == {"enquete-2026-h2-herinnering-2": 2}
     assert set(recipients(service, "enquete-2026-h2-herinnering-2")) == {"bert", "frits"}
     assert SURVEYS.build_due(service, at(12, 20, 9)).created == []  # at most two
@@ -257,12 +258,13 @@ def test_the_survey_schedule_sends_the_invitation_at_opening_and_reminders_on_th
     with time_machine.travel(at(11, 30, 12), tick=False) as traveller:
         runner = ScheduleRunner(service, SystemClock())
         runner.start()
-        for moment in (at(12, 1, 8), at(12, 1, 9), at(12, 8, 8), at(12, 8, 9), at(12, 9, 8), at(12, 9, 9)):
+        for moment in (at(12, 1, 8), at(12, 1, 9), at(12, 7, 8), at(12, 7, 9), at(12, 8, 8), at(12, 8, 9)):
             traveller.move_to(moment)
             runner.tick()
         runner.stop()
     with service.db.session() as session:
         keys = {e.key: (e.status, e.sending_at) for e in session.scalars(select(Edition))}
     assert keys["enquete-2026-h2-uitnodiging"] == (EditionStatus.SENDING, at(12, 1, 9))
-    # Due seven days after 1 December 9.00: the 8.00 check on the 8th is too early, the 9th's is not.
-    assert keys["enquete-2026-h2-herinnering-1"] == (EditionStatus.SENDING, at(12, 9, 9))
+    # first_after_days = 7 after 1 December: the 8th. Its 8.00 build makes it, its 9.00 send sends it
+    # (counting 7 × 24 hours from the invitation's 9.00 used to push it to the 9th).
+    assert keys["enquete-2026-h2-herinnering-1"] == (EditionStatus.SENDING, at(12, 8, 9))

@@ -7,12 +7,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from comms.dates import long_date, time_of_day
+from comms.dates import local, long_date, time_of_day
 
 if TYPE_CHECKING:  # model.py imports this module: Meeting.changes_from is changes_between
     from comms.collect.meetings.model import AgendaItem, Meeting
 
 CANCELLED_SENTENCE = "De vergadering is geannuleerd."
+START_CHANGED = "Aanvang gewijzigd"
+
+
+def is_moved(old: Meeting, new: Meeting) -> bool:
+    """The meeting moved to another day (Dutch time); a new hour on the same day is a change."""
+    return local(old.starts_at).date() != local(new.starts_at).date()
+
+
+def moved_sentence(old: Meeting, new: Meeting) -> str:
+    """'verplaatst van woensdag 16 december 2026 10.00 uur naar donderdag 17 december 2026 14.00 uur'."""
+    return f"verplaatst van {_moment(old.starts_at, old.all_day)} naar {_moment(new.starts_at, new.all_day)}"
 
 
 def changes_between(old: Meeting, new: Meeting) -> list[str]:
@@ -39,7 +50,7 @@ def _time_changes(old: Meeting, new: Meeting) -> list[str]:
     sentences = []
     if (old.starts_at, old.all_day) != (new.starts_at, new.all_day):
         sentences.append(
-            f"Aanvang gewijzigd: van {_moment(old.starts_at, old.all_day)} "
+            f"{START_CHANGED}: van {_moment(old.starts_at, old.all_day)} "
             f"naar {_moment(new.starts_at, new.all_day)}"
         )
     if old.ends_at != new.ends_at:

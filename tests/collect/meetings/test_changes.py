@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from comms.collect.meetings.changes import is_moved, moved_sentence
 from comms.collect.meetings.model import AgendaItem, Document, MeetingStatus
 from tests.collect.meetings.support import DOCS, EXPECTED, LG, meeting, utc
 
@@ -118,3 +119,40 @@ def test_a_reinstated_meeting_says_so() -> None:
     cancelled = meeting(status=MeetingStatus.CANCELLED)
 
     assert EXPECTED.changes_from(cancelled) == ["De annulering is ingetrokken: de vergadering gaat door."]
+
+
+@pytest.mark.parametrize(
+    ("change", "moved", "sentence"),
+    [
+        pytest.param(
+            {"starts_at": utc(2026, 12, 16, 9)},
+            True,
+            "verplaatst van donderdag 10 december 2026 10.00 uur naar woensdag 16 december 2026 10.00 uur",
+            id="another day",
+        ),
+        pytest.param(
+            {"starts_at": utc(2026, 12, 10, 13)},
+            False,
+            "verplaatst van donderdag 10 december 2026 10.00 uur naar donderdag 10 december 2026 14.00 uur",
+            id="another hour the same day is no move",
+        ),
+        pytest.param(
+            {"starts_at": utc(2026, 12, 10, 23, 30)},
+            True,
+            "verplaatst van donderdag 10 december 2026 10.00 uur naar vrijdag 11 december 2026 0.30 uur",
+            id="the day counts in Dutch time, not UTC",
+        ),
+        pytest.param(
+            {"starts_at": utc(2026, 12, 16, 23), "all_day": True},
+            True,
+            "verplaatst van donderdag 10 december 2026 10.00 uur naar donderdag 17 december 2026 "
+            "(tijd nog niet bekend)",
+            id="to a day without a time",
+        ),
+    ],
+)
+def test_a_move_is_a_new_day(change: dict[str, object], moved: bool, sentence: str) -> None:
+    old = meeting()
+    new = dataclasses.replace(old, **change)  # type: ignore[arg-type]
+    assert is_moved(old, new) is moved
+    assert moved_sentence(old, new) == sentence

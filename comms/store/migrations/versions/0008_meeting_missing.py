@@ -1,14 +1,14 @@
 """meeting_missing: when a meeting was first found missing from its feed
 
-Revision ID: 0005_meeting_missing
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_meeting_missing"
-down_revision = "0004"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -12,13 +12,16 @@ import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from enum import StrEnum
+from datetime import date, datetime, time
+from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any
 
 from comms.domain import BODIES, body_by_name
 from comms.problems import Problem, Severity
-from comms.tomlfile import read_toml
+from comms.tomlfile import TYPE_NAMES, Table, TomlFile, closest, is_a
 
 DEFAULT_CONFIG = Path("comms.toml")
 TRANSPORTS = ("outbox", "smtp", "sendgrid")
@@ -182,7 +185,8 @@ class Config:
     def contact_files(self) -> list[Path]:
         files: set[Path] = set()
         for pattern in self.contacts:
-            files.update(self.base_dir.glob(pattern))
+            if pattern.strip() and not Path(pattern).is_absolute():  # load_config reports the others
+                files.update(self.base_dir.glob(pattern))
         return sorted(files)
 
     @property
@@ -190,192 +194,388 @@ class Config:
         return os.environ.get("COMMS_SECRET_KEY")
 
 
+# -- loading ------------------------------------------------------------------------------
+#
+# Every table of comms.toml is read into a dataclass by _typed: a key the dataclass does not
+# declare is reported (with the key it most likely meant), and so is a value whose type does
+# not fit the field's annotation, at the line where it is written. A setting added as a new
+# field with a default is checked like the others without more code.
+
+
+@dataclass(frozen=True, slots=True)
+class _Database:
+    url: str = "sqlite:///var/comms.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class _Web:
+    base_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Audience:
+    contacts: tuple[str, ...] = ("audiences/contacts/*.csv",)  # glob patterns
+    segments: Path = Path("audiences/segments.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    templates: Path = Path("templates")
+    themes: Path = Path("templates/themes.toml")
+    schedules: Path = Path("schedules")
+
+
+# Tables that are not a settings field of Config (those are found by annotation: see _settings).
+_PLAIN_TABLES: dict[str, type] = {"database": _Database, "web": _Web, "audience": _Audience, "paths": _Paths}
+_ARRAYS = ("sources",)  # [[sources]]
+
+# Every number in comms.toml is 0 or more, a percentage at most 100, a duration (a name ending
+# in _seconds, _days, …) more than 0.
+# Tighter bounds, as (minimum, maximum or None), per "Class.field":
+_RANGES: dict[str, tuple[float, float | None]] = {
+    "SmtpConfig.port": (1, 65_535),
+    "ServeConfig.port": (1, 65_535),
+    "DeliveryConfig.batch_size": (1, 10_000),
+    "DeliveryConfig.max_attempts": (1, 100),
+    "SendgridConfig.max_retries": (0, 20),
+}
+_PERCENT_SUFFIXES = ("_percent", "_percentage")  # 0 to 100
+_DURATION_SUFFIXES = ("_seconds", "_minutes", "_hours", "_days", "_weeks")
+_ZERO_ALLOWED: frozenset[str] = frozenset()  # "Class.field" durations for which 0 means something
+_SMTP_SECURITY = ("starttls", "tls", "none")
+_MISSING_VALUE = object()
+_MOMENTS: dict[type, str] = {
+    date: "a date without quotes, like 2026-12-29",
+    time: "a time without quotes, like 08:30:00",
+    datetime: "a date and time without quotes, like 2026-12-29T08:30:00",
+}
+
+
 def load_config(path: Path) -> tuple[Config | None, list[Problem]]:
-    """Read and validate comms.toml; every problem is reported, none raised."""
+    """Read and validate comms.toml; every problem is reported with its line, none raised."""
     if not path.exists():
         return None, [Problem(str(path), "configuration file not found (use --config or COMMS_CONFIG)")]
-    _, raw, problems = read_toml(path)
-    if raw is None:
-        return None, problems
-    config = _build(path.resolve(), raw, problems)
-    return (None if any(p.is_error for p in problems) else config), problems
+    file = TomlFile(path)
+    root = file.root
+    if root is None:
+        return None, file.problems
+    config = _build(path.resolve(), root)
+    return (None if file.has_errors else config), file.problems
 
 
-def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
-    where = str(path.name)
-
-    def table(name: str) -> dict:
-        value = raw.get(name, {})
-        if not isinstance(value, dict):
-            problems.append(Problem(where, f"[{name}] must be a table"))
-            return {}
-        return value
-
-    sender_raw = table("sender")
-    sender = Sender(
-        name=str(sender_raw.get("name", "IPO")),
-        address=str(sender_raw.get("address", "")),
-        reply_to=sender_raw.get("reply_to"),
+def _build(path: Path, root: Table) -> Config | None:
+    settings = _settings()
+    kinds = {**settings, **_PLAIN_TABLES}
+    known = [*kinds, *_ARRAYS]
+    _check_top_level(root, known)
+    tables = {name: _filled(root.table(name), _FILLED.get(name, {})) for name in kinds}
+    values: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        table = tables[name]
+        value = _typed(kind, table)
+        if value is not None and table is not None and type(value) in _CHECKS:
+            _CHECKS[type(value)](value, table)
+        values[name] = value if value is not None else _default(kind)
+    sources = _sources(root)
+    sender, web, database, audience, paths = (
+        values.pop(name) for name in ("sender", "web", "database", "audience", "paths")
     )
-    for key, value in (("address", sender.address), ("reply_to", sender.reply_to)):
-        if (value or key == "address") and not _ADDRESS.match(value or ""):
-            problems.append(Problem(where, f"[sender] {key} is not an e-mail address: {value!r}"))
-
-    web = table("web")
-    base_url = str(web.get("base_url", "")).rstrip("/")
-    if not base_url.startswith("https://"):
-        problems.append(Problem(where, f"[web] base_url must be an https URL, got {base_url!r}"))
-
-    database_url = os.environ.get("COMMS_DATABASE_URL") or str(
-        table("database").get("url", "sqlite:///var/comms.sqlite3")
-    )
-    delivery = _delivery(table("delivery"), where, problems)
-    newsletter = _newsletter(table("newsletter"), where, problems)
-    audience = table("audience")
-    paths = table("paths")
+    if not isinstance(sender, Sender):
+        return None  # a required key is missing or wrong: reported
+    _check_base_url(web, tables["web"] or Table(root.file, {}, "web"))
+    _check_globs(audience, tables["audience"] or Table(root.file, {}, "audience"))
     return Config(
         path=path,
         sender=sender,
-        database_url=database_url,
-        web_base_url=base_url,
-        delivery=delivery,
-        newsletter=newsletter,
-        contacts=tuple(audience.get("contacts", ["audiences/contacts/*.csv"])),
-        segments_file=Path(audience.get("segments", "audiences/segments.toml")),
-        themes_file=Path(paths.get("themes", "templates/themes.toml")),
-        templates_dir=Path(paths.get("templates", "templates")),
-        schedules_dir=Path(paths.get("schedules", "schedules")),
-        sources=_sources(raw.get("sources", []), where, problems),
-        smtp=_typed(SmtpConfig, table("smtp"), "smtp", where, problems),
-        sendgrid=_typed(SendgridConfig, table("sendgrid"), "sendgrid", where, problems),
-        team=_team(table("team"), where, problems),
-        agenda=_typed(AgendaConfig, table("agenda"), "agenda", where, problems),
-        serve=_typed(ServeConfig, table("serve"), "serve", where, problems),
+        database_url=os.environ.get("COMMS_DATABASE_URL") or database.url,
+        web_base_url=web.base_url.rstrip("/"),
+        contacts=audience.contacts,
+        segments_file=audience.segments,
+        themes_file=paths.themes,
+        templates_dir=paths.templates,
+        schedules_dir=paths.schedules,
+        sources=sources,
+        **values,
     )
 
 
-def _team(raw: dict, where: str, problems: list[Problem]) -> TeamConfig:
-    team = _typed(TeamConfig, raw, "team", where, problems)
-    for address in team.addresses:
-        if not isinstance(address, str) or not _ADDRESS.match(address):
-            problems.append(Problem(where, f"[team] addresses: {address!r} is not an e-mail address"))
-    return team
+def _check_top_level(root: Table, known: list[str]) -> None:
+    for key in root.unknown_keys(known):
+        value = root.data[key]
+        is_table = isinstance(value, dict) or (
+            isinstance(value, list) and value and isinstance(value[0], dict)
+        )
+        root.add(f"unknown {'table' if is_table else 'key'} '{key}'{_hint(key, known)}", key)
 
 
-def _typed(kind: type[T], raw: dict, name: str, where: str, problems: list[Problem]) -> T:
-    """A settings table into its dataclass; unknown keys and wrong types are reported."""
+# Defaults of fields that have none in their dataclass, per table.
+_FILLED: dict[str, dict[str, Any]] = {"sender": {"name": "IPO"}}
+
+
+def _filled(table: Table | None, defaults: dict[str, Any]) -> Table | None:
+    if table is None or not defaults:
+        return table
+    return dataclasses.replace(table, data={**defaults, **table.data})
+
+
+def _default(kind: type) -> Any:
+    """The table's defaults; None for a table with required keys (Sender)."""
+    try:
+        return kind()
+    except TypeError:
+        return None
+
+
+def _settings() -> dict[str, type]:
+    """The tables that are Config fields of a dataclass type ([sender], [smtp], …), by name."""
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in fields(Config) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def _hint(key: str, known: list[str]) -> str:
+    guess = closest(key, known)
+    return f" (did you mean '{guess}'?)" if guess else f"; known: {', '.join(known)}"
+
+
+def _typed(kind: type[T], table: Table | None) -> T | None:
+    """A table into its dataclass: unknown keys, wrong types and numbers out of range are reported
+    at their lines, and the field keeps its default. None when a required key is missing or wrong
+    (or the table is not a table: reported by Table.table)."""
+    if table is None:
+        return None
     hints = typing.get_type_hints(kind)
-    known = {f.name for f in fields(kind)}  # type: ignore[arg-type]
-    values = {}
-    for key, value in raw.items():
-        if key not in known:
-            problems.append(
-                Problem(where, f"[{name}] unknown setting {key!r} (known: {', '.join(sorted(known))})")
-            )
+    declared = fields(kind)  # type: ignore[arg-type]
+    known = [f.name for f in declared]
+    for key in table.unknown_keys(known):
+        table.add(table.label(f"unknown key '{key}'{_hint(key, known)}"), key)
+    values: dict[str, Any] = {}
+    complete = True
+    for f in declared:
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        raw = table.data.get(f.name, _MISSING_VALUE)
+        if raw is _MISSING_VALUE:
+            if required:
+                table.add(table.label(f"{f.name} is missing: add a line {f.name} = …"))
+                complete = False
             continue
-        expected = _plain_type(hints[key])
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            problems.append(Problem(where, f"[{name}] {key} must be a {expected.__name__}, got {value!r}"))
+        value, expected = _convert(hints[f.name], raw)
+        reason = (
+            f"must be {expected}, not {_shown(raw) if expected.startswith('a table') else _value(raw)}"
+            if expected is not None
+            else _out_of_range(f"{kind.__name__}.{f.name}", value)
+        )
+        if reason is not None:
+            table.add(table.label(f"{f.name} {reason}"), f.name)
+            complete = complete and not required
             continue
-        values[key] = value
-    return kind(**values)
+        values[f.name] = value
+    return kind(**values) if complete else None
 
 
-def _plain_type(hint: object) -> type:
-    """`float | None` → float, `dict[str, int]` → dict: what a TOML value must be."""
-    options = (
-        [a for a in typing.get_args(hint) if a is not type(None)]
-        if typing.get_origin(hint)
-        in (
-            types.UnionType,
-            typing.Union,
-        )
-        else [hint]
-    )
-    plain = options[0]
-    return typing.get_origin(plain) or plain  # type: ignore[return-value]
+def _value(raw: object) -> str:
+    return "a table" if isinstance(raw, dict) else _shown(raw)
 
 
-def _delivery(raw: dict, where: str, problems: list[Problem]) -> DeliveryConfig:
-    settings = dict(raw)
-    outbox_dir = Path(settings.pop("outbox_dir", "outbox"))
-    delivery = _typed(DeliveryConfig, settings, "delivery", where, problems)
-    if delivery.transport not in TRANSPORTS:
-        known = ", ".join(TRANSPORTS)
-        problems.append(
-            Problem(where, f"[delivery] transport {delivery.transport!r} is not available (known: {known})")
-        )
-    if delivery.batch_size is not None and not 1 <= delivery.batch_size <= 10_000:
-        problems.append(Problem(where, "[delivery] batch_size must be between 1 and 10000"))
-    return dataclasses.replace(delivery, outbox_dir=outbox_dir)
+def _shown(raw: object) -> str:
+    """The value as the reason quotes it: a table in full only where a table is expected."""
+    if isinstance(raw, dict):
+        return "{ " + ", ".join(f"{key} = {value!r}" for key, value in raw.items()) + " }"
+    return repr(raw)
 
 
-def _newsletter(raw: dict, where: str, problems: list[Problem]) -> NewsletterConfig:
-    defaults = NewsletterConfig()
-    subject = str(raw.get("subject", defaults.subject))
-    if "\n" in subject or "\r" in subject:
-        problems.append(Problem(where, "[newsletter] subject must be on one line"))
-    return NewsletterConfig(
-        audience=str(raw.get("audience", defaults.audience)),
-        template=str(raw.get("template", defaults.template)),
-        subject=subject,
-        list_name=str(raw.get("list_name", defaults.list_name)),
-        list_id=str(raw.get("list_id", defaults.list_id)),
-        intro_dir=Path(raw.get("intro_dir", defaults.intro_dir)),
-        first_window_days=int(raw.get("first_window_days", defaults.first_window_days)),
-        event_horizon_days=int(raw.get("event_horizon_days", defaults.event_horizon_days)),
-        av_categories=tuple(raw.get("av_categories", defaults.av_categories)),
-    )
+def _convert(hint: Any, raw: object) -> tuple[Any, str | None]:
+    """(the value as the field holds it, None), or (None, what the value must be)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        # TOML has no null: `str | None` is a text, or the key is left out.
+        options = [a for a in args if a is not type(None)]
+        reasons: list[str] = []
+        for option in options:
+            value, reason = _convert(option, raw)
+            if reason is None:
+                return value, None
+            reasons.append(reason)
+        return None, " or ".join(reasons)
+    if origin is typing.Literal:
+        return (raw, None) if raw in args else (None, f"one of {', '.join(map(repr, args))}")
+    if origin in (list, tuple, set, frozenset):
+        return _convert_list(origin, args[0] if args else object, raw)
+    if origin is dict:
+        return _convert_table(args[1] if args else object, raw)
+    if hint is Path:
+        return (Path(raw), None) if isinstance(raw, str) and raw.strip() else (None, "a path in quotes")
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        known = [member.value for member in hint]
+        if raw in known:
+            return hint(raw), None
+        return None, f"one of {', '.join(map(repr, known))}"
+    if hint in _MOMENTS:  # TOML dates and times, written without quotes
+        fits = isinstance(raw, hint) and not (hint is date and isinstance(raw, datetime))
+        return (raw, None) if fits else (None, _MOMENTS[hint])
+    if hint in TYPE_NAMES:
+        if not is_a(raw, hint):
+            return None, TYPE_NAMES[hint]
+        return (float(raw) if hint is float else raw), None  # type: ignore[arg-type]
+    return raw, None  # a type TOML cannot express: left to the table's own check
 
 
-def _sources(raw: object, where: str, problems: list[Problem]) -> tuple[SourceConfig, ...]:
+def _convert_list(origin: type, item: Any, raw: object) -> tuple[Any, str | None]:
     if not isinstance(raw, list):
-        problems.append(Problem(where, "[[sources]] must be an array of tables"))
+        return None, f"a list, like [{_example(item)}]"
+    items = []
+    for element in raw:
+        value, reason = _convert(item, element)
+        if reason is not None:
+            return None, f"a list, each item {reason}"
+        items.append(value)
+    return (tuple(items) if origin is tuple else origin(items)), None
+
+
+def _convert_table(item: Any, raw: object) -> tuple[Any, str | None]:
+    if not isinstance(raw, dict):
+        return None, f"a table of names and values, like {{ name = {_example(item)} }}"
+    values = {}
+    for key, element in raw.items():
+        value, reason = _convert(item, element)
+        if reason is not None:
+            return None, f"a table, each value {reason}"
+        values[key] = value
+    return values, None
+
+
+def _example(hint: Any) -> str:
+    return {str: '"…"', int: "1", float: "1.5", bool: "true"}.get(hint, "…")
+
+
+def _out_of_range(name: str, value: object) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    low, high = _RANGES.get(name, (0, 100) if name.endswith(_PERCENT_SUFFIXES) else (0, None))
+    if name.endswith(_DURATION_SUFFIXES) and name not in _ZERO_ALLOWED and value <= 0 and low <= 0:
+        return f"must be more than 0, not {value:g}"
+    if value < low or (high is not None and value > high):
+        upper = f" to {high:g}" if high is not None else " or more"
+        return f"must be {low:g}{upper}, not {value:g}"
+    return None
+
+
+# -- rules beyond types, per table ----------------------------------------------------------
+
+
+def _check_sender(sender: Sender, table: Table) -> None:
+    for key, value in (("address", sender.address), ("reply_to", sender.reply_to)):
+        if value is not None and not _ADDRESS.match(value):
+            table.add(f"[sender] {key} is not an e-mail address: {value!r}", key)
+
+
+def _check_delivery(delivery: DeliveryConfig, table: Table) -> None:
+    if delivery.transport not in TRANSPORTS:
+        reason = (
+            f"[delivery] transport {delivery.transport!r} is not available (known: {', '.join(TRANSPORTS)})"
+        )
+        table.add(reason, "transport")
+
+
+def _check_newsletter(newsletter: NewsletterConfig, table: Table) -> None:
+    if "\n" in newsletter.subject or "\r" in newsletter.subject:
+        table.add("[newsletter] subject must be on one line", "subject")
+
+
+def _check_team(team: TeamConfig, table: Table) -> None:
+    for address in team.addresses:
+        if not _ADDRESS.match(address):
+            table.add(f"[team] addresses: {address!r} is not an e-mail address", "addresses", needle=address)
+
+
+def _check_smtp(smtp: SmtpConfig, table: Table) -> None:
+    if smtp.security not in _SMTP_SECURITY:
+        known = ", ".join(_SMTP_SECURITY)
+        table.add(f"[smtp] security must be one of {known}, not {smtp.security!r}", "security")
+
+
+_CHECKS: dict[type, Callable[[Any, Table], None]] = {
+    Sender: _check_sender,
+    DeliveryConfig: _check_delivery,
+    NewsletterConfig: _check_newsletter,
+    TeamConfig: _check_team,
+    SmtpConfig: _check_smtp,
+}
+
+
+def _check_base_url(web: _Web, table: Table) -> None:
+    if isinstance(table.data.get("base_url", ""), str) and not web.base_url.startswith("https://"):
+        table.add(f"[web] base_url must be an https URL, got {web.base_url!r}", "base_url")
+
+
+def _check_globs(audience: _Audience, table: Table) -> None:
+    """Path.glob takes relative patterns only; a pattern leaving the project would read anything."""
+    for pattern in audience.contacts:
+        reason = None
+        if not pattern.strip():
+            reason = "an empty pattern matches nothing"
+        elif Path(pattern).is_absolute() or pattern.startswith(("/", "\\")):
+            reason = 'must be relative to the folder of comms.toml, like "audiences/contacts/*.csv"'
+        elif ".." in Path(pattern).parts:
+            reason = "must stay inside the folder of comms.toml: no '..'"
+        if reason is not None:
+            table.add(f"[audience] contacts {pattern!r} {reason}", "contacts", needle=pattern)
+
+
+# -- [[sources]] ------------------------------------------------------------------------------
+
+
+def _sources(root: Table) -> tuple[SourceConfig, ...]:
+    raw = root.data.get("sources", [])
+    if not isinstance(raw, list) or not all(isinstance(entry, dict) for entry in raw):
+        root.add("sources must be [[sources]] tables, each with name, url and kind", "sources")
         return ()
     sources: list[SourceConfig] = []
     seen: set[str] = set()
-    for number, entry in enumerate(raw, start=1):
-        name = str(entry.get("name", f"source {number}"))
-        subject = f"source {name}"
-        missing = [key for key in ("name", "url") if not entry.get(key)]
-        if missing:
-            problems.append(Problem(where, f"missing {', '.join(missing)}", subject=subject))
+    for index, entry in enumerate(raw):
+        name = entry.get("name") if isinstance(entry.get("name"), str) else f"source {index + 1}"
+        table = Table(root.file, entry, "sources", index=index, subject=f"source {name}", prefix="")
+        source = _source(table)
+        if source is None:
             continue
-        if name in seen:
-            problems.append(Problem(where, "two sources share this name", subject=subject))
-        seen.add(name)
-        fmt = str(entry.get("format", "feed"))
-        if fmt not in {"feed", "ical"}:
-            problems.append(Problem(where, f"format must be 'feed' or 'ical', got {fmt!r}", subject=subject))
-        try:
-            kind = ItemKind(entry.get("kind", "event" if fmt == "ical" else "news"))
-        except ValueError:
-            known = ", ".join(k.value for k in ItemKind)
-            problems.append(Problem(where, f"kind must be one of {known}", subject=subject))
-            continue
-        # Optional even for meetings: a feed may name the body per meeting (ipo:orgaan, X-IPO-ORGAAN).
-        body = body_by_name(str(entry["body"])) if entry.get("body") else None
-        if entry.get("body") and body is None:
-            known = ", ".join(b.id for b in BODIES)
-            problems.append(
-                Problem(where, f"body {entry['body']!r} is not an IPO body (known: {known})", subject=subject)
-            )
-            continue
-        if body is not None and kind is not ItemKind.MEETING:
-            reason = "body is only used by sources of kind 'meeting'; ignored"
-            problems.append(Problem(where, reason, subject=subject, severity=Severity.WARNING))
-        sources.append(
-            SourceConfig(
-                name=name,
-                title=str(entry.get("title", name)),
-                url=str(entry["url"]),
-                format=fmt,
-                kind=kind,
-                timeout_seconds=float(entry.get("timeout_seconds", 10)),
-                province=entry.get("province"),
-                body=body.id if body else None,
-            )
-        )
+        if source.name in seen:
+            table.add("two sources share this name", "name")
+        seen.add(source.name)
+        sources.append(source)
     return tuple(sources)
+
+
+def _source(table: Table) -> SourceConfig | None:
+    entry = table.data
+    fmt = entry.get("format", "feed")
+    defaults = {
+        "title": entry.get("name") if isinstance(entry.get("name"), str) else None,
+        "format": "feed",
+        "kind": "event" if fmt == "ical" else "news",
+    }
+    filled = {**{k: v for k, v in defaults.items() if v is not None}, **entry}
+    source = _typed(SourceConfig, Table(table.file, filled, table.name, table.index, table.subject, ""))
+    if source is None:
+        return None
+    if not source.name.strip() or not source.url.strip():
+        table.add("name and url must not be empty", "url" if source.name.strip() else "name")
+        return None
+    if source.format not in {"feed", "ical"}:
+        table.add(f"format must be 'feed' or 'ical', got {source.format!r}", "format")
+        return None
+    return _with_body(table, source)
+
+
+def _with_body(table: Table, source: SourceConfig) -> SourceConfig | None:
+    # Optional even for meetings: a feed may name the body per meeting (ipo:orgaan, X-IPO-ORGAAN).
+    if not source.body:
+        return dataclasses.replace(source, body=None)
+    body = body_by_name(source.body)
+    if body is None:
+        known = ", ".join(b.id for b in BODIES)
+        table.add(f"body {source.body!r} is not an IPO body (known: {known})", "body")
+        return None
+    if source.kind is not ItemKind.MEETING:
+        reason = "body is only used by sources of kind 'meeting'; ignored"
+        table.add(reason, "body", severity=Severity.WARNING)
+    return dataclasses.replace(source, body=body.id)

@@ -27,6 +27,7 @@ def run_checks(config: Config) -> list[Problem]:
         config.resolve(config.schedules_dir), set(segments), templates
     )
     problems += _check_default_audiences(config, set(segments))
+    problems += service.templates.structure_problems()
     problems += check_templates(service, schedules)
     problems += _check_audience(config)
     problems += schedule_problems

@@ -17,6 +17,7 @@ import mjml
 
 from comms import dates
 from comms.problems import Problem, ValidationFailed
+from comms.render.mjml_check import check_mjml
 from comms.render.personalise import BLOCK_END, block_start
 from comms.render.plaintext import html_to_text
 
@@ -67,6 +68,13 @@ class Templates:
                 Problem(self._path(f"{kind}/email.mjml"), f"MJML does not compile: {exc}")
             ) from exc
         return Rendered(html=html, text=self._render(f"{kind}/email.txt", context))
+
+    def structure_problems(self) -> list[Problem]:
+        """Unknown MJML elements and attributes and tags that do not close, in every .mjml file
+        (partials too), as the team wrote them: see render.mjml_check."""
+        return [
+            p for path in sorted(self.directory.rglob("*.mjml")) for p in check_mjml(path, _display(path))
+        ]
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:

@@ -19,7 +19,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
-from comms.domain import BODIES, body_by_name
+from comms.domain import BODIES, PROVINCES, body_by_name, province_by_name
 from comms.problems import Problem, Severity
 from comms.tomlfile import TYPE_NAMES, Table, TomlFile, closest, is_a
 
@@ -562,6 +562,14 @@ def _source(table: Table) -> SourceConfig | None:
         return None
     if source.format not in {"feed", "ical"}:
         table.add(f"format must be 'feed' or 'ical', got {source.format!r}", "format")
+        return None
+    scheme = source.url.partition("://")[0].lower() if "://" in source.url else None
+    if scheme is not None and scheme not in ("http", "https"):
+        table.add(f"url must be an http(s) URL or a file path, not {source.url!r}", "url")
+        return None
+    if source.province is not None and province_by_name(source.province) is None:
+        known = ", ".join(p.name for p in PROVINCES)
+        table.add(f"province {source.province!r} is not a province (known: {known})", "province")
         return None
     return _with_body(table, source)
 

@@ -217,6 +217,18 @@ SHAPES = [
     ),
     pytest.param('[[sources]]\nname = "x"\n', 1, "url is missing", id="source without url"),
     pytest.param(
+        '[[sources]]\nname = "x"\nurl = "ftp://x.example.org/feed"\n',
+        3,
+        "url must be an http(s) URL or a file path",
+        id="source url scheme",
+    ),
+    pytest.param(
+        '[[sources]]\nname = "x"\nurl = "x.xml"\nprovince = "Limburgg"\n',
+        4,
+        "province 'Limburgg' is not a province",
+        id="source province",
+    ),
+    pytest.param(
         '[[sources]]\nname = "ipo-nieuws"\nurl = "x.xml"\n',
         2,
         "two sources share this name",

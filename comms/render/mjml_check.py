@@ -221,14 +221,42 @@ ELEMENTS: dict[str, frozenset[str]] = {
     name: frozenset(attributes) | (frozenset(_EVERY_BODY_ELEMENT) if name in BODY_ELEMENTS else frozenset())
     for name, attributes in {**BODY_ELEMENTS, **HEAD_ELEMENTS, **OTHER_ELEMENTS}.items()
 }
-# Elements that mean something only inside their parent (elsewhere mrml copies them as raw HTML).
-PARENTS: dict[str, str] = {
-    "mj-accordion-element": "mj-accordion",
-    "mj-accordion-title": "mj-accordion-element",
-    "mj-accordion-text": "mj-accordion-element",
-    "mj-carousel-image": "mj-carousel",
-    "mj-navbar-link": "mj-navbar",
-    "mj-social-element": "mj-social",
+# Where each element may stand (MJML 4's rules); mrml is more lenient, and copies a child such as
+# <mj-navbar-link> outside its parent into the mail as a raw tag. mj-raw and mj-include go anywhere,
+# and any body element inside <mj-attributes> (setting defaults).
+_CONTENT_PARENTS = ("mj-column", "mj-hero")
+PARENTS: dict[str, tuple[str, ...]] = {
+    "mj-head": ("mjml",),
+    "mj-body": ("mjml",),
+    **{name: ("mj-head",) for name in HEAD_ELEMENTS},
+    "mj-all": ("mj-attributes",),
+    "mj-class": ("mj-attributes",),
+    "mj-wrapper": ("mj-body",),
+    "mj-section": ("mj-body", "mj-wrapper"),
+    "mj-hero": ("mj-body", "mj-wrapper"),
+    "mj-group": ("mj-section",),
+    "mj-column": ("mj-section", "mj-group"),
+    **{
+        name: _CONTENT_PARENTS
+        for name in (
+            "mj-text",
+            "mj-button",
+            "mj-image",
+            "mj-divider",
+            "mj-spacer",
+            "mj-table",
+            "mj-social",
+            "mj-navbar",
+            "mj-accordion",
+            "mj-carousel",
+        )
+    },
+    "mj-accordion-element": ("mj-accordion",),
+    "mj-accordion-title": ("mj-accordion-element",),
+    "mj-accordion-text": ("mj-accordion-element",),
+    "mj-carousel-image": ("mj-carousel",),
+    "mj-navbar-link": ("mj-navbar",),
+    "mj-social-element": ("mj-social",),
 }
 # Their content is HTML or text, not MJML: read up to their closing tag without looking inside.
 ENDING_TAGS = frozenset(
@@ -359,8 +387,6 @@ def _check_names(source: _Source, tag: _Tag, parent: str | None) -> None:
             source.add(f"unknown MJML element <{tag.name}>{hint}", tag.start)
         return
     # A partial's fragment starts without a parent: its place is known only where it is used.
-    if not tag.closing and tag.name in PARENTS and parent not in (PARENTS[tag.name], "mj-attributes", None):
-        source.add(f"<{tag.name}> belongs inside <{PARENTS[tag.name]}>", tag.start)
     if tag.closing or tag.name == "mj-all" or (parent == "mj-attributes" and tag.name == "mj-class"):
         return  # <mj-all> and <mj-class name="…"> set any attribute
     allowed = ELEMENTS[tag.name]
@@ -372,11 +398,17 @@ def _check_names(source: _Source, tag: _Tag, parent: str | None) -> None:
 
 
 def _check_nesting(source: _Source) -> None:
-    """The first tag that closes out of order, or is never closed: what follows it usually
-    comes from the same mistake, so one problem per file."""
+    """The first tag that stands where it may not, closes out of order, or is never closed: what
+    follows it usually comes from the same mistake, so one problem per file."""
     open_tags: list[_Tag] = []
     for tag, _ in _tags(source, source.first_branches, report=False):
         if not tag.closing:
+            parent = open_tags[-1] if open_tags else None  # None: a partial's fragment, placed where used
+            if parent is not None and _misplaced(tag.name, parent.name):
+                inside = f"<{parent.name}> (opened on line {source.line(parent.start)})"
+                where = " or ".join(f"<{name}>" for name in PARENTS[tag.name])
+                source.add(f"<{tag.name}> cannot stand inside {inside}: it belongs in {where}", tag.start)
+                return
             if not tag.self_closing:
                 open_tags.append(tag)
             continue
@@ -393,6 +425,13 @@ def _check_nesting(source: _Source) -> None:
     if open_tags:
         unclosed = open_tags[-1]
         source.add(f"<{unclosed.name}> is never closed: add </{unclosed.name}>", unclosed.start)
+
+
+def _misplaced(name: str, parent: str) -> bool:
+    """Whether `name` may not stand in `parent`; an unknown parent is reported as such already."""
+    allowed = PARENTS.get(name)
+    in_defaults = parent == "mj-attributes" and name in BODY_ELEMENTS
+    return allowed is not None and parent in ELEMENTS and parent not in allowed and not in_defaults
 
 
 def _blank(found: re.Match[str]) -> str:

@@ -124,8 +124,15 @@ def test_the_sample_has_no_problems(tmp_path: Path) -> None:
             LINE_13,
             LINE_13 + '        <mj-navbar-link href="/x">x</mj-navbar-link>\n',
             14,
-            "<mj-navbar-link> belongs inside <mj-navbar>",
+            "<mj-navbar-link> cannot stand inside <mj-column> (opened on line 12): it belongs in <mj-navbar>",
             id="child outside its parent",
+        ),
+        pytest.param(
+            LINE_13,
+            LINE_13 + "        <mj-section></mj-section>\n",
+            14,
+            "<mj-section> cannot stand inside <mj-column> (opened on line 12): it belongs in <mj-body> or",
+            id="section in a column",
         ),
     ],
 )
@@ -213,11 +220,14 @@ def test_an_unknown_element_is_what_mjml_python_lets_through() -> None:
 
 
 def _parents(name: str) -> list[str]:
-    parents = []
-    while name in PARENTS:
-        name = PARENTS[name]
-        parents.insert(0, name)
+    """The parents a child element needs inside a column: <mj-navbar> for <mj-navbar-link>."""
+    parents: list[str] = []
+    while (parent := PARENTS.get(name, ("mj-column",))[0]) not in _IN_A_COLUMN:
+        parents.insert(0, name := parent)
     return parents
+
+
+_IN_A_COLUMN = {"mjml", "mj-body", "mj-wrapper", "mj-section", "mj-group", "mj-column", "mj-hero"}
 
 
 @pytest.mark.parametrize(

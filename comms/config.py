@@ -241,8 +241,16 @@ _RANGES: dict[str, tuple[float, float | None]] = {
 }
 _PERCENT_SUFFIXES = ("_percent", "_percentage")  # 0 to 100
 _DURATION_SUFFIXES = ("_seconds", "_minutes", "_hours", "_days", "_weeks")
-_ZERO_ALLOWED: frozenset[str] = frozenset()  # "Class.field" durations for which 0 means something
+# Durations for which 0 means something, as "Class.field": a poll interval of 0 polls without waiting.
+_ZERO_ALLOWED = frozenset(
+    {
+        "ServeConfig.leader_poll_seconds",
+        "ServeConfig.worker_poll_seconds",
+        "ServeConfig.scheduler_max_wait_seconds",
+    }
+)
 _SMTP_SECURITY = ("starttls", "tls", "none")
+_DATABASE_URL = re.compile(r"^(sqlite(\+\w+)?:///?|postgres(ql)?(\+\w+)?://)")
 _MISSING_VALUE = object()
 _MOMENTS: dict[type, str] = {
     date: "a date without quotes, like 2026-12-29",
@@ -287,7 +295,7 @@ def _build(path: Path, root: Table) -> Config | None:
     return Config(
         path=path,
         sender=sender,
-        database_url=os.environ.get("COMMS_DATABASE_URL") or database.url,
+        database_url=_database_url(database, tables["database"] or Table(root.file, {}, "database")),
         web_base_url=web.base_url.rstrip("/"),
         contacts=audience.contacts,
         segments_file=audience.segments,
@@ -369,7 +377,13 @@ def _typed(kind: type[T], table: Table | None) -> T | None:
             complete = complete and not required
             continue
         values[f.name] = value
-    return kind(**values) if complete else None
+    if not complete:
+        return None
+    try:
+        return kind(**values)
+    except (TypeError, ValueError) as exc:  # a __post_init__ that checks its values
+        table.add(table.label(f"not valid: {exc}"))
+        return None
 
 
 def _value(raw: object) -> str:
@@ -501,6 +515,20 @@ _CHECKS: dict[type, Callable[[Any, Table], None]] = {
     TeamConfig: _check_team,
     SmtpConfig: _check_smtp,
 }
+
+
+def _database_url(database: _Database, table: Table) -> str:
+    """COMMS_DATABASE_URL, else [database] url: SQLite or PostgreSQL (the engines comms runs on)."""
+    from_environment = os.environ.get("COMMS_DATABASE_URL")
+    url = from_environment or database.url
+    if not _DATABASE_URL.match(url):
+        shown = re.sub(r"//[^@/]*@", "//…@", url)  # the part before @ may hold a password
+        reason = f"must be sqlite:///path.sqlite3 or postgresql://user@host/dbname, not {shown!r}"
+        if from_environment:
+            table.file.problems.append(Problem("environment", f"COMMS_DATABASE_URL {reason}"))
+        else:
+            table.add(f"[database] url {reason}", "url")
+    return url
 
 
 def _check_base_url(web: _Web, table: Table) -> None:

@@ -275,6 +275,40 @@ def test_wrong_shapes_stop_every_command_with_file_line_and_reason(
     assert re.search(rf"{re.escape(where)}( \[[^\]]+\])?: [^\n]*{re.escape(reason)}", output), output
 
 
+def test_a_database_url_comms_cannot_use_is_reported_at_its_line(config_file: Path) -> None:
+    text, line = with_line(
+        config_file.read_text(encoding="utf-8"), "database", 'url = "mysql://ipo:geheim@db/x"'
+    )
+    config_file.write_text(text, encoding="utf-8")
+
+    output = check(config_file, "collect")
+
+    assert (
+        f"{config_file}, line {line}: [database] url must be sqlite:///path.sqlite3 or postgresql://"
+        in output
+    )
+    assert "'mysql://…@db/x'" in output and "geheim" not in output
+
+
+def test_a_wrong_database_url_in_the_environment_is_reported(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMMS_DATABASE_URL", "comms.sqlite3")
+
+    assert "environment: COMMS_DATABASE_URL must be sqlite:///path.sqlite3" in check(config_file, "collect")
+
+
+def test_a_database_that_cannot_be_reached_stops_a_command_without_a_traceback(config_file: Path) -> None:
+    text, _ = with_line(
+        config_file.read_text(encoding="utf-8"), "database", 'url = "postgresql://ipo@127.0.0.1:1/x"'
+    )
+    config_file.write_text(text, encoding="utf-8")
+
+    output = check(config_file, "collect")
+
+    assert "cannot reach the database postgresql+psycopg://ipo@127.0.0.1:1/x: connection failed" in output
+
+
 def test_the_shipped_configuration_has_no_problems() -> None:
     config, problems = load_config(REPO / "comms.toml")
     assert config is not None and problems == []

@@ -213,16 +213,19 @@ OTHER_ELEMENTS: dict[str, tuple[str, ...]] = {
     "mjml": ("lang", "dir", "owa"),
     "mj-head": (),
     "mj-body": ("width", "background-color", "css-class"),
-    "mj-include": ("path", "type", "css-inline"),
     "mj-all": (),  # in <mj-attributes>: any attribute (checked as such below)
     "mj-class": (),
+}
+# Elements mjml-python knows but comms cannot use, and what to write instead.
+NOT_USED = {
+    "mj-include": 'comms compiles MJML without reading files: use Jinja\'s {% include "…" %} or {% import %}',
 }
 ELEMENTS: dict[str, frozenset[str]] = {
     name: frozenset(attributes) | (frozenset(_EVERY_BODY_ELEMENT) if name in BODY_ELEMENTS else frozenset())
     for name, attributes in {**BODY_ELEMENTS, **HEAD_ELEMENTS, **OTHER_ELEMENTS}.items()
 }
 # Where each element may stand (MJML 4's rules); mrml is more lenient, and copies a child such as
-# <mj-navbar-link> outside its parent into the mail as a raw tag. mj-raw and mj-include go anywhere,
+# <mj-navbar-link> outside its parent into the mail as a raw tag. mj-raw goes anywhere,
 # and any body element inside <mj-attributes> (setting defaults).
 _CONTENT_PARENTS = ("mj-column", "mj-hero")
 PARENTS: dict[str, tuple[str, ...]] = {
@@ -349,23 +352,25 @@ def _tags(source: _Source, text: str, *, report: bool = True) -> list[tuple[_Tag
                 del stack[len(stack) - 1 - stack[::-1].index(tag.name) :]
         elif not tag.self_closing:
             if tag.name in ENDING_TAGS:
-                after = _TAG_START.search(text, tag.end)
-                if after is None or after[1] != "/" or after[2].lower() != tag.name:
-                    # HTML inside, never MJML: the tag was not closed before the next one.
-                    if report:
-                        runs_into = (
-                            f"<{after[1]}{after[2]}> on line {source.line(after.start())}"
-                            if after
-                            else "the end"
-                        )
-                        source.add(
-                            f"<{tag.name}> is not closed before {runs_into}: add </{tag.name}>", tag.start
-                        )
+                close = _closing_tag(source, text, tag, report=report)
+                if close is None:  # reported: treat it as closed where it stands
                     found[-1] = (dataclasses.replace(tag, self_closing=True), found[-1][1])
                     continue
-                position = after.start()
+                position = close
             stack.append(tag.name)
     return found
+
+
+def _closing_tag(source: _Source, text: str, tag: _Tag, *, report: bool) -> int | None:
+    """Where the closing tag of an element with HTML inside is; None (reported) when another MJML
+    tag comes first: then it was not closed."""
+    after = _TAG_START.search(text, tag.end)
+    if after is not None and after[1] == "/" and after[2].lower() == tag.name:
+        return after.start()
+    if report:
+        runs_into = f"<{after[1]}{after[2]}> on line {source.line(after.start())}" if after else "the end"
+        source.add(f"<{tag.name}> is not closed before {runs_into}: add </{tag.name}>", tag.start)
+    return None
 
 
 def _read_tag(text: str, start: re.Match[str]) -> _Tag | None:
@@ -380,13 +385,16 @@ def _read_tag(text: str, start: re.Match[str]) -> _Tag | None:
 
 
 def _check_names(source: _Source, tag: _Tag, parent: str | None) -> None:
+    if tag.name in NOT_USED:
+        if not tag.closing:
+            source.add(f"<{tag.name}> cannot be used here: {NOT_USED[tag.name]}", tag.start)
+        return
     if tag.name not in ELEMENTS:
         guess = closest(tag.name, list(ELEMENTS))
         hint = f" (did you mean <{guess}>?)" if guess else ""
         if not tag.closing:
             source.add(f"unknown MJML element <{tag.name}>{hint}", tag.start)
         return
-    # A partial's fragment starts without a parent: its place is known only where it is used.
     if tag.closing or tag.name == "mj-all" or (parent == "mj-attributes" and tag.name == "mj-class"):
         return  # <mj-all> and <mj-class name="…"> set any attribute
     allowed = ELEMENTS[tag.name]

@@ -134,6 +134,13 @@ def test_the_sample_has_no_problems(tmp_path: Path) -> None:
             "<mj-section> cannot stand inside <mj-column> (opened on line 12): it belongs in <mj-body> or",
             id="section in a column",
         ),
+        pytest.param(
+            LINE_13,
+            LINE_13 + '        <mj-include path="./kop.mjml" />\n',
+            14,
+            "<mj-include> cannot be used here: comms compiles MJML without reading files: use Jinja's",
+            id="mj-include",
+        ),
     ],
 )
 def test_a_structure_error_is_reported_with_file_and_line(
@@ -211,6 +218,11 @@ def test_every_body_element_listed_is_one_mjml_python_compiles(name: str) -> Non
 @pytest.mark.parametrize("name", sorted(HEAD_ELEMENTS))
 def test_every_head_element_listed_is_one_mjml_python_accepts(name: str) -> None:
     mjml.mjml2html(f"<mjml><mj-head><{name}></{name}></mj-head><mj-body></mj-body></mjml>")  # raises if not
+
+
+def test_mj_include_is_what_mjml_python_cannot_compile_here() -> None:
+    with pytest.raises(ValueError, match="unable to load included template"):
+        mjml.mjml2html('<mjml><mj-body><mj-include path="kop.mjml" /></mj-body></mjml>')
 
 
 def test_an_unknown_element_is_what_mjml_python_lets_through() -> None:

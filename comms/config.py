@@ -13,13 +13,16 @@ import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from enum import StrEnum
+from datetime import date, datetime, time
+from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any
 
-from comms.domain import BODIES, body_by_name
+from comms.domain import BODIES, PROVINCES, body_by_name, province_by_name
 from comms.problems import Problem, Severity
-from comms.tomlfile import read_toml
+from comms.tomlfile import TYPE_NAMES, Table, TomlFile, closest, is_a
 
 DEFAULT_CONFIG = Path("comms.toml")
 TRANSPORTS = ("outbox", "smtp", "sendgrid")
@@ -248,7 +251,8 @@ class Config:
     def contact_files(self) -> list[Path]:
         files: set[Path] = set()
         for pattern in self.contacts:
-            files.update(self.base_dir.glob(pattern))
+            if pattern.strip() and not Path(pattern).is_absolute():  # load_config reports the others
+                files.update(self.base_dir.glob(pattern))
         return sorted(files)
 
     @property
@@ -256,110 +260,333 @@ class Config:
         return os.environ.get("COMMS_SECRET_KEY")
 
 
+# -- loading ------------------------------------------------------------------------------
+#
+# Every table of comms.toml is read into a dataclass by _typed: a key the dataclass does not
+# declare is reported (with the key it most likely meant), and so is a value whose type does
+# not fit the field's annotation, at the line where it is written. A setting added as a new
+# field with a default is checked like the others without more code.
+
+
+@dataclass(frozen=True, slots=True)
+class _Database:
+    url: str = "sqlite:///var/comms.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class _Web:
+    base_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Audience:
+    contacts: tuple[str, ...] = ("audiences/contacts/*.csv",)  # glob patterns
+    segments: Path = Path("audiences/segments.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    templates: Path = Path("templates")
+    themes: Path = Path("templates/themes.toml")
+    schedules: Path = Path("schedules")
+
+
+# Tables that are not a settings field of Config (those are found by annotation: see _settings).
+_PLAIN_TABLES: dict[str, type] = {"database": _Database, "web": _Web, "audience": _Audience, "paths": _Paths}
+_ARRAYS = ("sources",)  # [[sources]]
+
+# Every number in comms.toml is 0 or more, a percentage at most 100, a duration (a name ending
+# in _seconds, _days, …) more than 0.
+# Tighter bounds, as (minimum, maximum or None), per "Class.field":
+_RANGES: dict[str, tuple[float, float | None]] = {
+    "SmtpConfig.port": (1, 65_535),
+    "ServeConfig.port": (1, 65_535),
+    "DeliveryConfig.batch_size": (1, 10_000),
+    "DeliveryConfig.max_attempts": (1, 100),
+    "SendgridConfig.max_retries": (0, 20),
+    "BouncesConfig.imap_port": (1, 65_535),
+    "BouncesConfig.soft_bounce_limit": (1, None),
+    "CollectConfig.max_concurrent_fetches": (1, None),
+    "NewsletterConfig.max_items": (1, None),
+    "NewsletterConfig.max_item_chars": (1, None),
+}
+_PERCENT_SUFFIXES = ("_percent", "_percentage")  # 0 to 100
+_DURATION_SUFFIXES = ("_seconds", "_minutes", "_hours", "_days", "_weeks")
+# Durations for which 0 means something, as "Class.field": a poll interval of 0 polls without waiting.
+_ZERO_ALLOWED = frozenset(
+    {
+        "ServeConfig.leader_poll_seconds",
+        "ServeConfig.worker_poll_seconds",
+        "ServeConfig.scheduler_max_wait_seconds",
+    }
+)
+_SMTP_SECURITY = ("starttls", "tls", "none")
+_DATABASE_URL = re.compile(r"^(sqlite(\+\w+)?:///?|postgres(ql)?(\+\w+)?://)")
+_MISSING_VALUE = object()
+_MOMENTS: dict[type, str] = {
+    date: "a date without quotes, like 2026-12-29",
+    time: "a time without quotes, like 08:30:00",
+    datetime: "a date and time without quotes, like 2026-12-29T08:30:00",
+}
+
+
 def load_config(path: Path) -> tuple[Config | None, list[Problem]]:
-    """Read and validate comms.toml; every problem is reported, none raised."""
+    """Read and validate comms.toml; every problem is reported with its line, none raised."""
     if not path.exists():
         return None, [Problem(str(path), "configuration file not found (use --config or COMMS_CONFIG)")]
-    _, raw, problems = read_toml(path)
-    if raw is None:
-        return None, problems
-    config = _build(path.resolve(), raw, problems)
-    return (None if any(p.is_error for p in problems) else config), problems
+    file = TomlFile(path)
+    root = file.root
+    if root is None:
+        return None, file.problems
+    config = _build(path.resolve(), root)
+    return (None if file.has_errors else config), file.problems
 
 
-def _build(path: Path, raw: dict, problems: list[Problem]) -> Config:
-    where = str(path.name)
-
-    def table(name: str) -> dict:
-        value = raw.get(name, {})
-        if not isinstance(value, dict):
-            problems.append(Problem(where, f"[{name}] must be a table"))
-            return {}
-        return value
-
-    sender_raw = table("sender")
-    sender = Sender(
-        name=str(sender_raw.get("name", "IPO")),
-        address=str(sender_raw.get("address", "")),
-        reply_to=sender_raw.get("reply_to"),
+def _build(path: Path, root: Table) -> Config | None:
+    settings = _settings()
+    kinds = {**settings, **_PLAIN_TABLES}
+    known = [*kinds, *_ARRAYS]
+    _check_top_level(root, known)
+    tables = {name: _filled(root.table(name), _FILLED.get(name, {})) for name in kinds}
+    values: dict[str, Any] = {}
+    for name, kind in kinds.items():
+        table = tables[name]
+        value = _typed(kind, table)
+        if value is not None and table is not None and type(value) in _CHECKS:
+            _CHECKS[type(value)](value, table)
+        values[name] = value if value is not None else _default(kind)
+    if isinstance(values["smtp"], SmtpConfig) and tables["smtp"] is not None:
+        values["smtp"] = _renamed_smtp_timeout(values["smtp"], tables["smtp"])
+    sources = _sources(root)
+    sender, web, database, audience, paths = (
+        values.pop(name) for name in ("sender", "web", "database", "audience", "paths")
     )
-    for key, value in (("address", sender.address), ("reply_to", sender.reply_to)):
-        if (value or key == "address") and not _ADDRESS.match(value or ""):
-            problems.append(Problem(where, f"[sender] {key} is not an e-mail address: {value!r}"))
-
-    web = table("web")
-    base_url = str(web.get("base_url", "")).rstrip("/")
-    if not base_url.startswith("https://"):
-        problems.append(Problem(where, f"[web] base_url must be an https URL, got {base_url!r}"))
-
-    database_url = os.environ.get("COMMS_DATABASE_URL") or str(
-        table("database").get("url", "sqlite:///var/comms.sqlite3")
-    )
-    delivery = _delivery(table("delivery"), where, problems)
-    newsletter = _newsletter(table("newsletter"), where, problems)
-    audience = table("audience")
-    paths = table("paths")
+    if not isinstance(sender, Sender):
+        return None  # a required key is missing or wrong: reported
+    _check_base_url(web, tables["web"] or Table(root.file, {}, "web"))
+    _check_globs(audience, tables["audience"] or Table(root.file, {}, "audience"))
     return Config(
         path=path,
         sender=sender,
-        database_url=database_url,
-        web_base_url=base_url,
-        delivery=delivery,
-        newsletter=newsletter,
-        contacts=tuple(audience.get("contacts", ["audiences/contacts/*.csv"])),
-        segments_file=Path(audience.get("segments", "audiences/segments.toml")),
-        themes_file=Path(paths.get("themes", "templates/themes.toml")),
-        templates_dir=Path(paths.get("templates", "templates")),
-        schedules_dir=Path(paths.get("schedules", "schedules")),
-        sources=_sources(raw.get("sources", []), where, problems),
-        smtp=_smtp(table("smtp"), where, problems),
-        sendgrid=_typed(SendgridConfig, table("sendgrid"), "sendgrid", where, problems),
-        team=_team(table("team"), where, problems),
-        agenda=_typed(AgendaConfig, table("agenda"), "agenda", where, problems),
-        serve=_typed(ServeConfig, table("serve"), "serve", where, problems),
-        bounces=_bounces(table("bounces"), where, problems),
-        collect=_collect(table("collect"), where, problems),
+        database_url=_database_url(database, tables["database"] or Table(root.file, {}, "database")),
+        web_base_url=web.base_url.rstrip("/"),
+        contacts=audience.contacts,
+        segments_file=audience.segments,
+        themes_file=paths.themes,
+        templates_dir=paths.templates,
+        schedules_dir=paths.schedules,
+        sources=sources,
+        **values,
     )
 
 
-IMAP_SECURITY = ("tls", "starttls", "none")
-
-
-def _bounces(raw: dict, where: str, problems: list[Problem]) -> BouncesConfig:
-    bounces = _typed(BouncesConfig, raw, "bounces", where, problems)
-    if bounces.address and not _ADDRESS.match(bounces.address):
-        problems.append(Problem(where, f"[bounces] address is not an e-mail address: {bounces.address!r}"))
-    elif "+" in bounces.address:
-        problems.append(Problem(where, "[bounces] address must not hold a '+': comms adds its own tag"))
-    if bounces.imap_security not in IMAP_SECURITY:
-        known = ", ".join(IMAP_SECURITY)
-        problems.append(Problem(where, f"[bounces] imap_security must be one of {known}"))
-    if bounces.soft_bounce_limit < 1 or bounces.soft_bounce_window_days < 1:
-        problems.append(
-            Problem(where, "[bounces] soft_bounce_limit and soft_bounce_window_days must be 1 or more")
+def _check_top_level(root: Table, known: list[str]) -> None:
+    for key in root.unknown_keys(known):
+        value = root.data[key]
+        is_table = isinstance(value, dict) or (
+            isinstance(value, list) and value and isinstance(value[0], dict)
         )
-    if bounces.reads_mailbox and not bounces.imap_username:
-        problems.append(Problem(where, "[bounces] imap_host needs imap_username"))
-    return bounces
+        root.add(f"unknown {'table' if is_table else 'key'} '{key}'{_hint(key, known)}", key)
 
 
-def _collect(raw: dict, where: str, problems: list[Problem]) -> CollectConfig:
-    collect = _typed(CollectConfig, raw, "collect", where, problems)
-    if collect.deadline_seconds <= 0:
-        problems.append(Problem(where, "[collect] deadline_seconds must be more than 0"))
-    if collect.max_concurrent_fetches < 1:
-        problems.append(Problem(where, "[collect] max_concurrent_fetches must be 1 or more"))
-    return collect
+# Defaults of fields that have none in their dataclass, per table.
+_FILLED: dict[str, dict[str, Any]] = {"sender": {"name": "IPO"}}
 
 
-def _smtp(raw: dict, where: str, problems: list[Problem]) -> SmtpConfig:
-    """`[smtp]`; the old single `timeout_seconds` still works, as the command timeout only:
-    used for the reply to the final dot as well, it made slow relays get every message twice."""
-    smtp = _typed(SmtpConfig, raw, "smtp", where, problems)
-    problems += _check_smtp(smtp, where)
+def _filled(table: Table | None, defaults: dict[str, Any]) -> Table | None:
+    if table is None or not defaults:
+        return table
+    return dataclasses.replace(table, data={**defaults, **table.data})
+
+
+def _default(kind: type) -> Any:
+    """The table's defaults; None for a table with required keys (Sender)."""
+    try:
+        return kind()
+    except TypeError:
+        return None
+
+
+def _settings() -> dict[str, type]:
+    """The tables that are Config fields of a dataclass type ([sender], [smtp], …), by name."""
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in fields(Config) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def _hint(key: str, known: list[str]) -> str:
+    guess = closest(key, known)
+    return f" (did you mean '{guess}'?)" if guess else f"; known: {', '.join(known)}"
+
+
+def _typed(kind: type[T], table: Table | None) -> T | None:
+    """A table into its dataclass: unknown keys, wrong types and numbers out of range are reported
+    at their lines, and the field keeps its default. None when a required key is missing or wrong
+    (or the table is not a table: reported by Table.table)."""
+    if table is None:
+        return None
+    hints = typing.get_type_hints(kind)
+    declared = fields(kind)  # type: ignore[arg-type]
+    known = [f.name for f in declared]
+    for key in table.unknown_keys(known):
+        table.add(table.label(f"unknown key '{key}'{_hint(key, known)}"), key)
+    values: dict[str, Any] = {}
+    complete = True
+    for f in declared:
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        raw = table.data.get(f.name, _MISSING_VALUE)
+        if raw is _MISSING_VALUE:
+            if required:
+                table.add(table.label(f"{f.name} is missing: add a line {f.name} = …"))
+                complete = False
+            continue
+        value, expected = _convert(hints[f.name], raw)
+        reason = (
+            f"must be {expected}, not {_shown(raw) if expected.startswith('a table') else _value(raw)}"
+            if expected is not None
+            else _out_of_range(f"{kind.__name__}.{f.name}", value)
+        )
+        if reason is not None:
+            table.add(table.label(f"{f.name} {reason}"), f.name)
+            complete = complete and not required
+            continue
+        values[f.name] = value
+    if not complete:
+        return None
+    try:
+        return kind(**values)
+    except (TypeError, ValueError) as exc:  # a __post_init__ that checks its values
+        table.add(table.label(f"not valid: {exc}"))
+        return None
+
+
+def _value(raw: object) -> str:
+    return "a table" if isinstance(raw, dict) else _shown(raw)
+
+
+def _shown(raw: object) -> str:
+    """The value as the reason quotes it: a table in full only where a table is expected."""
+    if isinstance(raw, dict):
+        return "{ " + ", ".join(f"{key} = {value!r}" for key, value in raw.items()) + " }"
+    return repr(raw)
+
+
+def _convert(hint: Any, raw: object) -> tuple[Any, str | None]:
+    """(the value as the field holds it, None), or (None, what the value must be)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        # TOML has no null: `str | None` is a text, or the key is left out.
+        options = [a for a in args if a is not type(None)]
+        reasons: list[str] = []
+        for option in options:
+            value, reason = _convert(option, raw)
+            if reason is None:
+                return value, None
+            reasons.append(reason)
+        return None, " or ".join(reasons)
+    if origin is typing.Literal:
+        return (raw, None) if raw in args else (None, f"one of {', '.join(map(repr, args))}")
+    if origin in (list, tuple, set, frozenset):
+        return _convert_list(origin, args[0] if args else object, raw)
+    if origin is dict:
+        return _convert_table(args[1] if args else object, raw)
+    if hint is Path:
+        return (Path(raw), None) if isinstance(raw, str) and raw.strip() else (None, "a path in quotes")
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        known = [member.value for member in hint]
+        if raw in known:
+            return hint(raw), None
+        return None, f"one of {', '.join(map(repr, known))}"
+    if hint in _MOMENTS:  # TOML dates and times, written without quotes
+        fits = isinstance(raw, hint) and not (hint is date and isinstance(raw, datetime))
+        return (raw, None) if fits else (None, _MOMENTS[hint])
+    if hint in TYPE_NAMES:
+        if not is_a(raw, hint):
+            return None, TYPE_NAMES[hint]
+        return (float(raw) if hint is float else raw), None  # type: ignore[arg-type]
+    return raw, None  # a type TOML cannot express: left to the table's own check
+
+
+def _convert_list(origin: type, item: Any, raw: object) -> tuple[Any, str | None]:
+    if not isinstance(raw, list):
+        return None, f"a list, like [{_example(item)}]"
+    items = []
+    for element in raw:
+        value, reason = _convert(item, element)
+        if reason is not None:
+            return None, f"a list, each item {reason}"
+        items.append(value)
+    return (tuple(items) if origin is tuple else origin(items)), None
+
+
+def _convert_table(item: Any, raw: object) -> tuple[Any, str | None]:
+    if not isinstance(raw, dict):
+        return None, f"a table of names and values, like {{ name = {_example(item)} }}"
+    values = {}
+    for key, element in raw.items():
+        value, reason = _convert(item, element)
+        if reason is not None:
+            return None, f"a table, each value {reason}"
+        values[key] = value
+    return values, None
+
+
+def _example(hint: Any) -> str:
+    return {str: '"…"', int: "1", float: "1.5", bool: "true"}.get(hint, "…")
+
+
+def _out_of_range(name: str, value: object) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    low, high = _RANGES.get(name, (0, 100) if name.endswith(_PERCENT_SUFFIXES) else (0, None))
+    if name.endswith(_DURATION_SUFFIXES) and name not in _ZERO_ALLOWED and value <= 0 and low <= 0:
+        return f"must be more than 0, not {value:g}"
+    if value < low or (high is not None and value > high):
+        upper = f" to {high:g}" if high is not None else " or more"
+        return f"must be {low:g}{upper}, not {value:g}"
+    return None
+
+
+# -- rules beyond types, per table ----------------------------------------------------------
+
+
+def _check_sender(sender: Sender, table: Table) -> None:
+    for key, value in (("address", sender.address), ("reply_to", sender.reply_to)):
+        if value is not None and not _ADDRESS.match(value):
+            table.add(f"[sender] {key} is not an e-mail address: {value!r}", key)
+
+
+def _check_delivery(delivery: DeliveryConfig, table: Table) -> None:
+    if delivery.transport not in TRANSPORTS:
+        reason = (
+            f"[delivery] transport {delivery.transport!r} is not available (known: {', '.join(TRANSPORTS)})"
+        )
+        table.add(reason, "transport")
+
+
+def _check_newsletter(newsletter: NewsletterConfig, table: Table) -> None:
+    if "\n" in newsletter.subject or "\r" in newsletter.subject:
+        table.add("[newsletter] subject must be on one line", "subject")
+
+
+def _check_team(team: TeamConfig, table: Table) -> None:
+    for address in team.addresses:
+        if not _ADDRESS.match(address):
+            table.add(f"[team] addresses: {address!r} is not an e-mail address", "addresses", needle=address)
+
+
+def _check_smtp(smtp: SmtpConfig, table: Table) -> None:
+    if smtp.security not in _SMTP_SECURITY:
+        known = ", ".join(_SMTP_SECURITY)
+        table.add(f"[smtp] security must be one of {known}, not {smtp.security!r}", "security")
+
+
+def _renamed_smtp_timeout(smtp: SmtpConfig, table: Table) -> SmtpConfig:
+    """The old single `timeout_seconds` still works, as the command timeout only: used for the
+    reply to the final dot as well, it made a slow relay's 250 count as a failure (a repeat send)."""
     if smtp.timeout_seconds is None:
         return smtp
-    if "command_timeout_seconds" in raw:
+    if "command_timeout_seconds" in table.data:
         reason = "[smtp] timeout_seconds is ignored: command_timeout_seconds is set; remove it"
     else:
         reason = (
@@ -368,189 +595,150 @@ def _smtp(raw: dict, where: str, problems: list[Problem]) -> SmtpConfig:
             f"({smtp.data_timeout_seconds:g} s); rename it"
         )
         smtp = dataclasses.replace(smtp, command_timeout_seconds=smtp.timeout_seconds)
-    problems.append(Problem(where, reason, severity=Severity.WARNING))
+    table.add(reason, "timeout_seconds", severity=Severity.WARNING)
     return smtp
 
 
-def _check_smtp(smtp: SmtpConfig, where: str) -> list[Problem]:
-    timeouts = {
-        "command_timeout_seconds": smtp.command_timeout_seconds,
-        "data_timeout_seconds": smtp.data_timeout_seconds,
-    }
-    return [
-        Problem(where, f"[smtp] {key} must be more than 0, got {value:g}")
-        for key, value in timeouts.items()
-        if value <= 0
-    ]
+_IMAP_SECURITY = ("tls", "starttls", "none")
 
 
-def _team(raw: dict, where: str, problems: list[Problem]) -> TeamConfig:
-    team = _typed(TeamConfig, raw, "team", where, problems)
-    for address in team.addresses:
-        if not isinstance(address, str) or not _ADDRESS.match(address):
-            problems.append(Problem(where, f"[team] addresses: {address!r} is not an e-mail address"))
-    return team
-
-
-def _typed(kind: type[T], raw: dict, name: str, where: str, problems: list[Problem]) -> T:
-    """A settings table into its dataclass; unknown keys and wrong types are reported."""
-    hints = typing.get_type_hints(kind)
-    known = {f.name for f in fields(kind)}  # type: ignore[arg-type]
-    values = {}
-    for key, value in raw.items():
-        if key not in known:
-            problems.append(
-                Problem(where, f"[{name}] unknown setting {key!r} (known: {', '.join(sorted(known))})")
-            )
-            continue
-        expected = _plain_type(hints[key])
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            problems.append(Problem(where, f"[{name}] {key} must be a {expected.__name__}, got {value!r}"))
-            continue
-        values[key] = value
-    return kind(**values)
-
-
-def _plain_type(hint: object) -> type:
-    """`float | None` → float, `dict[str, int]` → dict: what a TOML value must be."""
-    options = (
-        [a for a in typing.get_args(hint) if a is not type(None)]
-        if typing.get_origin(hint)
-        in (
-            types.UnionType,
-            typing.Union,
+def _check_bounces(bounces: BouncesConfig, table: Table) -> None:
+    if bounces.address and not _ADDRESS.match(bounces.address):
+        table.add(f"[bounces] address is not an e-mail address: {bounces.address!r}", "address")
+    elif "+" in bounces.address:
+        table.add("[bounces] address must not hold a '+': comms adds its own tag", "address")
+    if bounces.imap_security not in _IMAP_SECURITY:
+        known = ", ".join(_IMAP_SECURITY)
+        table.add(
+            f"[bounces] imap_security must be one of {known}, not {bounces.imap_security!r}", "imap_security"
         )
-        else [hint]
-    )
-    plain = options[0]
-    return typing.get_origin(plain) or plain  # type: ignore[return-value]
+    if bounces.reads_mailbox and not bounces.imap_username:
+        table.add("[bounces] imap_host needs imap_username", "imap_host")
 
 
-def _delivery(raw: dict, where: str, problems: list[Problem]) -> DeliveryConfig:
-    settings = dict(raw)
-    outbox_dir = Path(settings.pop("outbox_dir", "outbox"))
-    delivery = _typed(DeliveryConfig, settings, "delivery", where, problems)
-    if delivery.transport not in TRANSPORTS:
-        known = ", ".join(TRANSPORTS)
-        problems.append(
-            Problem(where, f"[delivery] transport {delivery.transport!r} is not available (known: {known})")
-        )
-    if delivery.batch_size is not None and not 1 <= delivery.batch_size <= 10_000:
-        problems.append(Problem(where, "[delivery] batch_size must be between 1 and 10000"))
-    return dataclasses.replace(delivery, outbox_dir=outbox_dir)
+_CHECKS: dict[type, Callable[[Any, Table], None]] = {
+    BouncesConfig: _check_bounces,
+    Sender: _check_sender,
+    DeliveryConfig: _check_delivery,
+    NewsletterConfig: _check_newsletter,
+    TeamConfig: _check_team,
+    SmtpConfig: _check_smtp,
+}
 
 
-def _newsletter(raw: dict, where: str, problems: list[Problem]) -> NewsletterConfig:
-    defaults = NewsletterConfig()
-    subject = str(raw.get("subject", defaults.subject))
-    if "\n" in subject or "\r" in subject:
-        problems.append(Problem(where, "[newsletter] subject must be on one line"))
-    return NewsletterConfig(
-        audience=str(raw.get("audience", defaults.audience)),
-        template=str(raw.get("template", defaults.template)),
-        subject=subject,
-        list_name=str(raw.get("list_name", defaults.list_name)),
-        list_id=str(raw.get("list_id", defaults.list_id)),
-        intro_dir=Path(raw.get("intro_dir", defaults.intro_dir)),
-        first_window_days=int(raw.get("first_window_days", defaults.first_window_days)),
-        event_horizon_days=int(raw.get("event_horizon_days", defaults.event_horizon_days)),
-        av_categories=tuple(raw.get("av_categories", defaults.av_categories)),
-        max_items=_positive(raw, "max_items", defaults.max_items, where, problems),
-        max_item_chars=_positive(raw, "max_item_chars", defaults.max_item_chars, where, problems),
-    )
+def _database_url(database: _Database, table: Table) -> str:
+    """COMMS_DATABASE_URL, else [database] url: SQLite or PostgreSQL (the engines comms runs on)."""
+    from_environment = os.environ.get("COMMS_DATABASE_URL")
+    url = from_environment or database.url
+    if not _DATABASE_URL.match(url):
+        shown = re.sub(r"//[^@/]*@", "//…@", url)  # the part before @ may hold a password
+        reason = f"must be sqlite:///path.sqlite3 or postgresql://user@host/dbname, not {shown!r}"
+        if from_environment:
+            table.file.problems.append(Problem("environment", f"COMMS_DATABASE_URL {reason}"))
+        else:
+            table.add(f"[database] url {reason}", "url")
+    return url
 
 
-def _positive(raw: dict, key: str, default: int, where: str, problems: list[Problem]) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        problems.append(
-            Problem(where, f"[newsletter] {key} must be a whole number of 1 or more, got {value!r}")
-        )
-        return default
-    return value
+def _check_base_url(web: _Web, table: Table) -> None:
+    if isinstance(table.data.get("base_url", ""), str) and not web.base_url.startswith("https://"):
+        table.add(f"[web] base_url must be an https URL, got {web.base_url!r}", "base_url")
 
 
-def _sources(raw: object, where: str, problems: list[Problem]) -> tuple[SourceConfig, ...]:
-    if not isinstance(raw, list):
-        problems.append(Problem(where, "[[sources]] must be an array of tables"))
+def _check_globs(audience: _Audience, table: Table) -> None:
+    """Path.glob takes relative patterns only; a pattern leaving the project would read anything."""
+    for pattern in audience.contacts:
+        reason = None
+        if not pattern.strip():
+            reason = "an empty pattern matches nothing"
+        elif Path(pattern).is_absolute() or pattern.startswith(("/", "\\")):
+            reason = 'must be relative to the folder of comms.toml, like "audiences/contacts/*.csv"'
+        elif ".." in Path(pattern).parts:
+            reason = "must stay inside the folder of comms.toml: no '..'"
+        if reason is not None:
+            table.add(f"[audience] contacts {pattern!r} {reason}", "contacts", needle=pattern)
+
+
+# -- [[sources]] ------------------------------------------------------------------------------
+
+
+def _sources(root: Table) -> tuple[SourceConfig, ...]:
+    raw = root.data.get("sources", [])
+    if not isinstance(raw, list) or not all(isinstance(entry, dict) for entry in raw):
+        root.add("sources must be [[sources]] tables, each with name, url and kind", "sources")
         return ()
     sources: list[SourceConfig] = []
     seen: set[str] = set()
-    for number, entry in enumerate(raw, start=1):
-        name = str(entry.get("name", f"source {number}"))
-        subject = f"source {name}"
-        missing = [key for key in ("name", "url") if not entry.get(key)]
-        if missing:
-            problems.append(Problem(where, f"missing {', '.join(missing)}", subject=subject))
+    for index, entry in enumerate(raw):
+        name = entry.get("name") if isinstance(entry.get("name"), str) else f"source {index + 1}"
+        table = Table(root.file, entry, "sources", index=index, subject=f"source {name}", prefix="")
+        source = _source(table)
+        if source is None:
             continue
-        if name in seen:
-            problems.append(Problem(where, "two sources share this name", subject=subject))
-        seen.add(name)
-        fmt = str(entry.get("format", "feed"))
-        if fmt not in {"feed", "ical"}:
-            problems.append(Problem(where, f"format must be 'feed' or 'ical', got {fmt!r}", subject=subject))
-        try:
-            kind = ItemKind(entry.get("kind", "event" if fmt == "ical" else "news"))
-        except ValueError:
-            known = ", ".join(k.value for k in ItemKind)
-            problems.append(Problem(where, f"kind must be one of {known}", subject=subject))
-            continue
-        # Optional even for meetings: a feed may name the body per meeting (ipo:orgaan, X-IPO-ORGAAN).
-        body = body_by_name(str(entry["body"])) if entry.get("body") else None
-        if entry.get("body") and body is None:
-            known = ", ".join(b.id for b in BODIES)
-            problems.append(
-                Problem(where, f"body {entry['body']!r} is not an IPO body (known: {known})", subject=subject)
-            )
-            continue
-        if body is not None and kind is not ItemKind.MEETING:
-            reason = "body is only used by sources of kind 'meeting'; ignored"
-            problems.append(Problem(where, reason, subject=subject, severity=Severity.WARNING))
-        sources.append(
-            SourceConfig(
-                name=name,
-                title=str(entry.get("title", name)),
-                url=str(entry["url"]),
-                format=fmt,
-                kind=kind,
-                timeout_seconds=float(entry.get("timeout_seconds", 10)),
-                province=entry.get("province"),
-                body=body.id if body else None,
-                deadline_seconds=_deadline(entry, where, subject, problems),
-                allow_private_addresses=_allowed_networks(entry, where, subject, problems),
-            )
-        )
+        if source.name in seen:
+            table.add("two sources share this name", "name")
+        seen.add(source.name)
+        sources.append(source)
     return tuple(sources)
 
 
-def _deadline(entry: dict, where: str, subject: str, problems: list[Problem]) -> float | None:
-    value = entry.get("deadline_seconds")
-    if value is None:
+def _source(table: Table) -> SourceConfig | None:
+    entry = table.data
+    fmt = entry.get("format", "feed")
+    defaults = {
+        "title": entry.get("name") if isinstance(entry.get("name"), str) else None,
+        "format": "feed",
+        "kind": "event" if fmt == "ical" else "news",
+    }
+    filled = {**{k: v for k, v in defaults.items() if v is not None}, **entry}
+    source = _typed(SourceConfig, Table(table.file, filled, table.name, table.index, table.subject, ""))
+    if source is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        problems.append(
-            Problem(where, f"deadline_seconds must be a number above 0, got {value!r}", subject=subject)
-        )
+    if not source.name.strip() or not source.url.strip():
+        table.add("name and url must not be empty", "url" if source.name.strip() else "name")
         return None
-    return float(value)
+    if source.format not in {"feed", "ical"}:
+        table.add(f"format must be 'feed' or 'ical', got {source.format!r}", "format")
+        return None
+    scheme = source.url.partition("://")[0].lower() if "://" in source.url else None
+    if scheme is not None and scheme not in ("http", "https"):
+        table.add(f"url must be an http(s) URL or a file path, not {source.url!r}", "url")
+        return None
+    if source.province is not None and province_by_name(source.province) is None:
+        known = ", ".join(p.name for p in PROVINCES)
+        table.add(f"province {source.province!r} is not a province (known: {known})", "province")
+        return None
+    networks = _allowed_networks(table, source.allow_private_addresses)
+    if networks is None:
+        return None
+    return _with_body(table, dataclasses.replace(source, allow_private_addresses=networks))
 
 
-def _allowed_networks(
-    entry: dict, where: str, subject: str, problems: list[Problem]
-) -> bool | tuple[str, ...]:
-    value = entry.get("allow_private_addresses", False)
-    if isinstance(value, bool):
-        return value
-    reason = 'allow_private_addresses must be true, false or a list of networks like "10.20.0.0/16"'
-    if not isinstance(value, list):
-        problems.append(Problem(where, reason, subject=subject))
-        return False
+def _allowed_networks(table: Table, allowed: bool | tuple[str, ...]) -> bool | tuple[str, ...] | None:
+    """True, False, or the networks written out ("10.20.0.0/16"); None when one is not a network."""
+    if isinstance(allowed, bool):
+        return allowed
     networks: list[str] = []
-    for item in value:
+    for item in allowed:
         try:
-            networks.append(str(ipaddress.ip_network(str(item), strict=False)))
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
-            problems.append(Problem(where, f"{reason}; {item!r} is not a network", subject=subject))
+            reason = f'allow_private_addresses: {item!r} is not a network like "10.20.0.0/16"'
+            table.add(reason, "allow_private_addresses", needle=item)
+            return None
     return tuple(networks)
+
+
+def _with_body(table: Table, source: SourceConfig) -> SourceConfig | None:
+    # Optional even for meetings: a feed may name the body per meeting (ipo:orgaan, X-IPO-ORGAAN).
+    if not source.body:
+        return dataclasses.replace(source, body=None)
+    body = body_by_name(source.body)
+    if body is None:
+        known = ", ".join(b.id for b in BODIES)
+        table.add(f"body {source.body!r} is not an IPO body (known: {known})", "body")
+        return None
+    if source.kind is not ItemKind.MEETING:
+        reason = "body is only used by sources of kind 'meeting'; ignored"
+        table.add(reason, "body", severity=Severity.WARNING)
+    return dataclasses.replace(source, body=body.id)

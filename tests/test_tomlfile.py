@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from comms.problems import Severity
+from comms.audience.gs_calendar import load_gs_calendar
+from comms.audience.segments import load_segments
+from comms.compose.themes import load_theme_map
+from comms.problems import Problem, Severity
+from comms.schedules import load_schedules
+from comms.survey.definitions import load_survey_definitions
 from comms.tomlfile import Table, TomlFile
 
 EXAMPLES = {"kind": 'kind = "newsletter"', "cron": 'cron = "0 9 1-7 * thu"'}
@@ -277,3 +285,102 @@ def test_a_missing_file(tmp_path: Path) -> None:
     file = TomlFile(tmp_path / "absent.toml")
     assert file.root is None
     assert only(file) == ("file not found", None)
+
+
+# --- every file the team edits, through its own reader --------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+_SEGMENTS = {"statenleden", "griffies", "gs", "evaluatie"}
+_TEMPLATES = {"newsletter", "agenda-digest", "agenda-notice", "survey-invitation"}
+
+
+def _schedules(path: Path) -> list[Problem]:
+    return load_schedules(path.parent, _SEGMENTS, _TEMPLATES, datetime(2026, 11, 30, tzinfo=UTC))[1]
+
+
+def _surveys(path: Path) -> list[Problem]:
+    return load_survey_definitions(path.parent)[1]
+
+
+READERS: dict[str, Callable[[Path], list[Problem]]] = {
+    "schedules/newsletter.toml": _schedules,
+    "schedules/agenda-digest.toml": _schedules,
+    "schedules/agenda-notices.toml": _schedules,
+    "schedules/surveys.toml": _schedules,
+    "templates/surveys/pamflet.toml": _surveys,
+    "audiences/segments.toml": lambda path: load_segments(path)[1],
+    "audiences/gs-calendar.toml": lambda path: load_gs_calendar(path)[1],
+    "templates/themes.toml": lambda path: load_theme_map(path)[1],
+}
+_ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z_][\w-]*)(\s*=\s*)(.+?)\s*(#.*)?$")
+
+
+def _wrong_values(value: str) -> list[str]:
+    """A table where a value is expected, and a value of another type."""
+    if value.startswith(('"', "'")):
+        return ["{ a = 1 }", "12345"]
+    if value.startswith("["):
+        return ["{ a = 1 }", '"x"', "[1, 2]"]
+    if value in ("true", "false"):
+        return ["{ a = 1 }", '"yes"']
+    if re.match(r"\d{4}-\d\d-\d\d", value):
+        return ["{ a = 1 }", '"x"']
+    return ["{ a = 1 }", '"abc"']
+
+
+def _cases() -> list[Any]:
+    """(file, line number, the line with a wrong value, the lines its old value took) for every
+    key of every shipped file; a multi-line text is left alone."""
+    cases = []
+    for name in READERS:
+        lines = (REPO / name).read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, start=1):
+            found = _ASSIGNMENT.match(line)
+            if found is None or found[4].startswith('"""'):
+                continue
+            depth, span = found[4].count("[") - found[4].count("]"), 1
+            while depth > 0:  # a list over several lines
+                depth += lines[number - 1 + span].count("[") - lines[number - 1 + span].count("]")
+                span += 1
+            for value in _wrong_values(found[4]):
+                wrong = f"{found[1]}{found[2]}{found[3]}{value}"
+                cases.append(pytest.param(name, number, wrong, span, id=f"{name}:{number}:{value}"))
+    return cases
+
+
+def _headers() -> list[Any]:
+    cases = []
+    for name in READERS:
+        lines = (REPO / name).read_text(encoding="utf-8").splitlines()
+        numbers = [0] + [n for n, line in enumerate(lines, start=1) if line.startswith("[")]
+        cases += [pytest.param(name, number, id=f"{name}:{number}") for number in numbers]
+    return cases
+
+
+def _copy(tmp_path: Path, name: str, lines: list[str]) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("name", "number", "wrong", "span"), _cases())
+def test_a_wrong_value_in_any_file_the_team_edits_is_reported_at_its_line(
+    tmp_path: Path, name: str, number: int, wrong: str, span: int
+) -> None:
+    lines = (REPO / name).read_text(encoding="utf-8").splitlines()
+    lines[number - 1 : number - 1 + span] = [wrong] + [""] * (span - 1)  # the line numbers stay
+
+    problems = READERS[name](_copy(tmp_path, name, lines))  # never raises
+
+    assert [p for p in problems if p.is_error and p.line == number], problems
+
+
+@pytest.mark.parametrize(("name", "number"), _headers())
+def test_an_unknown_key_in_any_table_of_any_file_is_reported(tmp_path: Path, name: str, number: int) -> None:
+    lines = (REPO / name).read_text(encoding="utf-8").splitlines()
+    lines.insert(number, "colour = 1")
+
+    problems = READERS[name](_copy(tmp_path, name, lines))
+
+    assert [p for p in problems if p.is_error and p.line == number + 1 and "colour" in p.reason], problems

@@ -19,7 +19,7 @@ from typing import Any
 
 from comms.domain import normalise_role, province_by_name, theme_by_name
 from comms.problems import Problem
-from comms.tomlfile import TomlFile, bare
+from comms.tomlfile import TomlFile, bare, closest
 
 _FILTERS = ("roles", "provinces", "themes", "exclude_roles")
 _KEYS = ("description", *_FILTERS)
@@ -51,23 +51,31 @@ def load_segments(path: Path) -> tuple[dict[str, Segment], list[Problem]]:
 
     segments: dict[str, Segment] = {}
     for name, table in tables.items():
+        where = f"segments.{bare(name)}"
         segment, reasons = _segment(name, table)
-        for reason in reasons:  # at the segment's [segments.NAME] line
-            file.add(reason, f"segments.{bare(name)}", subject=name)
+        for reason, concerns, needle in reasons:  # at the line of the key (the value), else the header
+            file.add(reason, where, concerns, needle=needle, subject=name)
         if segment is not None:
             segments[name] = segment
     return segments, file.problems
 
 
-def _segment(name: str, table: Any) -> tuple[Segment | None, list[str]]:
+# (reason, the key it concerns, the text of the value in the file)
+_Reason = tuple[str, str | None, str | None]
+
+
+def _segment(name: str, table: Any) -> tuple[Segment | None, list[_Reason]]:
     if not isinstance(table, dict):
-        return None, [f"must be a table like [segments.{name}]"]
-    reasons = [
-        f"unknown key '{key}' (expected one of: {', '.join(_KEYS)})" for key in table if key not in _KEYS
-    ]
+        return None, [(f"must be a table like [segments.{name}]", None, None)]
+    reasons: list[_Reason] = []
+    for key in table:
+        if key not in _KEYS:
+            guess = closest(key, _KEYS)
+            hint = f"did you mean '{guess}'? " if guess else ""
+            reasons.append((f"unknown key '{key}' ({hint}expected one of: {', '.join(_KEYS)})", key, None))
     description = table.get("description", "")
     if not isinstance(description, str):
-        reasons.append("description must be text")
+        reasons.append(("description must be text", "description", None))
 
     lookups: dict[str, tuple[Callable[[str], str | None], str]] = {
         "roles": (normalise_role, "role"),
@@ -80,7 +88,7 @@ def _segment(name: str, table: Any) -> tuple[Segment | None, list[str]]:
         values[key], found = _normalise(table.get(key, []), key, lookup, what)
         reasons += found
     for role in sorted(values["roles"] & values["exclude_roles"]):
-        reasons.append(f"role '{role}' is in both roles and exclude_roles")
+        reasons.append((f"role '{role}' is in both roles and exclude_roles", "exclude_roles", None))
 
     if reasons:
         return None, reasons
@@ -89,10 +97,12 @@ def _segment(name: str, table: Any) -> tuple[Segment | None, list[str]]:
 
 def _normalise(
     raw: Any, key: str, lookup: Callable[[str], str | None], what: str
-) -> tuple[frozenset[str], list[str]]:
+) -> tuple[frozenset[str], list[_Reason]]:
     if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-        return frozenset(), [f'{key} must be a list of text, e.g. {key} = ["..."]']
-    unknown = [f"{key}: unknown {what} '{item}'" for item in raw if lookup(item) is None]
+        return frozenset(), [(f'{key} must be a list of text, e.g. {key} = ["..."]', key, None)]
+    unknown: list[_Reason] = [
+        (f"{key}: unknown {what} '{item}'", key, f'"{item}"') for item in raw if lookup(item) is None
+    ]
     return frozenset(found for item in raw if (found := lookup(item))), unknown
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from comms.domain import THEMES, Theme, theme_by_name
 from comms.problems import Problem
-from comms.tomlfile import read_toml
+from comms.tomlfile import Table, TomlFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,30 +39,51 @@ class ThemeMap:
 
 
 def load_theme_map(path: Path) -> tuple[ThemeMap, list[Problem]]:
-    where = str(path)
-    _, raw, problems = read_toml(path)
-    if raw is None:
-        return ThemeMap(()), problems
+    """The rules of every theme table; unknown themes and keys, and values that are not lists of
+    text, are reported at their lines (and left out)."""
+    file = TomlFile(path)
+    root = file.root
+    if root is None:
+        return ThemeMap(()), file.problems
     rules: list[ThemeRule] = []
-    for key, table in raw.items():
+    for key in root.data:
         theme = theme_by_name(key)
         if theme is None:
             known = ", ".join(t.id for t in THEMES)
-            problems.append(Problem(where, f"unknown theme (known: {known})", subject=key))
+            root.add(f"unknown theme '{key}' (known: {known})", key)
             continue
-        unknown = set(table) - {"categories", "keywords"}
-        if unknown:
-            problems.append(Problem(where, f"unknown keys {sorted(unknown)}", subject=key))
+        table = root.table(key)
+        if table is None:
+            continue
+        _check_keys(table)
+        categories, keywords = (_words(table, name) for name in _KEYS)
         rules.append(
             ThemeRule(
                 theme=theme,
                 # the theme's own name is always a category of it
-                categories=frozenset(c.lower() for c in [theme.name, *table.get("categories", [])]),
-                keywords=tuple(
-                    re.compile(rf"\b{re.escape(word)}", re.IGNORECASE) for word in table.get("keywords", [])
-                ),
+                categories=frozenset(c.lower() for c in [theme.name, *categories]),
+                keywords=tuple(re.compile(rf"\b{re.escape(word)}", re.IGNORECASE) for word in keywords),
             )
         )
     order = {t.id: n for n, t in enumerate(THEMES)}
     rules.sort(key=lambda rule: order[rule.theme.id])
-    return ThemeMap(tuple(rules)), problems
+    return ThemeMap(tuple(rules)), file.problems
+
+
+_KEYS = ("categories", "keywords")
+
+
+def _check_keys(table: Table) -> None:
+    def reason(key: str, guess: str | None) -> str:
+        hint = f" (did you mean '{guess}'?)" if guess else f"; known: {', '.join(_KEYS)}"
+        return table.label(f"unknown key '{key}'{hint}")
+
+    table.check_keys(_KEYS, reason)
+
+
+def _words(table: Table, key: str) -> list[str]:
+    words = table.get(key, list, [])
+    if words is None or not all(isinstance(word, str) and word.strip() for word in words):
+        table.add(f'{table.label(key)} must be a list of words in quotes, like ["stikstof"]', key)
+        return []
+    return words

@@ -27,7 +27,8 @@ def run_checks(config: Config) -> list[Problem]:
         config.resolve(config.schedules_dir), set(segments), templates
     )
     problems += _check_default_audiences(config, set(segments))
-    problems += check_templates(service, schedules)
+    problems += service.templates.structure_problems()
+    problems += [p for p in check_templates(service, schedules) if p not in problems]  # MJML: once
     problems += _check_audience(config)
     problems += schedule_problems
     problems += check_gs_calendar(config.resolve(config.agenda.gs_calendar))

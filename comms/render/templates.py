@@ -17,16 +17,17 @@ import mjml
 
 from comms import dates
 from comms.problems import Problem, ValidationFailed
+from comms.render.mjml_check import check_mjml
 from comms.render.personalise import BLOCK_END, block_start
 from comms.render.plaintext import html_to_text
 
 
 class TemplateError(ValidationFailed):
-    """A template that does not render: one problem, naming the template file and line."""
+    """A template that does not render: its problems (mostly one), naming the template file and line."""
 
-    def __init__(self, problem: Problem):
-        super().__init__([problem])
-        self.problem = problem
+    def __init__(self, problem: Problem, *more: Problem):
+        super().__init__([problem, *more])
+        self.problem = problem  # the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,14 @@ class Templates:
         )
 
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
-        """Render `<kind>/email.mjml` to HTML and `<kind>/email.txt` to text."""
+        """Render `<kind>/email.mjml` to HTML and `<kind>/email.txt` to text; its MJML (partials
+        too) must pass render.mjml_check first, so nothing mjml-python would let through unseen
+        is sent."""
         mjml_source = self._render(f"{kind}/email.mjml", context)
+        folder = self.directory / kind
+        structure = [p for path in sorted(folder.rglob("*.mjml")) for p in check_mjml(path, _display(path))]
+        if structure:
+            raise TemplateError(*structure)
         try:
             html = mjml.mjml2html(mjml_source, disable_comments=True)
         except ValueError as exc:
@@ -67,6 +74,13 @@ class Templates:
                 Problem(self._path(f"{kind}/email.mjml"), f"MJML does not compile: {exc}")
             ) from exc
         return Rendered(html=html, text=self._render(f"{kind}/email.txt", context))
+
+    def structure_problems(self) -> list[Problem]:
+        """Unknown MJML elements and attributes and tags that do not close, in every .mjml file
+        (partials too), as the team wrote them: see render.mjml_check."""
+        return [
+            p for path in sorted(self.directory.rglob("*.mjml")) for p in check_mjml(path, _display(path))
+        ]
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from comms.errors import Unavailable
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -61,6 +63,10 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+class DatabaseUnavailable(Unavailable):
+    """The configured database cannot be reached: down, a wrong host or port, refused."""
+
+
 class Database:
     """One engine and its session factory; the rest of comms asks this for sessions."""
 
@@ -73,7 +79,12 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        """Raises DatabaseUnavailable when the database cannot be reached (the first connection)."""
+        try:
+            migrate(self.engine)
+        except OperationalError as exc:
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnavailable(f"cannot reach the database {shown}: {exc.orig or exc}") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

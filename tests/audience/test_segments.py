@@ -60,7 +60,7 @@ KNOWN_KEYS = "description, roles, provinces, themes, exclude_roles"
         ),
         pytest.param(
             '\n[segments.gs]\nrole = ["gedeputeerde"]\n',
-            [f"line 2 [gs]: unknown key 'role' (expected one of: {KNOWN_KEYS})"],
+            [f"line 3 [gs]: unknown key 'role' (did you mean 'roles'? expected one of: {KNOWN_KEYS})"],
             id="unknown key",
         ),
         pytest.param(
@@ -70,30 +70,30 @@ KNOWN_KEYS = "description, roles, provinces, themes, exclude_roles"
         ),
         pytest.param(
             '[segments.gs]\nroles = ["gedeputeerde", "wethouder"]\n',
-            ["line 1 [gs]: roles: unknown role 'wethouder'"],
+            ["line 2 [gs]: roles: unknown role 'wethouder'"],
             id="unknown role",
         ),
         pytest.param(
             '[segments.noord]\nprovinces = ["Frieslandd"]\n',
-            ["line 1 [noord]: provinces: unknown province 'Frieslandd'"],
+            ["line 2 [noord]: provinces: unknown province 'Frieslandd'"],
             id="unknown province",
         ),
         pytest.param(
             '[segments.sport]\nthemes = ["Sport"]\nexclude_roles = ["wethouder"]\n',
             [
-                "line 1 [sport]: themes: unknown theme 'Sport'",
-                "line 1 [sport]: exclude_roles: unknown role 'wethouder'",
+                "line 2 [sport]: themes: unknown theme 'Sport'",
+                "line 3 [sport]: exclude_roles: unknown role 'wethouder'",
             ],
             id="every problem of a segment",
         ),
         pytest.param(
             '[segments.gs]\nroles = "gedeputeerde"\n',
-            ['line 1 [gs]: roles must be a list of text, e.g. roles = ["..."]'],
+            ['line 2 [gs]: roles must be a list of text, e.g. roles = ["..."]'],
             id="not a list",
         ),
         pytest.param(
             '[segments.gs]\nroles = ["gs"]\nexclude_roles = ["gedeputeerde"]\n',
-            ["line 1 [gs]: role 'gedeputeerde' is in both roles and exclude_roles"],
+            ["line 3 [gs]: role 'gedeputeerde' is in both roles and exclude_roles"],
             id="contradiction",
         ),
     ],
@@ -109,7 +109,7 @@ def test_a_bad_segment_does_not_hide_the_good_ones(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[segments.cdk]\nroles = ["cdk"]\n\n[segments.gs]\nroles = ["wethouder"]\n')
     segments, problems = load_segments(path)
     assert list(segments) == ["cdk"]
-    assert [str(p) for p in problems] == [f"{path}, line 4 [gs]: roles: unknown role 'wethouder'"]
+    assert [str(p) for p in problems] == [f"{path}, line 5 [gs]: roles: unknown role 'wethouder'"]
 
 
 # --- the shipped segments against the sample audience ---------------------------------

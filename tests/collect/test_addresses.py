@@ -100,7 +100,7 @@ def test_every_address_a_name_resolves_to_is_checked() -> None:
         ("", False, None),
         ("allow_private_addresses = true", True, None),
         ('allow_private_addresses = ["10.20.0.0/16", "fd00::1"]', ("10.20.0.0/16", "fd00::1/128"), None),
-        ('allow_private_addresses = "ja"', False, "allow_private_addresses must be true, false or a list"),
+        ('allow_private_addresses = "ja"', False, "allow_private_addresses must be true or false or a list"),
         ('allow_private_addresses = ["intranet"]', (), "'intranet' is not a network"),
     ],
 )
@@ -127,7 +127,7 @@ def test_allow_private_addresses_in_comms_toml(
         ("[collect]\ndeadline_seconds = 5\nmax_concurrent_fetches = 2", None),
         ("[collect]\ndeadline_seconds = 0", "[collect] deadline_seconds must be more than 0"),
         ("[collect]\nmax_concurrent_fetches = 0", "[collect] max_concurrent_fetches must be 1 or more"),
-        ('[collect]\ndeadline_seconds = "lang"', "[collect] deadline_seconds must be a float"),
+        ('[collect]\ndeadline_seconds = "lang"', "[collect] deadline_seconds must be a number"),
     ],
 )
 def test_collect_settings_in_comms_toml(tmp_path: Path, table: str, problem: str | None) -> None:

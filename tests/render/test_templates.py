@@ -71,8 +71,15 @@ def render(templates: Path) -> None:
             "newsletter/email.mjml",
             "</mj-section>",
             "",
-            "newsletter/email.mjml",
-            "MJML does not compile",
+            "newsletter/email.mjml, line 30",
+            "<mj-section> cannot stand inside <mj-section> (opened on line 23): it belongs in <mj-body>",
+        ),
+        (
+            "newsletter/partials/blocks.mjml",
+            "<mj-text padding-bottom=",
+            "<mj-txt padding-bottom=",
+            "newsletter/partials/blocks.mjml, line 17",
+            "unknown MJML element <mj-txt> (did you mean <mj-text>?)",
         ),
         (
             "newsletter/email.mjml",

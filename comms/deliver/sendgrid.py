@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import base64
 import html
+import http.client
 import json
 import random
+import urllib.error
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,6 +43,9 @@ MAX_SUBSTITUTION_BYTES = 10_000
 RETRY_LATER = timedelta(minutes=5)
 PERMANENT = {400, 413}  # the request itself is wrong: sending it again cannot help
 UNAVAILABLE = {401, 403}  # wrong or unauthorised API key: nothing can go out
+# Sent in full, but no answer came (a timeout or a dropped connection while waiting for it):
+# SendGrid may have accepted the request, so it is not sent again at once (see _post).
+UNANSWERED = -1
 
 
 def substitution_blocks(mailing: Mailing) -> frozenset[str]:
@@ -174,6 +179,8 @@ class SendgridTransport:
         ids = [p.message.ledger_id for p in group]
         if status == 202:
             return [DeliveryResult(i, True) for i in ids]
+        if status == UNANSWERED:  # the queue sends these once more, much later
+            return [DeliveryResult(i, False, detail, uncertain=True) for i in ids]
         if status in UNAVAILABLE:
             raise TransportUnavailable(
                 f"SendGrid refused the API key ({status}): {detail} (check COMMS_SENDGRID_API_KEY)"
@@ -188,7 +195,7 @@ class SendgridTransport:
         status, detail, reset = 0, "", None
         for attempt in range(1, self.settings.max_retries + 2):
             status, detail, reset = self._post(body)
-            if status == 202 or status in PERMANENT | UNAVAILABLE:
+            if status == 202 or status == UNANSWERED or status in PERMANENT | UNAVAILABLE:
                 return status, detail, reset
             if attempt <= self.settings.max_retries:
                 wait = reset.total_seconds() if status == 429 and reset else _backoff(attempt)
@@ -202,8 +209,16 @@ class SendgridTransport:
             return response.status_code, "", None
         except python_http_client.exceptions.HTTPError as exc:
             return exc.status_code, _error_text(exc.body), self._reset_after(exc.headers)
-        except OSError as exc:  # timeouts and refused connections (urllib raises URLError, an OSError)
-            return 0, f"network error: {getattr(exc, 'reason', exc)}", None
+        except urllib.error.URLError as exc:
+            # urllib wraps what fails while connecting and sending the request: not received in
+            # full, so not accepted, and safe to send again.
+            return 0, f"network error: {exc.reason}", None
+        except (OSError, http.client.HTTPException) as exc:
+            # What fails while waiting for the answer comes unwrapped: the request went out whole
+            # and SendGrid may have accepted it. Sending it again at once could give every
+            # recipient of the request a second copy, as a slow SMTP relay's 250 did.
+            shown = str(exc) or type(exc).__name__
+            return UNANSWERED, f"uncertain: SendGrid gave no answer to the request ({shown})", None
 
     def _reset_after(self, headers: Any) -> timedelta | None:
         value = headers.get("X-RateLimit-Reset") if headers else None

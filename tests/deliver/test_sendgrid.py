@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from comms.deliver.queue import recipient as ledger_recipient
 from comms.deliver.sendgrid import SendgridTransport
 from comms.deliver.transport import TransportUnavailable
 from comms.deliver.transports import make_transport
-from comms.editions import delivery, views
+from comms.editions import delivery, lifecycle, views
 from comms.render.newsletter import blocks_for
 from comms.store.editions import find_edition
 from comms.store.models import Contact, Preference
@@ -204,17 +205,61 @@ def test_a_refused_request_fails_its_messages_permanently_with_sendgrids_reason(
     assert report.failures == [(shown, 10)]
 
 
-def test_a_hanging_request_times_out_and_is_retried(
+def deliver_round(edition):  # type: ignore[no-untyped-def]
+    """One worker round: what is due now, no waiting for retries."""
+    transport = make_transport(edition.service.config, edition.key, edition.clock)
+    return delivery.deliver_edition(
+        edition.service, edition.key, transport, edition.clock, wait_for_retries=False
+    )
+
+
+def test_a_request_sendgrid_never_answers_is_uncertain_and_sent_once_more_only_after_the_delay(
     approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
 ) -> None:
     edition = make(approved_edition, sendgrid_server, 10, timeout_seconds=0.5)
-    sendgrid_server.hang_next = 1
+    sendgrid_server.hang_next = 1  # received in full, never answered: it may have been accepted
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
 
-    outcome, transport = send(edition)
+    first = deliver_round(edition)
 
-    assert transport.requests_made == 2
-    assert outcome.counts["sent"] == 10
-    assert set(sendgrid_server.count_by_recipient().values()) == {1}
+    assert first.counts["uncertain"] == 10 and first.counts["sent"] == first.counts["pending"] == 0
+    assert sendgrid_server.received == 1  # not sent again at once
+    [report] = views.status(edition.service, edition.key)
+    [(reason, count)] = report.uncertainties
+    assert count == 10 and reason.startswith("uncertain: SendGrid gave no answer")
+
+    edition.clock.sleep(3599)
+    assert deliver_round(edition).delivered_now == 0 and sendgrid_server.received == 1
+
+    edition.clock.sleep(1)
+    last = deliver_round(edition)
+
+    assert last.counts["sent"] == 10 and sendgrid_server.received == 2
+    assert set(sendgrid_server.count_by_recipient().values()) == {1}  # the fake dropped the first
+    assert views.status(edition.service, edition.key)[0].status == "sent"
+
+
+def test_a_request_that_never_reached_sendgrid_is_tried_again_at_once(
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+) -> None:
+    with socket.socket() as closed:  # a port nobody listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    edition = make(approved_edition, sendgrid_server, 3, api_host=f"http://127.0.0.1:{port}", max_retries=2)
+    lifecycle.start_sending(edition.service, edition.key, edition.clock)
+    transport = make_transport(edition.service.config, edition.key, edition.clock)
+    assert isinstance(transport, SendgridTransport)
+
+    outcome = delivery.deliver_edition(
+        edition.service, edition.key, transport, edition.clock, wait_for_retries=False
+    )
+
+    assert transport.requests_made == 3  # never received, so safe to send again: not uncertain
+    assert outcome.counts["uncertain"] == 0  # a transient failure: the queue retries it as usual
+    [report] = views.status(edition.service, edition.key)
+    assert report.status == "sending" and not report.uncertainties
+    [(reason, count)] = report.failures
+    assert count == 3 and reason.startswith("SendGrid 0: network error")
 
 
 def test_dry_run_uses_the_sandbox_and_leaves_the_ledger_alone(

@@ -298,6 +298,12 @@ class FakeSendGrid:
             return list(self._requests)
 
     @property
+    def received(self) -> int:
+        """Requests received, answered or not (a held one counts once it arrived)."""
+        with self._lock:
+            return self._count
+
+    @property
     def schema_violations(self) -> list[SchemaViolation]:
         with self._lock:
             return list(self._violations)

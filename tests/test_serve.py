@@ -367,7 +367,7 @@ def test_a_build_that_loses_the_database_is_retried_and_the_send_goes_out_on_tim
         config.read_text(encoding="utf-8").replace('transport = "outbox"', 'transport = "smtp"')
         + f'\n[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\nsecurity = "none"\n'
         + f'\n[[sources]]\nname = "vers"\ntitle = "Vers"\nurl = "{feed.url}"\n'
-        + 'format = "feed"\nkind = "news"\n',
+        + 'format = "feed"\nkind = "news"\nallow_private_addresses = ["127.0.0.1/32"]\n',
         encoding="utf-8",
     )
     with_settings(

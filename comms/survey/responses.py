@@ -157,8 +157,8 @@ def withdraw(session: Session, invitation_id: int) -> None:
     """Undo a completion whose answers never reached the pool, so the invitee can send them again."""
     session.execute(
         update(SurveyInvitation)
-        .where(SurveyInvitation.id == invitation_id, SurveyInvitation.counted.is_(False))
-        .values(submitted=False)
+        .where(SurveyInvitation.id == invitation_id)
+        .values(submitted=False, counted=False)
         .execution_options(synchronize_session=False)
     )
 

@@ -272,3 +272,26 @@ def test_no_join_identifies_a_respondent(service: Service, database_url: str) ->
     for response_id, people in candidates.items():
         possible = people & set(ORDER[:10]) if response_id in first else people
         assert len(possible) >= K, (response_id, sorted(possible))
+
+
+def test_answers_that_never_reach_the_pool_leave_the_invitation_open(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    send_due(service, at(12, 1, 9))
+    link = recipients(service, "enquete-2026-h2-uitnodiging")["cdk00"]
+    form = {"bekendheid": ["4"], "toelichting": ["Prima"]}
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+        patched.setattr("comms.survey.pool.add", broken)
+        surveys.answer(service, link, form, True, at(12, 2, 9))
+
+    with service.db.session() as session:  # completion undone: nothing says it was answered
+        assert session.scalar(select(func.count()).where(SurveyInvitation.submitted.is_(True))) == 0
+    outcome = surveys.answer(service, link, form, True, at(12, 2, 10))  # so sending again works
+    assert not isinstance(outcome, TokenFailure) and outcome.submitted
+    with service.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(SurveyPoolEntry)) == 1

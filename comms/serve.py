@@ -32,6 +32,7 @@ from comms.schedule.scheduler import SteppedScheduler, make_scheduler, reminder_
 from comms.service import Service
 from comms.store.database import database_away, database_reason
 from comms.web.app import create_app
+from comms.web.logs import server_arguments
 from comms.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -213,9 +214,8 @@ def run_service(
             create_app(service, clock, process.health),
             host=host or settings.host,
             port=port or settings.port,
-            proxy_headers=True,
-            server_header=False,
             log_level="warning",
+            **server_arguments(),  # no token in any log line (comms/web/logs.py)
         )
     )
     threads = [threading.Thread(target=server.run, name="web", daemon=True)]

@@ -18,6 +18,7 @@ from comms.problems import ValidationFailed
 from comms.serve import run_service
 from comms.store.owners import worker_name
 from comms.web.app import create_app
+from comms.web.logs import server_arguments
 from comms.worker import EditionRound, Worker
 
 
@@ -82,7 +83,8 @@ def web(ctx: click.Context, host: str, port: int) -> None:
     """Serve the recipients' pages and SendGrid's event webhook (uvicorn)."""
     service = service_of(ctx)
     service.signer()  # no links can be checked without the key: say so now, not per request
-    uvicorn.run(create_app(service), host=host, port=port, proxy_headers=True, server_header=False)
+    # The access log and the app's logs go through comms.web.logs: no token reaches them.
+    uvicorn.run(create_app(service), host=host, port=port, **server_arguments())
 
 
 def _stop_on_signals() -> threading.Event:

@@ -26,7 +26,7 @@ from comms.render.personalise import RecipientFields
 from comms.render.templates import Rendered
 from comms.service import Service
 from comms.store.models import Edition, EditionStatus
-from comms.survey import rounds
+from comms.survey import pool, rounds
 from comms.survey.definitions import DEFAULT_REMINDERS, Question, QuestionType, SurveyDefinition
 from comms.survey.rounds import InviteesAudience
 from comms.tokens import Purpose
@@ -97,6 +97,8 @@ class SurveyKind(TriggeredKind):
         """The reminders that are due now, per open round, each once (and closed rounds tidied)."""
         with service.db.session() as session:
             rounds.purge_closed_drafts(session, now)
+        pool.write_closed(service.db, pool.Seal(service.config.secret_key or ""), now)
+        with service.db.session() as session:
             open_rounds = rounds.open_rounds(session, now)
         built = DueBuild()
         for survey_id, definition in open_rounds:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from comms.clock import Clock
+from comms.dates import utcnow
 from comms.editions import lifecycle
 from comms.kinds.survey import KIND as SURVEYS
 from comms.kinds.survey import RoundStart
 from comms.service import Service
-from comms.survey import rounds
-from comms.survey.definitions import check_answers
+from comms.survey import pool, rounds
+from comms.survey.definitions import Answer, check_answers
 from comms.survey.report import write_files
-from comms.survey.responses import Failure, Respondent, TokenFailure, resolve, save_draft, submit
+from comms.survey.responses import Failure, Respondent, TokenFailure, resolve, save_draft, submit, withdraw
 from comms.survey.results import SurveyResults, compute_results, find_survey
 from comms.survey.rounds import RoundStatus
 from comms.tokens import Purpose
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AnswerOutcome",
@@ -82,10 +88,16 @@ class SurveyResultsOutcome:
 
 
 def results(
-    service: Service, round_: str, csv_path: Path | None = None, charts_dir: Path | None = None
+    service: Service,
+    round_: str,
+    csv_path: Path | None = None,
+    charts_dir: Path | None = None,
+    now: datetime | None = None,
 ) -> SurveyResultsOutcome:
     """The round's results as the anonymity rules allow, and the CSV and chart files asked for.
-    UnknownRound (a NotFound) when the round was never started."""
+    UnknownRound (a NotFound) when the round was never started. A round that closed has its
+    pool written first (the schedule's daily run does so too), so its results are complete."""
+    write_closed_pools(service, now or utcnow())
     with service.db.session() as session:
         computed = compute_results(session, round_)
     return SurveyResultsOutcome(computed, write_files(computed, csv_path, charts_dir))
@@ -121,7 +133,10 @@ def answer(
     service: Service, token: str, form: Mapping[str, list[str]], sending: bool, now: datetime
 ) -> AnswerOutcome | TokenFailure:
     """Keep a draft, or submit once, in one transaction with the link's check. A submission with
-    errors stores nothing; one that comes second (another tab, a double click) is refused."""
+    errors stores nothing; one that comes second (another tab, a double click) is refused.
+
+    In an anonymous round the answers then go to the pool in a transaction of their own, and a
+    batch is written when the pool is full enough (comms/survey/pool.py)."""
     with service.db.session() as session:
         found = resolve(session, service.signer(), token, now)
         if isinstance(found, TokenFailure):
@@ -137,4 +152,38 @@ def answer(
         if not stored:  # submitted meanwhile
             survey = found.survey
             return TokenFailure(Failure.SUBMITTED, survey.title, survey.opens_at, survey.closes_at)
-        return AnswerOutcome(found, check.errors, submitted=sending)
+    if sending and found.anonymous:
+        _to_pool(service, found, check.answers)
+    return AnswerOutcome(found, check.errors, submitted=sending)
+
+
+def _to_pool(service: Service, respondent: Respondent, answers: dict[str, Answer]) -> None:
+    seal = pool_seal(service)
+    pooled = pool.Pooled(answers, respondent.role, respondent.province)
+    try:
+        with service.db.session() as session:
+            pool.add(session, seal, respondent.survey, pooled)
+    except BaseException:
+        with service.db.session() as session:  # not in: the invitee may send the answers again
+            withdraw(session, respondent.invitation_id)
+        raise
+    try:
+        with service.db.session() as session:
+            written = pool.write_batch(session, seal, respondent.survey, respondent.definition.min_group_size)
+        if written:
+            with service.db.session() as session:
+                pool.count_answered(session, respondent.survey.id)
+    except DBAPIError as exc:  # the answers are safe in the pool; the next response writes them
+        log.warning(
+            "survey pool not written now (%s); the next response or the close does", type(exc).__name__
+        )
+
+
+def pool_seal(service: Service) -> pool.Seal:
+    service.signer()  # MissingSecret when COMMS_SECRET_KEY is not set
+    return pool.Seal(service.config.secret_key or "")
+
+
+def write_closed_pools(service: Service, now: datetime) -> int:
+    """Write what the pools of closed anonymous rounds still hold; how many responses."""
+    return pool.write_closed(service.db, pool_seal(service), now)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -332,6 +333,9 @@ class SurveyInvitation(Base):
     submitted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Only in a round that is not anonymous: an exact time would link the answers to a person.
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # In the published results (response rates): set for a whole batch when the pool is written,
+    # so the results page moves in steps of at least min_group_size (comms/survey/pool.py).
+    counted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SurveyDraft(Base):
@@ -344,9 +348,23 @@ class SurveyDraft(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class SurveyPoolEntry(Base):
+    """An anonymous response waiting to be written (comms/survey/pool.py): sealed with a key
+    derived from COMMS_SECRET_KEY, so whoever reads the database cannot read it; no time, no
+    invitation, a random id. Deleted when its batch is written."""
+
+    __tablename__ = "survey_pool"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, uuid4 hex
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)  # nonce + AES-GCM of {answers, role, province}
+
+
 class SurveyResponse(Base):
     """One submitted response. In an anonymous round nothing here points to a person: a random
-    id (no sequence that follows the order of submission), no invitation, no time of day."""
+    id (no sequence that follows the order of submission), no invitation, no time of day; it
+    is written in a batch of at least min_group_size, in the order of the random ids, and its
+    role and province are "overig" unless at least min_group_size of its batch share them."""
 
     __tablename__ = "survey_responses"
 

@@ -6,7 +6,8 @@
     opens = 2026-12-01T09:00:00       # Europe/Amsterdam wall-clock time
     closes = 2026-12-22T17:00:00
     anonymous = true                  # optional, default true
-    min_group_size = 5                # optional, default 5: smaller groups are not shown apart
+    min_group_size = 5                # optional, default 5: smaller groups are not shown apart, and
+                                      # anonymous answers are written k or more at a time (≥ 2)
     [audience]
     roles = ["gedeputeerde", "statenlid"]   # required, comms.domain.ROLES (aliases such as "GS" too)
     provinces = []                    # optional, empty or absent = all twelve
@@ -298,6 +299,13 @@ def _load(file: TomlFile) -> SurveyDefinition | None:
     min_group_size = data.get("min_group_size", int, DEFAULT_MIN_GROUP_SIZE)
     if min_group_size is not None and min_group_size < 1:
         data.add(f"min_group_size must be 1 or more, not {min_group_size}", "min_group_size")
+    elif min_group_size == 1 and anonymous:
+        # k is also the batch in which anonymous answers are written (comms/survey/pool.py)
+        data.add(
+            "min_group_size must be 2 or more in an anonymous round: with 1, each answer would be "
+            "written alone and could be told apart",
+            "min_group_size",
+        )
     roles, provinces = _audience(data.table("audience", missing=_EXAMPLES["roles"]))
     reminders = _reminders(data.table("reminders"))
     questions = _questions(file, data)

@@ -53,11 +53,12 @@ def results_renderables(results: SurveyResults) -> list[Text | Table]:
     if results.answers_withheld:
         items.append(
             Text(
-                f"Answers withheld: {results.responded} response(s), fewer than the minimum of "
+                f"Answers withheld: {results.answered} response(s), fewer than the minimum of "
                 f"{results.min_group_size}; showing them could identify who gave them."
             )
         )
         return items
+    items.append(Text(_answered(results)))
     if results.previous_round:
         items.append(
             Text(f"Compared with the previous round, {results.previous_round}, where questions match.")
@@ -66,6 +67,13 @@ def results_renderables(results: SurveyResults) -> list[Text | Table]:
         items.append(_open_answers(question) if question.is_text else _question_table(question))
     items.extend(Text(f"warning: {problem}", style="yellow") for problem in results.problems)
     return items
+
+
+def _answered(results: SurveyResults) -> str:
+    line = f"Answers of {results.answered} respondent(s)"
+    if results.anonymous:
+        line += f"; new answers are added {results.min_group_size} or more at a time, never one by one"
+    return line + "."
 
 
 def _rates_table(results: SurveyResults) -> Table:

@@ -4,8 +4,9 @@ A personal link is a signed token (purpose SURVEY, subject = the contact's publi
 round) that expires when the round closes. `resolve` turns it into a `Respondent` or explains, as a
 value, why the form cannot be shown. `submit` stores a response exactly once: the invitation is
 marked with a conditional UPDATE whose row count decides, so two submissions racing each other
-cannot both pass. In an anonymous round the response carries no invitation and no time, and the
-invitation no time of submission either: completion is tracked, the answers cannot be linked.
+cannot both pass. In an anonymous round `submit` marks completion only (no time): the answers
+go to the pool (survey.pool) in a transaction of their own, and reach the responses table in
+batches, so no transaction, time or order links them to the invitation.
 """
 
 from __future__ import annotations
@@ -119,34 +120,47 @@ def save_draft(session: Session, respondent: Respondent, answers: dict[str, Answ
 
 
 def submit(session: Session, respondent: Respondent, answers: dict[str, Answer], now: datetime) -> bool:
-    """Store the response once (the answers checked with `check_answers(final=True)`).
+    """Mark the invitation answered, once (the answers checked with `check_answers(final=True)`).
 
-    False when the invitation was already submitted: then nothing is stored. The caller's
-    transaction holds the mark, the draft's removal and the response together.
+    False when the invitation was already submitted: then nothing is stored. In a round that is
+    not anonymous the response is stored in the same transaction, with its invitation and time.
+    In an anonymous round the caller puts the answers in the pool after this transaction has
+    committed (operations.surveys.answer), never in it.
     """
     anonymous = respondent.anonymous
     marked = session.execute(
         update(SurveyInvitation)
         .where(SurveyInvitation.id == respondent.invitation_id, SurveyInvitation.submitted.is_(False))
-        .values(submitted=True, submitted_at=None if anonymous else now)
+        .values(submitted=True, submitted_at=None if anonymous else now, counted=not anonymous)
         .execution_options(synchronize_session=False)
     )
     if rows_changed(marked) != 1:
         return False
     session.execute(delete(SurveyDraft).where(SurveyDraft.invitation_id == respondent.invitation_id))
-    session.add(
-        SurveyResponse(
-            id=uuid4().hex,  # random: no sequence that follows the order of submission
-            survey_id=respondent.survey.id,
-            role=respondent.role,
-            province=respondent.province,
-            invitation_id=None if anonymous else respondent.invitation_id,
-            submitted_at=None if anonymous else now,
-            answers=_json(answers),
+    if not anonymous:
+        session.add(
+            SurveyResponse(
+                id=uuid4().hex,
+                survey_id=respondent.survey.id,
+                role=respondent.role,
+                province=respondent.province,
+                invitation_id=respondent.invitation_id,
+                submitted_at=now,
+                answers=_json(answers),
+            )
         )
-    )
-    session.flush()
+        session.flush()
     return True
+
+
+def withdraw(session: Session, invitation_id: int) -> None:
+    """Undo a completion whose answers never reached the pool, so the invitee can send them again."""
+    session.execute(
+        update(SurveyInvitation)
+        .where(SurveyInvitation.id == invitation_id)
+        .values(submitted=False, counted=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _claims(signer: Signer, token: str, now: datetime) -> TokenClaims | TokenFailure:

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comms.domain import ROLES
@@ -149,7 +149,7 @@ class SurveyResults:
     closes_at: datetime
     min_group_size: int
     invited: int
-    responded: int  # invitees who submitted
+    responded: int  # invitees counted as having answered (in an anonymous round: per batch)
     by_role: tuple[GroupRate, ...]
     by_province: tuple[GroupRate, ...]
     definition: SurveyDefinition
@@ -157,6 +157,7 @@ class SurveyResults:
     responses: tuple[ResponseRow, ...] = ()  # for the export, in random order (by random id)
     previous_round: str | None = None
     problems: tuple[Problem, ...] = field(default=())
+    answered: int = 0  # responses written (an anonymous round's pool not yet among them)
 
     @property
     def rate(self) -> float | None:
@@ -165,7 +166,7 @@ class SurveyResults:
     @property
     def answers_withheld(self) -> bool:
         """Too few responses to show any answer without pointing at the people who gave them."""
-        return self.responded < self.min_group_size
+        return self.answered < self.min_group_size
 
     def question(self, id: str) -> QuestionResult | None:
         return next((q for q in self.questions if q.id == id), None)
@@ -184,13 +185,18 @@ def compute_results(
     definition = SurveyDefinition.from_json(survey.definition)
     minimum = min_group_size if min_group_size is not None else definition.min_group_size
     minimum = max(minimum, 1)
+    # `counted`, not `submitted`: in an anonymous round an answer is counted when its batch is
+    # written (comms/survey/pool.py), so the rates do not show each completion as it happens.
     invitations = session.execute(
-        select(SurveyInvitation.role, SurveyInvitation.province, SurveyInvitation.submitted).where(
-            SurveyInvitation.survey_id == survey.id
-        )
+        select(
+            SurveyInvitation.role, SurveyInvitation.province, SurveyInvitation.counted.label("submitted")
+        ).where(SurveyInvitation.survey_id == survey.id)
     ).all()
     invited = len(invitations)
     responded = sum(1 for row in invitations if row.submitted)
+    answered = session.scalar(
+        select(func.count()).select_from(SurveyResponse).where(SurveyResponse.survey_id == survey.id)
+    )
     results = SurveyResults(
         round=survey.round,
         name=survey.name,
@@ -204,6 +210,7 @@ def compute_results(
         by_role=group_rates(((_role_label(r.role), r.submitted) for r in invitations), minimum),
         by_province=group_rates(((r.province or NO_PROVINCE, r.submitted) for r in invitations), minimum),
         definition=definition,
+        answered=answered or 0,
     )
     if results.answers_withheld:
         return results
@@ -370,7 +377,7 @@ def compare_with_previous(session: Session, results: SurveyResults) -> SurveyRes
     if before_round is None:
         return results
     before = compute_results(session, before_round, compare=False)  # under that round's own minimum
-    if before.answers_withheld or before.responded < results.min_group_size:
+    if before.answers_withheld or before.answered < results.min_group_size:
         return replace(results, previous_round=before_round)
     questions = tuple(replace(q, previous=_comparison(q, before)) for q in results.questions)
     return replace(results, questions=questions, previous_round=before_round)

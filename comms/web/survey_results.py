@@ -56,7 +56,7 @@ async def survey_results_page(token: str, web: Context) -> Response:
             return web.pages.render("survey-results.html", _STATUS[claims], view=None, problem=claims)
         return web.pages.problem(_STATUS[claims], claims)
     round_ = claims.subject.removeprefix(RESULTS_SUBJECT_PREFIX)
-    view = await run_in_threadpool(_view, web, round_)
+    view = await run_in_threadpool(_view, web, round_, web.clock.now())
     if view is None:
         return web.pages.problem(404, "not-found")
     return web.pages.render(
@@ -89,9 +89,9 @@ def _claims(signer: Signer, token: str, now: datetime) -> TokenClaims | str:
     return claims
 
 
-def _view(web: WebContext, round_: str) -> ResultsView | None:
+def _view(web: WebContext, round_: str, now: datetime) -> ResultsView | None:
     try:
-        results = surveys.results(web.service, round_).results
+        results = surveys.results(web.service, round_, now=now).results
     except UnknownRound:
         return None
     # The SVGs are built from escaped text (charts.py): safe to place in the page as they are.

@@ -40,3 +40,66 @@ import pytest  # noqa: E402
 )
 def test_database_url_forms(given: str, expected: str) -> None:
     assert normalise_url(given) == expected
+
+
+def test_0009_rewrites_the_answers_of_anonymous_rounds_without_their_order_or_small_groups(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Responses stored before the pool: written again under new random ids, in their order, and
+    (role, province) only where min_group_size share it, else "overig"; named rounds untouched."""
+    import json
+
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    def upgrade(revision: str) -> None:
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    upgrade("0008")
+    rounds = {
+        1: (True, [("statenlid", "Utrecht")] * 2 + [("cdk", "Zeeland")] * 2),
+        2: (True, [("statenlid", "Utrecht")] * 3 + [("cdk", "Zeeland")]),
+        3: (False, [("cdk", "Zeeland")]),
+    }
+    with db.engine.begin() as connection:
+        for survey_id, (anonymous, groups) in rounds.items():
+            connection.execute(
+                text(
+                    "INSERT INTO surveys (id, round, name, title, anonymous, opens_at, closes_at, "
+                    "started_at, definition) VALUES (:id, :round, 'pamflet', 't', :anonymous, "
+                    "'2026-01-01', '2026-02-01', '2026-01-01', :definition)"
+                ),
+                {
+                    "id": survey_id,
+                    "round": f"r{survey_id}",
+                    "anonymous": anonymous,
+                    "definition": json.dumps({"min_group_size": 2}),
+                },
+            )
+            for number, (role, province) in enumerate(groups):
+                connection.execute(
+                    text(
+                        "INSERT INTO survey_responses (id, survey_id, role, province, answers) "
+                        "VALUES (:id, :s, :r, :p, '{}')"
+                    ),
+                    {"id": f"{survey_id}{number:031d}", "s": survey_id, "r": role, "p": province},
+                )
+    upgrade("head")
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT survey_id, id, role, province FROM survey_responses ORDER BY rowid")
+        ).all()
+    db.dispose()
+
+    labels = {s: sorted((r.role, r.province) for r in rows if r.survey_id == s) for s in rounds}
+    assert labels[1] == [("cdk", "Zeeland")] * 2 + [("statenlid", "Utrecht")] * 2
+    assert labels[2] == [("overig", "overig")] * 4  # the CdK alone would be named by "the rest"
+    assert labels[3] == [("cdk", "Zeeland")]  # not anonymous: as it was
+    for survey_id in (1, 2):
+        ids = [r.id for r in rows if r.survey_id == survey_id]
+        assert ids == sorted(ids) and not any(i.startswith(str(survey_id) + "0") for i in ids)

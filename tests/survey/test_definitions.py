@@ -199,6 +199,12 @@ def test_example_file_loads_without_problems() -> None:
         ("anonymous = true", "anonymus = true", "unknown key 'anonymus' (did you mean 'anonymous'?)", 6),
         ("anonymous = true", 'anonymous = "ja"', "anonymous must be true or false", 6),
         ("anonymous = true", "min_group_size = 0", "min_group_size must be 1 or more, not 0", 6),
+        (
+            "anonymous = true",
+            "min_group_size = 1",
+            "min_group_size must be 2 or more in an anonymous round",
+            6,
+        ),
         ("required = false", "verplicht = false", "question 4: unknown key 'verplicht'", 39),
         ("required = false", "requird = false", "unknown key 'requird' (did you mean 'required'?)", 39),
         ("required = false", 'required = "nee"', "question 4: required must be true or false", 39),

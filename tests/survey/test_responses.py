@@ -17,12 +17,14 @@ from sqlalchemy import func, select
 
 from comms.store.database import Database
 from comms.store.models import SurveyDraft, SurveyInvitation, SurveyResponse
+from comms.survey import pool as survey_pool
 from comms.survey.responses import Failure, Respondent, TokenFailure, resolve, save_draft, submit
 from comms.tokens import Purpose, Signer
 from tests.conftest import SECRET
 from tests.survey.seeding import CLOSES, DURING, OPENS, add_contact, pamflet, seed_round, survey_token
 
 SIGNER = Signer(SECRET)
+SEAL = survey_pool.Seal(SECRET)
 ANSWERS = {
     "bekendheid": 4,
     "besproken": "Meestal",
@@ -49,8 +51,24 @@ class Round:
         return found
 
     def submit(self, respondent: Respondent, answers: dict = ANSWERS, now: datetime = DURING) -> bool:  # type: ignore[type-arg]
+        """Submit; in an anonymous round put the answers in the pool (a transaction of its own) and
+        write the pool at once, as the round's close does (tests/survey/test_pool.py tests batches)."""
         with self.db.session() as session:
-            return submit(session, respondent, answers, now)
+            if not submit(session, respondent, answers, now):
+                return False
+        if respondent.anonymous:
+            with self.db.session() as session:
+                survey_pool.add(
+                    session,
+                    SEAL,
+                    respondent.survey,
+                    survey_pool.Pooled(answers, respondent.role, respondent.province),
+                )
+            with self.db.session() as session:
+                survey_pool.write_batch(
+                    session, SEAL, respondent.survey, respondent.definition.min_group_size, closing=True
+                )
+        return True
 
     def responses(self) -> list[SurveyResponse]:
         with self.db.session() as session:
@@ -199,7 +217,8 @@ def test_a_response_is_stored_once_and_the_draft_goes(anonymous_round: Round) ->
 
     (response,) = anonymous_round.responses()
     assert json.loads(response.answers) == ANSWERS
-    assert (response.role, response.province) == ("gedeputeerde", "Utrecht")
+    # alone in its batch: the only gedeputeerde and the only one from Utrecht (pool.batch_labels)
+    assert (response.role, response.province) == ("overig", "overig")
     assert response.survey_id == respondent.survey.id
     assert anonymous_round.drafts() == 0
     assert anonymous_round.invitation().submitted
@@ -255,13 +274,13 @@ def pool() -> Iterator[ThreadPoolExecutor]:
         yield executor
 
 
-def test_two_submissions_racing_store_one_response(anonymous_round: Round, pool: ThreadPoolExecutor) -> None:
+def test_two_submissions_racing_store_one_response(named_round: Round, pool: ThreadPoolExecutor) -> None:
     """Two sessions (threads), each with the invitation resolved and unsubmitted, submit at once: the
     conditional UPDATE lets exactly one through, on SQLite (a write lock) as on PostgreSQL (a row lock)."""
     both_resolved = threading.Barrier(2, timeout=30)
 
     def attempt(answer: int) -> bool:
-        with anonymous_round.db.session() as session:
+        with named_round.db.session() as session:
             respondent = resolve(session, SIGNER, survey_token(SIGNER, "anna"), DURING)
             assert isinstance(respondent, Respondent)
             both_resolved.wait()
@@ -270,18 +289,18 @@ def test_two_submissions_racing_store_one_response(anonymous_round: Round, pool:
     results = [future.result(timeout=60) for future in [pool.submit(attempt, 1), pool.submit(attempt, 5)]]
 
     assert sorted(results) == [False, True]
-    assert len(anonymous_round.responses()) == 1
-    assert anonymous_round.invitation().submitted
+    assert len(named_round.responses()) == 1
+    assert named_round.invitation().submitted
 
 
 def test_a_submission_waits_for_one_in_progress_and_then_is_refused(
-    anonymous_round: Round, pool: ThreadPoolExecutor
+    named_round: Round, pool: ThreadPoolExecutor
 ) -> None:
     """The first submission has marked the invitation but not committed; the second, in another
     session, cannot pass it: it waits for the lock and then finds the invitation submitted."""
-    first_tab, second_tab = anonymous_round.respondent(), anonymous_round.respondent()
-    with anonymous_round.db.session() as session:
+    first_tab, second_tab = named_round.respondent(), named_round.respondent()
+    with named_round.db.session() as session:
         assert submit(session, first_tab, ANSWERS, DURING)  # holds the lock until this block ends
-        second = pool.submit(anonymous_round.submit, second_tab)
+        second = pool.submit(named_round.submit, second_tab)
     assert second.result(timeout=60) is False
-    assert len(anonymous_round.responses()) == 1
+    assert len(named_round.responses()) == 1

@@ -127,14 +127,13 @@ def recipients(service: Service, key: str) -> dict[str, str]:
 
 
 def answer(service: Service, token: str, form: dict[str, list[str]], now: datetime) -> bool:
-    from comms.survey.definitions import check_answers
+    """As the form does: completion, then (anonymous) the pool in a transaction of its own."""
+    from comms.operations import surveys
 
-    with service.db.session() as session:
-        respondent = responses.resolve(session, service.signer(), token, now)
-        assert isinstance(respondent, responses.Respondent), respondent
-        checked = check_answers(respondent.definition, form, final=True)
-        assert not checked.has_errors, checked.errors
-        return responses.submit(session, respondent, checked.answers, now)
+    outcome = surveys.answer(service, token, form, True, now)
+    assert not isinstance(outcome, responses.TokenFailure), outcome
+    assert not outcome.errors, outcome.errors
+    return outcome.submitted
 
 
 def test_a_whole_round(service: Service) -> None:
@@ -221,6 +220,7 @@ def test_no_stored_answer_links_to_an_invitee_in_an_anonymous_round(service: Ser
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     for name, form in ANSWERS.items():
         answer(service, links[name], form, at(12, 3, 14))
+    SURVEYS.build_due(service, at(12, 23, 9))  # closed: the pool (3 < 2 × 5) is written
     with service.db.session() as session:
         contacts = session.scalars(select(Contact)).all()
         invitations = session.scalars(select(SurveyInvitation)).all()

@@ -8,8 +8,9 @@ from html.parser import HTMLParser
 
 from sqlalchemy import func, select
 
-from comms.store.models import SurveyDraft, SurveyInvitation, SurveyResponse
+from comms.store.models import SurveyDraft, SurveyInvitation, SurveyPoolEntry, SurveyResponse
 from comms.survey.definitions import SurveyDefinition
+from comms.survey.pool import Pooled, Seal
 from tests.survey.seeding import DURING, pamflet, seed_round, survey_token
 from tests.web.support import ANNA, BRAM, Site
 
@@ -25,13 +26,22 @@ class SurveyRound:
         return f"/enquete/{survey_token(self.site.service.signer(), contact[1])}"
 
     def counts(self) -> tuple[int, int, int]:
-        """(responses, drafts, submitted invitations)."""
+        """(responses: written, or waiting in an anonymous round's pool; drafts; submitted invitations)."""
         with self.site.service.db.session() as session:
             return (
-                session.scalar(select(func.count()).select_from(SurveyResponse)) or 0,
+                (session.scalar(select(func.count()).select_from(SurveyResponse)) or 0)
+                + (session.scalar(select(func.count()).select_from(SurveyPoolEntry)) or 0),
                 session.scalar(select(func.count()).select_from(SurveyDraft)) or 0,
                 session.scalar(select(func.count()).where(SurveyInvitation.submitted.is_(True))) or 0,
             )
+
+    def pooled(self) -> list[dict[str, object]]:
+        """The answers waiting in the pool, opened as the service opens them."""
+        seal = Seal(self.site.service.config.secret_key or "")
+        with self.site.service.db.session() as session:
+            sealed = session.scalars(select(SurveyPoolEntry.sealed)).all()
+        opened = [seal.open(s, self.definition.round) for s in sealed]
+        return [Pooled.from_bytes(o).answers for o in opened if o is not None]  # type: ignore[misc]
 
 
 def open_round(site: Site, **changes: object) -> SurveyRound:

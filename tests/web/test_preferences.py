@@ -285,6 +285,8 @@ def test_a_known_and_an_unknown_address_answer_in_the_same_time(
     make_site: SiteFactory, smtp_server: FakeSMTPServer
 ) -> None:
     site = make_site(smtp=smtp_server, preference_links_per_client=MANY)
+    # A relay that takes 50 ms to accept each mail: sent inside the request, that would show.
+    smtp_server.final_reply_delay = 0.05
     known = tuple((f"griffie{n}@provincie{n}.example.org", f"{n:016x}") for n in range(ROUNDS))
     seed_contacts(site.service, known)
     timings: dict[str, list[float]] = {"known": [], "unknown": []}
@@ -302,4 +304,4 @@ def test_a_known_and_an_unknown_address_answer_in_the_same_time(
     assert len(smtp_server.messages) == ROUNDS  # the known addresses did get their link
     medians = {label: statistics.median(t) * 1000 for label, t in timings.items()}
     print(f"median ms over {ROUNDS} each: {medians}")
-    assert abs(medians["known"] - medians["unknown"]) < max(2.0, 0.25 * medians["unknown"]), medians
+    assert abs(medians["known"] - medians["unknown"]) < max(3.0, 0.25 * medians["unknown"]), medians

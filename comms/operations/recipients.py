@@ -163,11 +163,11 @@ def mail_unsubscribe_notice(service: Service, email: str, kind: str, clock: Cloc
     notice = TeamNotice(
         f"U bent afgemeld voor {label}",
         [
-            f"Dit adres is op {date_and_time(now)} afgemeld voor {label} van het IPO,"
-            " met de afmeldlink uit een van onze e-mails.",
+            f"Dit adres is op {date_and_time(now)} afgemeld voor „{label}” van het IPO,"
+            " via de afmeldfunctie in een van onze e-mails.",
             "Heeft u dat zelf gedaan, dan hoeft u niets te doen. Kreeg iemand anders ons bericht"
             " van u doorgestuurd, dan kan die persoon de afmelding hebben gedaan.",
-            f"Wilt u {label} blijven ontvangen? Maak de afmelding dan ongedaan met de link"
+            f"Wilt u „{label}” blijven ontvangen? Maak de afmelding dan ongedaan met de link"
             " hieronder. De link werkt 30 dagen.",
         ],
         ("Afmelding ongedaan maken", f"{service.config.web_base_url}/afmelding-ongedaan/{token}"),

@@ -20,6 +20,8 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
+import limits as rate_limits
+
 from comms.domain import BODIES, PROVINCES, body_by_name, province_by_name
 from comms.problems import Problem, Severity
 from comms.tomlfile import TYPE_NAMES, Table, TomlFile, closest, is_a
@@ -239,6 +241,9 @@ class Config:
     serve: ServeConfig = field(default_factory=ServeConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
+    # [web]: how often /voorkeuren mails a link (see _Web)
+    preference_links_per_address: str = "3/hour;5/day"
+    preference_links_per_client: str = "20/hour;100/day"
 
     @property
     def base_dir(self) -> Path:
@@ -276,6 +281,10 @@ class _Database:
 @dataclass(frozen=True, slots=True)
 class _Web:
     base_url: str = ""
+    # How often /voorkeuren mails a preference link, in the `limits` library's notation
+    # ("3/hour;5/day"): per address asked for, and per client (IP address) asking.
+    preference_links_per_address: str = "3/hour;5/day"
+    preference_links_per_client: str = "20/hour;100/day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,13 +372,15 @@ def _build(path: Path, root: Table) -> Config | None:
     )
     if not isinstance(sender, Sender):
         return None  # a required key is missing or wrong: reported
-    _check_base_url(web, tables["web"] or Table(root.file, {}, "web"))
+    _check_web(web, tables["web"] or Table(root.file, {}, "web"))
     _check_globs(audience, tables["audience"] or Table(root.file, {}, "audience"))
     return Config(
         path=path,
         sender=sender,
         database_url=_database_url(database, tables["database"] or Table(root.file, {}, "database")),
         web_base_url=web.base_url.rstrip("/"),
+        preference_links_per_address=web.preference_links_per_address,
+        preference_links_per_client=web.preference_links_per_client,
         contacts=audience.contacts,
         segments_file=audience.segments,
         themes_file=paths.themes,
@@ -640,9 +651,15 @@ def _database_url(database: _Database, table: Table) -> str:
     return url
 
 
-def _check_base_url(web: _Web, table: Table) -> None:
+def _check_web(web: _Web, table: Table) -> None:
     if isinstance(table.data.get("base_url", ""), str) and not web.base_url.startswith("https://"):
         table.add(f"[web] base_url must be an https URL, got {web.base_url!r}", "base_url")
+    for key in ("preference_links_per_address", "preference_links_per_client"):
+        value = getattr(web, key)
+        try:
+            rate_limits.parse_many(value)
+        except ValueError:
+            table.add(f'[web] {key} must be rates such as "3/hour;5/day", not {value!r}', key)
 
 
 def _check_globs(audience: _Audience, table: Table) -> None:

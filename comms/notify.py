@@ -78,6 +78,7 @@ def send_notice(
         list_name="Meldingen van comms",
         list_id="comms-meldingen",
         base_url=config.web_base_url,
+        bulk=False,  # mail to one person about one thing: no list, no List-Unsubscribe
     )
     mailing = Mailing(identity, Rendered(notice.html(), notice.text()), signer, now)
     stamp = f"{now:%Y%m%dT%H%M%S}-{hashlib.sha256(notice.subject.encode()).hexdigest()[:8]}"

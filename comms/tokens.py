@@ -3,6 +3,8 @@
 A token binds a contact to one purpose and an expiry, signed with HMAC-SHA256
 under COMMS_SECRET_KEY. It is unguessable without the key and useless for any
 other purpose, so a forwarded unsubscribe link cannot open a preference centre.
+No page turns one token into another: the unsubscribe page mails a preference
+link to the contact's own address instead of showing one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Purpose(StrEnum):
     PREFERENCES = "p"
     PREVIEW = "v"  # the team's preview link in an approval request
     SURVEY = "s"  # an invitee's personal survey link: one per invitee and round
+    RESTORE = "r"  # undo of an unsubscribe from forward-safe mail, in the notice to the owner
 
 
 class InvalidToken(Rejected, ValueError):

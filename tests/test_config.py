@@ -204,6 +204,12 @@ SHAPES = [
         '[web]\nbase_url = "http://x.example.org"\n', 2, "base_url must be an https URL", id="http base url"
     ),
     pytest.param(
+        '[web]\nbase_url = "https://x.example.org"\npreference_links_per_address = "drie per uur"\n',
+        3,
+        'preference_links_per_address must be rates such as "3/hour;5/day"',
+        id="rate limit not in the limits notation",
+    ),
+    pytest.param(
         '[[sources]]\nname = "x"\nurl = "x.xml"\nformat = "json"\n',
         4,
         "format must be 'feed' or 'ical'",

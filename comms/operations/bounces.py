@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from comms.clock import Clock
+from comms.clock import Clock, FixedClock
 from comms.operations import recipients
 from comms.problems import Problem, ValidationFailed
 from comms.service import Service
@@ -140,7 +140,9 @@ def _unsubscribe(
     if email is None:
         return "unsubscribe request for a contact that no longer exists"
     already = recipients.is_unsubscribed(service, email, claims.scope)
-    recipients.unsubscribe(service, email, claims.scope, now)
+    if recipients.unsubscribe(service, email, claims.scope, now):
+        # The mailto is in a forwarded digest's headers too: the owner hears of it (and can undo).
+        recipients.mail_unsubscribe_notice(service, email, claims.scope, FixedClock(now))
     outcome.suppressed += not already
     outcome.read["unsubscribe"] += 1
     return None

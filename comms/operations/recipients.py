@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from comms import kinds
 from comms.clock import Clock
+from comms.dates import date_and_time
 from comms.editions.views import web_version
 from comms.kinds import UnknownKind
 from comms.notify import TeamNotice, send_notice
@@ -19,25 +20,40 @@ from comms.store.models import Contact
 from comms.tokens import Purpose
 from comms.track.preferences import PreferenceView, get_preferences
 from comms.track.preferences import save_preferences as store_preferences
-from comms.track.suppressions import UNSUBSCRIBED, is_suppressed, suppress
+from comms.track.suppressions import (
+    EVERY_KIND,
+    UNSUBSCRIBED,
+    blocks,
+    is_suppressed,
+    normalise_email,
+    suppress,
+    unsuppress,
+)
 from comms.track.webhook import apply_events
 
 __all__ = [
     "REQUESTED_LINK_LIFETIME",
+    "RESTORE_LINK_LIFETIME",
     "apply_sendgrid_events",
     "contact_email",
+    "is_forward_safe",
     "is_unsubscribed",
     "kind_label",
     "kind_labels",
     "mail_preferences_link",
+    "mail_unsubscribe_notice",
     "ping",
     "preferences",
+    "restore",
     "save_preferences",
     "unsubscribe",
     "web_version",
 ]
 
 REQUESTED_LINK_LIFETIME = timedelta(days=7)
+# The undo in the notice after an unsubscribe from forward-safe mail: long enough to notice a
+# missing weekly digest after a holiday, short enough that an old notice is no standing key.
+RESTORE_LINK_LIFETIME = timedelta(days=30)
 
 
 def kind_labels() -> dict[str, str]:
@@ -62,9 +78,26 @@ def is_unsubscribed(service: Service, email: str, kind: str) -> bool:
         return is_suppressed(session, email, kind)
 
 
-def unsubscribe(service: Service, email: str, kind: str, now: datetime) -> None:
+def unsubscribe(service: Service, email: str, kind: str, now: datetime) -> bool:
+    """Stop `kind` mail to the address; True when it was not stopped already."""
     with service.db.session() as session:
-        suppress(session, email, kind, UNSUBSCRIBED, now)
+        return suppress(session, email, kind, UNSUBSCRIBED, now)
+
+
+def restore(service: Service, email: str, kind: str) -> bool:
+    """Undo an unsubscribe from `kind` (that one kind, that one reason); True when it was undone.
+
+    A preference-centre choice, a suppression by hand, a bounce or a complaint stays.
+    """
+    with service.db.session() as session:
+        return unsuppress(session, email, kind, reasons={UNSUBSCRIBED}) > 0
+
+
+def is_forward_safe(kind: str) -> bool:
+    try:
+        return kinds.find(kind).forward_safe
+    except UnknownKind:
+        return False
 
 
 def preferences(service: Service, email: str) -> PreferenceView:
@@ -79,17 +112,21 @@ def save_preferences(
         return store_preferences(session, email, wanted, themes, now, kinds.all_keys())
 
 
-def mail_preferences_link(service: Service, email: str, clock: Clock) -> None:
-    """Mail a personal preference link to the address, if it belongs to a contact."""
+def mail_preferences_link(service: Service, email: str, clock: Clock, scope: str | None = None) -> None:
+    """Mail a personal preference link to the address, if it belongs to a contact.
+
+    `scope`: the kind the link was asked for from (the unsubscribe page's); by default the
+    forward-safe kind, whose mail carries the general /voorkeuren link.
+    """
     address = email.strip().lower()
     if len(address) > 320 or any(c in address for c in "\r\n"):
         return
-    public_id = _public_id(service, address)
+    public_id = _mailable_public_id(service, address)
     if public_id is None:
         return
     signer = service.signer()
     expires = clock.now() + REQUESTED_LINK_LIFETIME
-    token = signer.sign(Purpose.PREFERENCES, public_id, _requested_link_scope(), expires)
+    token = signer.sign(Purpose.PREFERENCES, public_id, scope or _requested_link_scope(), expires)
     notice = TeamNotice(
         "Uw voorkeuren bij het IPO",
         [
@@ -107,10 +144,46 @@ def _requested_link_scope() -> str:
     return next((k.key for k in kinds.every() if k.forward_safe), kinds.all_keys()[0])
 
 
-def _public_id(service: Service, address: str) -> str | None:
+def mail_unsubscribe_notice(service: Service, email: str, kind: str, clock: Clock) -> bool:
+    """After an unsubscribe from forward-safe mail: tell the owner, with a one-click undo.
+
+    The List-Unsubscribe header of a forwarded digest still holds the owner's link, so anyone
+    who reads it can unsubscribe them; this notice means that never happens unnoticed. True
+    when a notice went out (only for forward-safe kinds, and never to a bounced address).
+    """
+    if not is_forward_safe(kind):
+        return False
+    public_id = _mailable_public_id(service, normalise_email(email))
+    if public_id is None:
+        return False
+    now = clock.now()
+    signer = service.signer()
+    token = signer.sign(Purpose.RESTORE, public_id, kind, now + RESTORE_LINK_LIFETIME)
+    label = kind_label(kind)
+    notice = TeamNotice(
+        f"U bent afgemeld voor {label}",
+        [
+            f"Dit adres is op {date_and_time(now)} afgemeld voor „{label}” van het IPO,"
+            " via de afmeldfunctie in een van onze e-mails.",
+            "Heeft u dat zelf gedaan, dan hoeft u niets te doen. Kreeg iemand anders ons bericht"
+            " van u doorgestuurd, dan kan die persoon de afmelding hebben gedaan.",
+            f"Wilt u „{label}” blijven ontvangen? Maak de afmelding dan ongedaan met de link"
+            " hieronder. De link werkt 30 dagen.",
+        ],
+        ("Afmelding ongedaan maken", f"{service.config.web_base_url}/afmelding-ongedaan/{token}"),
+    )
+    return send_notice(service.config, signer, notice, (normalise_email(email),), clock) > 0
+
+
+def _mailable_public_id(service: Service, address: str) -> str | None:
+    """The contact's public id, unless the address bounced or complained (then no mail at all)."""
     with service.db.session() as session:
         contact = session.scalars(select(Contact).where(Contact.email == address)).first()
-        return contact.public_id if contact else None
+        if contact is None:
+            return None
+        if any(b.scope == EVERY_KIND and b.is_permanent for b in blocks(session, address)):
+            return None
+        return contact.public_id
 
 
 def apply_sendgrid_events(service: Service, events: list[Any], now: datetime) -> dict[str, int]:

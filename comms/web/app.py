@@ -8,7 +8,9 @@ security headers and the error pages. Pages are rendered on the server from temp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -18,9 +20,12 @@ from starlette.types import Scope
 from comms.clock import Clock, SystemClock
 from comms.service import Service
 from comms.web import editions, health, preferences, survey, survey_results, unsubscribe, webhook
+from comms.web.background import MailQueue
+from comms.web.bodies import BodyLimit, body_limit
 from comms.web.context import WebContext
 from comms.web.pages import Pages
 from comms.web.security import SecurityHeaders
+from comms.web.throttle import LinkRequestLimits
 from comms.web.webhook import json_error
 
 ROUTERS = (unsubscribe, preferences, editions, webhook, health, survey, survey_results)
@@ -31,8 +36,23 @@ def create_app(
 ) -> FastAPI:
     """The app; `health` adds the process's own state to /healthz (the scheduler's role)."""
     # No COMMS_SECRET_KEY: fail at start, not on the first click.
-    context = WebContext(service, clock or SystemClock(), service.signer(), Pages(service), health)
-    app = FastAPI(title="comms", docs_url=None, redoc_url=None, openapi_url=None)
+    config = service.config
+    limits = LinkRequestLimits(
+        config.preference_links_per_address,
+        config.preference_links_per_client,
+        os.urandom(32),  # the counts live in memory only: a key of this process suffices
+    )
+    mail = MailQueue()
+    context = WebContext(
+        service, clock or SystemClock(), service.signer(), Pages(service), mail, limits, health
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        mail.close()  # the mails already asked for go out before the process ends
+
+    app = FastAPI(title="comms", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.context = context
 
     def server_error(scope: Scope) -> Response:
@@ -40,7 +60,15 @@ def create_app(
             return json_error(500, "internal error; retry later")  # SendGrid retries a 5xx
         return context.pages.problem(500, "server-error")
 
-    app.add_middleware(SecurityHeaders, on_error=server_error)
+    def too_large(scope: Scope) -> Response:
+        if str(scope.get("path", "")).startswith("/webhooks/"):
+            return json_error(413, f"body larger than {body_limit(scope['path'])} bytes")
+        return context.pages.problem(413, "too-large")
+
+    app.add_middleware(BodyLimit, too_large=too_large)
+    # Outermost, so the 413 and every error page carry the headers too.
+    hsts = config.web_base_url.startswith("https://")
+    app.add_middleware(SecurityHeaders, on_error=server_error, hsts=hsts)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

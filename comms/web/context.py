@@ -18,7 +18,9 @@ from comms.clock import Clock
 from comms.operations import recipients
 from comms.service import Service
 from comms.tokens import InvalidToken, Purpose, Signer, TokenClaims
+from comms.web.background import MailQueue
 from comms.web.pages import Pages
+from comms.web.throttle import LinkRequestLimits
 
 # Signer.verify's reasons → (HTTP status, the problem the page explains).
 TOKEN_FAILURES = {
@@ -35,6 +37,8 @@ class WebContext:
     clock: Clock
     signer: Signer
     pages: Pages
+    mail: MailQueue  # mail sent after the response
+    limits: LinkRequestLimits  # how often a preference link may be mailed
     health: Callable[[], dict[str, str]] | None = None  # the process's own state for /healthz
 
     def verify(self, token: str, purpose: Purpose) -> TokenClaims | str:

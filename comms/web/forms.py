@@ -1,4 +1,8 @@
-"""Reading posted forms, bounded: every value of each field, or None when it is not a form."""
+"""Reading posted forms: every value of each field, or None when it is not a form.
+
+Bodies are capped before they get here (`bodies.BodyLimit`), and every route checks its link's
+token before it reads one.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,15 @@ async def read_form(request: Request) -> Mapping[str, list[str]] | None:
     for key, value in parse_qsl(body.decode("latin-1")):
         posted.setdefault(key, []).append(value)
     return posted
+
+
+def has_marker(form: Mapping[str, list[str]] | None, name: str) -> bool:
+    """Whether a posted form is one of our own: each carries a hidden `formulier` field.
+
+    An empty body, a JSON post or a form of another page changes nothing (400), so nothing
+    is ever saved from a post that merely lacks its fields.
+    """
+    return form is not None and form.get("formulier") == [name]
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:

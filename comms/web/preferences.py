@@ -1,7 +1,14 @@
 """/voorkeuren: which mailing kinds an address gets, and which themes; kept by address, so a
-re-import of the contacts never undoes them."""
+re-import of the contacts never undoes them.
+
+Asking for a link (POST /voorkeuren) answers the same, in the same time, for a known and an
+unknown address: the mail goes out after the response (`MailQueue`). It is limited per client
+and per address asked for (`LinkRequestLimits`), so the form cannot bury an inbox in mail.
+"""
 
 from __future__ import annotations
+
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -12,7 +19,7 @@ from comms.operations import recipients
 from comms.tokens import Purpose
 from comms.track.preferences import THEME_IDS, PreferenceView
 from comms.web.context import Context, Link, WebContext
-from comms.web.forms import read_form
+from comms.web.forms import has_marker, read_form
 
 router = APIRouter()
 
@@ -25,12 +32,22 @@ async def preferences_request_page(web: Context) -> Response:
 
 @router.post("/voorkeuren")
 async def preferences_request(request: Request, web: Context) -> Response:
+    client = request.client.host if request.client else "-"  # uvicorn's proxy_headers: see README
+    if not web.limits.client_may_ask(client):  # before the body is read
+        response = web.pages.problem(429, "too-often")
+        response.headers["Retry-After"] = str(web.limits.retry_after(client))
+        return response
     form = await read_form(request)
-    if form is None or not form.get("email"):
-        return web.pages.problem(400, "incomplete-preferences")
-    await run_in_threadpool(recipients.mail_preferences_link, web.service, form["email"][0], web.clock)
-    # The same answer whether or not the address is known: nobody learns who is on a list.
-    return web.pages.render("preferences-request.html", sent=True)
+    email = form.get("email", [""])[0].strip() if form else ""
+    if not email:
+        return web.pages.problem(400, "incomplete-request")
+    # The same answer, in the same time, whether or not the address is known or had its
+    # links already: nobody learns who is on a list, and nobody can bury an inbox in mail.
+    response = web.pages.render("preferences-request.html", sent=True)
+    if web.limits.address_may_get(email):
+        job = partial(recipients.mail_preferences_link, web.service, email, web.clock)
+        response.background = web.mail.after_response(job)
+    return response
 
 
 @router.get("/voorkeuren/{token}")
@@ -48,7 +65,7 @@ async def save_preferences(token: str, request: Request, web: Context) -> Respon
     if isinstance(link, Response):
         return link
     form = await read_form(request)
-    if form is None:
+    if form is None or not has_marker(form, "voorkeuren"):  # an empty post must not unsubscribe
         return web.pages.problem(400, "incomplete-preferences")
     # Only known values count: a hand-made form cannot invent kinds or themes.
     known = recipients.kind_labels()

@@ -1,7 +1,7 @@
 """Security headers on every response, whatever route or error produced it.
 
 Tokens travel in the URL, so every response says `Referrer-Policy: no-referrer` and is not
-stored by caches unless it is public.
+stored by caches unless it is public. With an https base URL, every response carries HSTS.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ UNLESS_SET = {
     "Cache-Control": "no-store",  # token pages, webhook answers; public pages say otherwise
 }
 PUBLIC_CACHE = "public, max-age=300"
+# When the pages are served over https ([web] base_url): browsers use https only for a year.
+# No includeSubDomains and no preload: the other hosts of the province's domain are not ours
+# to force onto https, and preload cannot be taken back quickly.
+HSTS = "max-age=31536000"
 
 
 class SecurityHeaders:
@@ -41,9 +45,10 @@ class SecurityHeaders:
     to be logged: Starlette's outermost error handler would answer past this middleware.
     """
 
-    def __init__(self, app: ASGIApp, on_error: Callable[[Scope], Response] | None = None):
+    def __init__(self, app: ASGIApp, on_error: Callable[[Scope], Response] | None = None, hsts: bool = False):
         self.app = app
         self.on_error = on_error
+        self.always = ALWAYS | ({"Strict-Transport-Security": HSTS} if hsts else {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +61,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 started = True
                 headers = MutableHeaders(scope=message)
-                for name, value in ALWAYS.items():
+                for name, value in self.always.items():
                     headers[name] = value
                 for name, value in UNLESS_SET.items():
                     headers.setdefault(name, value)

@@ -88,6 +88,9 @@ async def survey_form(token: str, web: Context) -> Response:
 
 @router.post("/enquete/{token}")
 async def survey_answers(token: str, request: Request, web: Context) -> Response:
+    found = await run_in_threadpool(surveys.respondent, web.service, token, web.clock.now())
+    if isinstance(found, TokenFailure):  # a link that does not work: its body is never read
+        return _refused(web.pages, found)
     form = await read_form(request)
     if form is None:
         return _explain(web.pages, 400, "incomplete")

@@ -21,9 +21,11 @@ from comms.clock import FixedClock
 from comms.config import load_config
 from comms.deliver.transports import make_transport
 from comms.editions import delivery, proofs
-from comms.operations.bounces import read_bounce_mailbox
-from comms.store.models import Suppression
+from comms.operations.bounces import MailboxOutcome, apply_report, read_bounce_mailbox
+from comms.store.models import Contact, Suppression
+from comms.tokens import Purpose
 from comms.track.mailbox import HANDLED, UNREADABLE, BounceMailbox, MailboxUnavailable
+from comms.track.reports import IncomingReport
 from comms.track.suppressions import EVERY_KIND, HARD_BOUNCE, SPAM_REPORT, UNSUBSCRIBED
 from comms.track.verp import ReturnPaths
 from tests.conftest import SECRET
@@ -303,3 +305,29 @@ def test_a_test_copy_has_no_return_path_that_could_name_a_ledger_row(
 
     [copy] = smtp_server.messages
     assert copy.mail_from == "nieuwsbrief@ipo.example.org"  # the sender: its ids are not ledger rows
+
+
+@pytest.mark.parametrize(("kind", "told"), [("agenda-digest", True), ("newsletter", False)])
+def test_a_mailto_unsubscribe_from_forward_safe_mail_is_told_to_the_owner_once(
+    approved_edition: EditionFactory, smtp_server: FakeSMTPServer, kind: str, told: bool
+) -> None:
+    smtp = f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\nsecurity = "none"\n'
+    edition = approved_edition(2, smtp, 'transport = "smtp"')
+    service = edition.service
+    with service.db.session() as session:
+        contact = session.query(Contact).order_by(Contact.id).first()
+        assert contact is not None
+        email, public_id = contact.email, contact.public_id
+    # The mailto of a forwarded digest's List-Unsubscribe, sent by whoever read its headers.
+    token = service.signer().sign(Purpose.UNSUBSCRIBE, public_id, kind, NOW + timedelta(days=400))
+    outcome = MailboxOutcome()
+
+    for key in ("first", "again"):  # a second request finds her unsubscribed: no second notice
+        assert apply_report(service, IncomingReport("unsubscribe", key, token=token), NOW, outcome) is None
+
+    assert suppressions(edition) == {(email, kind, UNSUBSCRIBED)}
+    assert [m.rcpt_tos for m in smtp_server.messages] == ([(email,)] if told else [])
+    if told:
+        notice = smtp_server.messages[0].message
+        assert notice["Subject"] == "U bent afgemeld voor Wekelijks agendaoverzicht voor griffies"
+        assert "/afmelding-ongedaan/" in notice.get_body(("plain",)).get_content()

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from comms.clock import FixedClock
 from comms.config import load_config
 from comms.service import Service
 from comms.web import create_app
+from tests.fakes.smtp import FakeSMTPServer
 from tests.web.support import (
     ASM_GROUPS,
     NOW,
@@ -50,17 +52,25 @@ def make_site(project: Path, webhook_key: ec.EllipticCurvePrivateKey) -> Iterato
 
     with ExitStack() as running:  # servers and clients, closed in reverse order
 
-        def make(webhook: bool = True) -> Site:
+        def make(webhook: bool = True, smtp: FakeSMTPServer | None = None, **changes: Any) -> Site:
+            """`smtp`: mail goes to that SMTP fake; `changes`: other Config fields."""
             settings = (
                 config.sendgrid if webhook else dataclasses.replace(config.sendgrid, webhook_public_key=None)
             )
-            site_service = Service(dataclasses.replace(config, sendgrid=settings), service.db)
+            if smtp is not None:
+                changes["delivery"] = dataclasses.replace(config.delivery, transport="smtp")
+                changes["smtp"] = dataclasses.replace(
+                    config.smtp, host=smtp.host, port=smtp.port, security="none"
+                )
+            site_service = Service(dataclasses.replace(config, sendgrid=settings, **changes), service.db)
             clock = FixedClock(NOW)
-            base_url = running.enter_context(serve(create_app(site_service, clock)))
+            app = create_app(site_service, clock)
+            running.callback(app.state.context.mail.close)
+            base_url = running.enter_context(serve(app))
             client = running.enter_context(
                 httpx.Client(base_url=base_url, event_hooks={"response": [check_response]}, timeout=10)
             )
-            return Site(site_service, clock, client, webhook_key)
+            return Site(site_service, clock, client, webhook_key, app.state.context)
 
         yield make
     service.db.dispose()

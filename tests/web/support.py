@@ -8,6 +8,8 @@ absence of cookies (`check_response`), so each test also guards those rules for 
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 import threading
 import time
@@ -15,7 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from email.message import EmailMessage
+from typing import Any, cast
 
 import httpx
 import uvicorn
@@ -29,6 +32,7 @@ from comms.config import Config
 from comms.service import Service
 from comms.store.models import Contact, Edition, EditionStatus, Message, MessageStatus
 from comms.tokens import Purpose
+from comms.web.context import WebContext
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 LINK_LIFETIME = timedelta(days=400)
@@ -68,6 +72,7 @@ def check_response(response: httpx.Response) -> None:
     ):
         assert directive in csp, (path, csp)
     assert "script-src" not in csp, path
+    assert headers["strict-transport-security"] == "max-age=31536000", path  # base_url is https
     if not path.startswith(("/nieuwsbrief/", "/static/")) or response.status_code != 200:
         assert headers["cache-control"] == "no-store", path
 
@@ -98,10 +103,15 @@ class Site:
     clock: FixedClock
     client: httpx.Client
     webhook_key: ec.EllipticCurvePrivateKey
+    web: WebContext  # the app's own: its mail queue and rate limits
 
     @property
     def config(self) -> Config:
         return self.service.config
+
+    def drain(self) -> None:
+        """Wait for the mail the pages queued after their responses."""
+        assert self.web.mail.drain(), "mail still queued after 30 s"
 
     def token(
         self,
@@ -137,9 +147,9 @@ class Site:
         )
 
 
-def seed_contacts(service: Service) -> None:
+def seed_contacts(service: Service, contacts: tuple[tuple[str, str], ...] = CONTACTS) -> None:
     with service.db.session() as session:
-        for email, public_id in CONTACTS:
+        for email, public_id in contacts:
             session.add(
                 Contact(
                     public_id=public_id,
@@ -183,3 +193,19 @@ def seed_ledger(service: Service, key: str = EDITION_KEY, html: str | None = Non
 
 
 SiteFactory = Callable[..., Site]
+
+
+def notices(site: Site) -> list[EmailMessage]:
+    """The service mails (preference links, notices) the outbox holds, oldest first."""
+    folder = site.config.resolve(site.config.delivery.outbox_dir) / "meldingen" / "messages"
+    files = sorted(folder.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns) if folder.is_dir() else []
+    return [
+        cast(EmailMessage, email.message_from_bytes(f.read_bytes(), policy=email.policy.default))
+        for f in files
+    ]
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())

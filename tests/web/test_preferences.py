@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import statistics
+import time
 from datetime import timedelta
 from html.parser import HTMLParser
 
+import httpx
 import pytest
 
 from comms import kinds
@@ -15,10 +19,12 @@ from comms.store.models import Contact
 from comms.tokens import Purpose
 from comms.track.preferences import get_preferences
 from comms.track.suppressions import HARD_BOUNCE, SPAM_REPORT, list_suppressions, suppress
-from tests.web.support import ANNA, BRAM, NOW, Site
+from tests.fakes.smtp import FakeSMTPServer
+from tests.web.support import ANNA, BRAM, NOW, Site, SiteFactory, notices, seed_contacts
 
 ALL_KINDS = sorted(kinds.all_keys())
 ALL_THEMES = [t.id for t in THEMES]
+ROUNDS = 30  # requests per kind of address in the timing test
 
 
 class Form(HTMLParser):
@@ -66,7 +72,8 @@ def page(site: Site, contact: tuple[str, str] = ANNA) -> Form:
 
 def save(site: Site, kinds: list[str], themes: list[str], contact: tuple[str, str] = ANNA) -> str:
     response = site.client.post(
-        f"/voorkeuren/{site.token(Purpose.PREFERENCES, contact)}", data={"kind": kinds, "theme": themes}
+        f"/voorkeuren/{site.token(Purpose.PREFERENCES, contact)}",
+        data={"formulier": "voorkeuren", "kind": kinds, "theme": themes},
     )
     assert response.status_code == 200
     return response.text
@@ -185,3 +192,116 @@ def test_a_wrong_token_changes_nothing(
     assert response.status_code == status
     with site.service.db.session() as session:
         assert list_suppressions(session) == []
+
+
+# -- posts that are not the form ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param({}, id="empty"),
+        pytest.param({"headers": {"Content-Type": "application/x-www-form-urlencoded"}}, id="empty-form"),
+        pytest.param({"json": {"formulier": "voorkeuren", "kind": []}}, id="json"),
+        pytest.param({"data": {"kind": ["newsletter"]}}, id="without-its-marker"),
+        pytest.param({"data": {"formulier": "voorkeurenlink"}}, id="another-form"),
+        pytest.param({"files": {"kind": (None, "newsletter")}}, id="multipart-without-marker"),
+        pytest.param({"content": b"\xff\xfe\x00", "headers": {"Content-Type": "text/plain"}}, id="bytes"),
+    ],
+)
+def test_a_post_that_is_not_the_form_changes_nothing_and_gets_400(site: Site, send: dict) -> None:
+    save(site, ["newsletter", "survey"], ["landelijk-gebied"])
+
+    response = site.client.post(f"/voorkeuren/{site.token(Purpose.PREFERENCES)}", **send)
+
+    assert response.status_code == 400
+    assert "<h1>Uw voorkeuren zijn niet opgeslagen</h1>" in response.text
+    form = page(site)
+    assert form.checked("kind") == {"newsletter", "survey"}
+    assert form.checked("theme") == {"landelijk-gebied"}
+
+
+def test_the_form_with_nothing_ticked_is_a_choice_and_is_saved(site: Site) -> None:
+    save(site, [], [])
+
+    assert page(site).checked("kind") == set()
+
+
+# -- asking for a link: limits and timing ------------------------------------------------------
+
+ASK = "/voorkeuren"
+MANY = "1000/hour"
+
+
+def ask(site: Site, address: str, client: httpx.Client | None = None) -> httpx.Response:
+    return (client or site.client).post(ASK, data={"email": address})
+
+
+def test_one_address_gets_at_most_three_links_an_hour_whatever_is_posted(
+    make_site: SiteFactory, smtp_server: FakeSMTPServer
+) -> None:
+    site = make_site(smtp=smtp_server, preference_links_per_client=MANY)
+
+    answers = [ask(site, f"  {ANNA[0].upper()} " if n % 2 else ANNA[0]) for n in range(50)]
+    unknown = ask(site, "niemand@utrecht.example.org")
+
+    assert {(a.status_code, a.text) for a in answers} == {(200, unknown.text)}  # all the same answer
+    site.drain()
+    assert [m.rcpt_tos for m in smtp_server.messages] == [(ANNA[0],)] * 3
+    ask(site, BRAM[0])  # another address is counted on its own
+    site.drain()
+    assert len(smtp_server.messages) == 4
+
+
+def test_one_client_may_ask_twenty_times_an_hour_then_gets_429(
+    make_site: SiteFactory, smtp_server: FakeSMTPServer
+) -> None:
+    site = make_site(smtp=smtp_server)
+
+    answers = [ask(site, f"iemand{n}@example.org").status_code for n in range(20)]
+    refused = ask(site, ANNA[0])
+
+    assert answers == [200] * 20
+    assert refused.status_code == 429
+    assert "<h1>Te veel verzoeken</h1>" in refused.text
+    assert 3500 <= int(refused.headers["retry-after"]) <= 3601
+    base = str(site.client.base_url)
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), base_url=base) as other:
+        assert ask(site, ANNA[0], other).status_code == 200  # another client is counted apart
+    site.drain()
+    assert [m.rcpt_tos for m in smtp_server.messages] == [(ANNA[0],)]  # the refused ask sent nothing
+
+
+@pytest.mark.parametrize("send", [{}, {"data": {"email": ""}}, {"data": {"mail": ANNA[0]}}])
+def test_an_ask_without_an_address_gets_400_and_sends_nothing(site: Site, send: dict) -> None:
+    response = site.client.post(ASK, **send)
+
+    assert response.status_code == 400
+    site.drain()
+    assert notices(site) == []
+
+
+def test_a_known_and_an_unknown_address_answer_in_the_same_time(
+    make_site: SiteFactory, smtp_server: FakeSMTPServer
+) -> None:
+    site = make_site(smtp=smtp_server, preference_links_per_client=MANY)
+    # A relay that takes 50 ms to accept each mail: sent inside the request, that would show.
+    smtp_server.final_reply_delay = 0.05
+    known = tuple((f"griffie{n}@provincie{n}.example.org", f"{n:016x}") for n in range(ROUNDS))
+    seed_contacts(site.service, known)
+    timings: dict[str, list[float]] = {"known": [], "unknown": []}
+
+    order = random.Random(12)
+    for n in range(ROUNDS):  # mixed, so both meet the mail being sent in the background alike
+        pair = [("known", known[n][0]), ("unknown", f"niemand{n}@provincie{n}.example.org")]
+        order.shuffle(pair)
+        for label, address in pair:
+            started = time.perf_counter()
+            assert ask(site, address).status_code == 200
+            timings[label].append(time.perf_counter() - started)
+
+    site.drain()
+    assert len(smtp_server.messages) == ROUNDS  # the known addresses did get their link
+    medians = {label: statistics.median(t) * 1000 for label, t in timings.items()}
+    print(f"median ms over {ROUNDS} each: {medians}")
+    assert abs(medians["known"] - medians["unknown"]) < max(3.0, 0.25 * medians["unknown"]), medians

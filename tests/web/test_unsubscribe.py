@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import timedelta
+from email.message import EmailMessage
 
 import pytest
 
 from comms.tokens import Purpose, Signer
 from comms.track.suppressions import HARD_BOUNCE, list_suppressions, suppress
-from tests.web.support import ANNA, BRAM, EDITION_KEY, NOW, Site, seed_ledger
+from tests.fakes.smtp import FakeSMTPServer
+from tests.web.support import (
+    ANNA,
+    BRAM,
+    EDITION_KEY,
+    NOW,
+    Site,
+    SiteFactory,
+    notices,
+    seed_ledger,
+    text_of,
+)
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+ASK_LINK = {"formulier": "voorkeurenlink"}
 
 
 def suppressions(site: Site) -> set[tuple[str, str, str]]:
@@ -42,14 +56,48 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(site: Site) -> None:
     assert suppressions(site) == set()
 
 
-def test_the_confirmation_page_links_to_the_preference_centre_of_the_same_contact(site: Site) -> None:
-    page = site.client.get(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope='survey')}").text
+def test_the_unsubscribe_page_mints_no_preference_link_but_mails_one_to_the_contact(site: Site) -> None:
+    token = site.token(Purpose.UNSUBSCRIBE, scope="survey")
+    pages = [site.client.get(f"/afmelden/{token}").text]
+    pages.append(site.client.post(f"/afmelden/{token}", data=ONE_CLICK).text)
+    for page in pages:  # whoever holds a (forwarded) unsubscribe link gets no preference centre
+        assert "/voorkeuren/" not in page
+        assert f'<form method="post" action="/afmelden/{token}/voorkeuren">' in page
+    site.drain()
+    assert notices(site) == []
 
-    token = page.split('href="/voorkeuren/')[1].split('"')[0]
-    claims = site.service.signer().verify(token, Purpose.PREFERENCES, NOW)
-    assert (claims.subject, claims.scope) == (ANNA[1], "survey")
-    assert claims.expires_at == NOW + timedelta(days=400)
-    assert site.client.get(f"/voorkeuren/{token}").status_code == 200
+    response = site.client.post(f"/afmelden/{token}/voorkeuren", data=ASK_LINK)
+
+    assert response.status_code == 200
+    assert "a…@utrecht.example.org met een\n      persoonlijke link" in response.text
+    assert "/voorkeuren/" not in response.text
+    site.drain()
+    [mail] = notices(site)
+    assert mail["To"] == ANNA[0]
+    assert "List-Unsubscribe" not in mail
+    found = re.search(r"https://comms\.ipo\.example\.org/voorkeuren/(\S+)", text_of(mail))
+    assert found is not None
+    claims = site.service.signer().verify(found.group(1), Purpose.PREFERENCES, NOW)
+    assert (claims.subject, claims.scope, claims.expires_at) == (ANNA[1], "survey", NOW + timedelta(days=7))
+    assert site.client.get(f"/voorkeuren/{found.group(1)}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param({}, id="empty"),
+        pytest.param({"data": {"anders": "iets"}}, id="another-form"),
+        pytest.param({"json": {"formulier": "voorkeurenlink"}}, id="json"),
+    ],
+)
+def test_asking_for_a_preference_link_without_the_form_sends_nothing(site: Site, send: dict) -> None:
+    response = site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}/voorkeuren", **send)
+
+    assert response.status_code == 400
+    assert "Uw verzoek is niet verwerkt" in response.text
+    site.drain()
+    assert notices(site) == []
+    assert suppressions(site) == set()
 
 
 @pytest.mark.parametrize(
@@ -80,7 +128,7 @@ def test_one_click_is_idempotent_and_answers_without_redirect(site: Site) -> Non
         (row,) = list_suppressions(session)
         assert row.created_at == NOW  # the first unsubscribe is the one on record
     assert "afgemeld" in site.client.get(url).text  # the page now says so, and offers no button
-    assert "<button" not in site.client.get(url).text
+    assert "Afmelden</button>" not in site.client.get(url).text
 
 
 def test_the_scope_comes_from_the_token(site: Site) -> None:
@@ -237,3 +285,127 @@ def test_an_internal_error_gets_a_dutch_page_with_the_security_headers(
     assert "<h1>Er ging iets mis</h1>" in response.text
     assert "database on fire" not in response.text
     assert suppressions(site) == set()
+
+
+# -- forward-safe mail: the owner is told, and can undo it -------------------------------------
+
+DIGEST = "agenda-digest"  # forward-safe: its List-Unsubscribe travels with every forward
+UNDO = {"formulier": "ongedaan"}
+
+
+def undo_path(message: EmailMessage) -> str:
+    found = re.search(r"https://comms\.ipo\.example\.org(/afmelding-ongedaan/\S+)", text_of(message))
+    assert found is not None, text_of(message)
+    return found.group(1)
+
+
+def test_an_unsubscribe_from_forward_safe_mail_is_told_to_the_owner_who_can_undo_it(
+    make_site: SiteFactory, smtp_server: FakeSMTPServer
+) -> None:
+    site = make_site(smtp=smtp_server)
+    with site.service.db.session() as session:  # choices of her own, which the undo must keep
+        suppress(session, ANNA[0], "newsletter", "unsubscribed", NOW)
+        suppress(session, ANNA[0], "survey", "preference centre", NOW)
+    before = suppressions(site)
+    # Whoever reads the headers of a digest the griffie forwarded uses her one-click link.
+    forwarded = f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope=DIGEST)}"
+
+    assert site.client.post(forwarded, data=ONE_CLICK).status_code == 200  # RFC 8058 still works
+
+    assert suppressions(site) == before | {(ANNA[0], DIGEST, "unsubscribed")}
+    site.drain()
+    [received] = smtp_server.messages
+    notice = received.message
+    assert received.rcpt_tos == (ANNA[0],)
+    assert notice["Subject"] == "U bent afgemeld voor Wekelijks agendaoverzicht voor griffies"
+    assert "List-Unsubscribe" not in notice and "List-Id" not in notice
+    text = text_of(notice)
+    assert "op dinsdag 1 december 2026 om 9.00 uur afgemeld" in text
+    assert "doorgestuurd" in text and "30 dagen" in text
+    undo = undo_path(notice)
+
+    page = site.client.get(undo)  # a mail scanner following the link changes nothing
+    assert page.status_code == 200 and "<h1>Afmelding ongedaan maken</h1>" in page.text
+    assert "a…@utrecht.example.org" in page.text and ANNA[0] not in page.text
+    assert suppressions(site) == before | {(ANNA[0], DIGEST, "unsubscribed")}
+
+    done = site.client.post(undo, data=UNDO)
+
+    assert done.status_code == 200 and "<h1>U ontvangt het weer</h1>" in done.text
+    assert suppressions(site) == before  # exactly that subscription, nothing else
+    assert "<h1>U bent niet afgemeld</h1>" in site.client.get(undo).text
+    site.drain()
+    assert len(smtp_server.messages) == 1  # the undo mails nothing
+
+
+def test_the_notice_goes_once_per_unsubscribe_and_not_for_other_kinds(
+    make_site: SiteFactory, smtp_server: FakeSMTPServer
+) -> None:
+    site = make_site(smtp=smtp_server)
+    digest = f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope=DIGEST)}"
+    for _ in range(3):  # a repeated click cannot fill her inbox
+        site.client.post(digest, data=ONE_CLICK)
+    for kind in ("newsletter", "agenda-notice", "survey"):  # personal mail is not forwarded whole
+        site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, BRAM, kind)}", data=ONE_CLICK)
+    site.drain()
+    assert [m.rcpt_tos for m in smtp_server.messages] == [(ANNA[0],)]
+
+    site.client.post(undo_path(smtp_server.messages[0].message), data=UNDO)
+    site.client.post(digest, data=ONE_CLICK)  # unsubscribed again: told again
+    site.drain()
+    assert [m.rcpt_tos for m in smtp_server.messages] == [(ANNA[0],), (ANNA[0],)]
+
+
+def test_an_undo_keeps_a_bounce_that_came_after_the_unsubscribe(site: Site) -> None:
+    site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope=DIGEST)}", data=ONE_CLICK)
+    site.drain()
+    [notice] = notices(site)
+    with site.service.db.session() as session:
+        suppress(session, ANNA[0], DIGEST, HARD_BOUNCE, NOW)
+
+    response = site.client.post(undo_path(notice), data=UNDO)
+
+    assert response.status_code == 200 and "<h1>U ontvangt het nog niet</h1>" in response.text
+    assert suppressions(site) == {(ANNA[0], DIGEST, HARD_BOUNCE)}
+
+
+def test_no_notice_to_an_address_that_bounced(site: Site) -> None:
+    with site.service.db.session() as session:
+        suppress(session, ANNA[0], "*", HARD_BOUNCE, NOW)
+
+    site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope=DIGEST)}", data=ONE_CLICK)
+
+    site.drain()
+    assert notices(site) == []
+
+
+@pytest.mark.parametrize(
+    ("token", "send", "status"),
+    [
+        pytest.param("restore", {}, 400, id="empty-post"),
+        pytest.param("restore", {"data": ONE_CLICK}, 400, id="another-form"),
+        pytest.param("expired", {"data": UNDO}, 410, id="expired"),
+        pytest.param("unsubscribe", {"data": UNDO}, 403, id="an-unsubscribe-token"),
+        pytest.param("preferences", {"data": UNDO}, 403, id="a-preference-token"),
+    ],
+)
+def test_an_undo_needs_its_own_live_token_and_its_form(
+    site: Site, token: str, send: dict, status: int
+) -> None:
+    with site.service.db.session() as session:
+        suppress(session, ANNA[0], DIGEST, "unsubscribed", NOW)
+    purpose, expires = {
+        "restore": (Purpose.RESTORE, NOW + timedelta(days=30)),
+        "expired": (Purpose.RESTORE, NOW),
+        "unsubscribe": (Purpose.UNSUBSCRIBE, None),
+        "preferences": (Purpose.PREFERENCES, None),
+    }[token]
+
+    response = site.client.post(
+        f"/afmelding-ongedaan/{site.token(purpose, scope=DIGEST, expires_at=expires)}", **send
+    )
+
+    assert response.status_code == status
+    assert suppressions(site) == {(ANNA[0], DIGEST, "unsubscribed")}
+    # and a restore token does not unsubscribe
+    assert site.client.post(f"/afmelden/{site.token(Purpose.RESTORE)}", data=ONE_CLICK).status_code == 403

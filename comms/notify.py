@@ -17,7 +17,7 @@ from comms.config import Config
 from comms.deliver.transports import make_transport
 from comms.render.message import Mailing, MailingIdentity, Recipient
 from comms.render.templates import Rendered
-from comms.render.wrap import tidy_text, wrap_paragraph
+from comms.render.wrap import tidy_text
 from comms.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,10 @@ class TeamNotice:
     link: tuple[str, str] | None = None  # (label, url)
 
     def text(self, signature: str) -> str:
-        """Paragraphs wrapped, then "-- " and the signature (the IPO's, from [sender])."""
-        parts = [wrap_paragraph(line) for line in self.lines]
+        """Paragraphs (their long lines wrapped), then "-- " and the signature (from [sender])."""
+        parts = list(self.lines)
         if self.link:
-            parts.append(wrap_paragraph(f"{self.link[0]}: {self.link[1]}"))
+            parts.append(f"{self.link[0]}: {self.link[1]}")
         return tidy_text("\n\n".join([*parts, f"--\n{signature}"]))
 
     def html(self, signature: str) -> str:

@@ -541,8 +541,8 @@ def test_a_meeting_back_in_its_feed_goes_out_as_planned(service: Service, from_t
     assert {s for p, s in statuses.items() if p != "Utrecht"} == {EditionStatus.APPROVED}
     mail = team_mails(service)[-1]
     assert mail["Subject"] == "Weer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
-    assert (
-        "; 11 geplande agendaberichten gaan weer volgens plan uit." in flat(mail.get_body(("plain",)).get_content())
+    assert "; 11 geplande agendaberichten gaan weer volgens plan uit." in flat(
+        mail.get_body(("plain",)).get_content()
     )
     assert notices_of_gone(service)["Groningen"].key in deliver_due(service, at(2027, 3, 19, 9))
 

@@ -8,8 +8,9 @@ apply. A wrapped list item ("- ", "* ", "1. ", or an indent) continues under its
 
 The text still holds the personalisation markers (render.personalise) when it is laid out: a
 personal link counts as longer than a line, so it always starts a line of its own, and a name
-counts as a generous name. An optional block owns the blank line after it, so cutting the block
-from a recipient's copy (or SendGrid substituting it away) never leaves two blank lines.
+counts as a generous name. An optional block is a paragraph of its own: a blank line before it,
+and it owns the blank line after it, so cutting the block from a recipient's copy (or SendGrid
+substituting it away) never leaves two blank lines.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def tidy_text(text: str) -> str:
             tidied = tidied + "\n\n" if tidied.strip() else ""
         elif after_block:
             tidied = tidied.lstrip("\n")
+        if not inside and index + 1 < len(pieces) and tidied.strip() and tidied.endswith("\n"):
+            tidied = tidied.rstrip("\n") + "\n\n"  # a block is a paragraph of its own
         out.append(tidied)
     whole = "".join(out).lstrip("\n").rstrip()
     return whole + "\n"

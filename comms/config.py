@@ -67,9 +67,14 @@ class CollectConfig:
 
 @dataclass(frozen=True, slots=True)
 class Sender:
+    """Who a mail is from: `[sender]` (the service itself: team notices, requested preference
+    links) or `[senders.<mailing kind>]` (the desk that answers for that kind)."""
+
     name: str
     address: str
-    reply_to: str | None = None
+    reply_to: str | None = None  # where a reply goes; None: to the From address
+    # Below "-- " in the text part and at the foot of the HTML; always the IPO's, never the tool's.
+    signature: str = "Interprovinciaal Overleg (IPO)"
 
     @property
     def domain(self) -> str:
@@ -244,6 +249,11 @@ class Config:
     # [web]: how often /voorkeuren mails a link (see _Web)
     preference_links_per_address: str = "3/hour;5/day"
     preference_links_per_client: str = "20/hour;100/day"
+    senders: dict[str, Sender] = field(default_factory=dict)  # [senders.<kind>], by mailing kind
+
+    def sender_for(self, kind: str) -> Sender:
+        """The kind's own sender ([senders.<kind>]), else the service's ([sender])."""
+        return self.senders.get(kind, self.sender)
 
     @property
     def base_dir(self) -> Path:
@@ -303,6 +313,7 @@ class _Paths:
 # Tables that are not a settings field of Config (those are found by annotation: see _settings).
 _PLAIN_TABLES: dict[str, type] = {"database": _Database, "web": _Web, "audience": _Audience, "paths": _Paths}
 _ARRAYS = ("sources",)  # [[sources]]
+_SENDERS = "senders"  # [senders.<mailing kind>]: a Sender each
 
 # Every number in comms.toml is 0 or more, a percentage at most 100, a duration (a name ending
 # in _seconds, _days, …) more than 0.
@@ -354,7 +365,7 @@ def load_config(path: Path) -> tuple[Config | None, list[Problem]]:
 def _build(path: Path, root: Table) -> Config | None:
     settings = _settings()
     kinds = {**settings, **_PLAIN_TABLES}
-    known = [*kinds, *_ARRAYS]
+    known = [*kinds, *_ARRAYS, _SENDERS]
     _check_top_level(root, known)
     tables = {name: _filled(root.table(name), _FILLED.get(name, {})) for name in kinds}
     values: dict[str, Any] = {}
@@ -367,6 +378,7 @@ def _build(path: Path, root: Table) -> Config | None:
     if isinstance(values["smtp"], SmtpConfig) and tables["smtp"] is not None:
         values["smtp"] = _renamed_smtp_timeout(values["smtp"], tables["smtp"])
     sources = _sources(root)
+    senders = _senders(root)
     sender, web, database, audience, paths = (
         values.pop(name) for name in ("sender", "web", "database", "audience", "paths")
     )
@@ -387,6 +399,7 @@ def _build(path: Path, root: Table) -> Config | None:
         templates_dir=paths.templates,
         schedules_dir=paths.schedules,
         sources=sources,
+        senders=senders,
         **values,
     )
 
@@ -564,7 +577,26 @@ def _out_of_range(name: str, value: object) -> str | None:
 def _check_sender(sender: Sender, table: Table) -> None:
     for key, value in (("address", sender.address), ("reply_to", sender.reply_to)):
         if value is not None and not _ADDRESS.match(value):
-            table.add(f"[sender] {key} is not an e-mail address: {value!r}", key)
+            table.add(table.label(f"{key} is not an e-mail address: {value!r}"), key)
+    if not sender.signature.strip():
+        table.add(table.label("signature must not be empty: recipients see who sends the mail"), "signature")
+
+
+def _senders(root: Table) -> dict[str, Sender]:
+    """`[senders.<mailing kind>]`: each a Sender, checked like [sender]. Whether each name is a
+    mailing kind is checked by `comms check`, which knows the kinds."""
+    senders = root.table(_SENDERS)
+    if senders is None:
+        return {}
+    found: dict[str, Sender] = {}
+    for kind in senders.data:
+        table = senders.table(kind)
+        filled = _filled(table, _FILLED["sender"])
+        sender = _typed(Sender, filled)
+        if sender is not None and filled is not None:
+            _check_sender(sender, filled)
+            found[kind] = sender
+    return found
 
 
 def _check_delivery(delivery: DeliveryConfig, table: Table) -> None:

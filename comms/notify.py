@@ -6,9 +6,10 @@ but not through the message ledger: a notice is about a mailing, not part of one
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from html import escape
 
 from comms.clock import Clock
@@ -16,6 +17,7 @@ from comms.config import Config
 from comms.deliver.transports import make_transport
 from comms.render.message import Mailing, MailingIdentity, Recipient
 from comms.render.templates import Rendered
+from comms.render.wrap import tidy_text
 from comms.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -28,21 +30,23 @@ class TeamNotice:
     lines: list[str] = field(default_factory=list)
     link: tuple[str, str] | None = None  # (label, url)
 
-    def text(self) -> str:
+    def text(self, signature: str) -> str:
+        """Paragraphs (their long lines wrapped), then "-- " and the signature (from [sender])."""
         parts = list(self.lines)
         if self.link:
             parts.append(f"{self.link[0]}: {self.link[1]}")
-        return "\n\n".join([*parts, "-- comms, de verzendservice van het IPO"]) + "\n"
+        return tidy_text("\n\n".join([*parts, f"--\n{signature}"]))
 
-    def html(self) -> str:
+    def html(self, signature: str) -> str:
         paragraphs = "".join(f"<p>{escape(line)}</p>" for line in self.lines)
         if self.link:
             label, url = self.link
             paragraphs += f'<p><a href="{escape(url)}">{escape(label)}</a></p>'
+        signed = "<br>".join(escape(line) for line in signature.splitlines())
         return (
             '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
             f"<title>{escape(self.subject)}</title></head><body>{paragraphs}"
-            "<p>-- comms, de verzendservice van het IPO</p></body></html>"
+            f"<p>{signed}</p></body></html>"
         )
 
 
@@ -70,20 +74,22 @@ def send_notice(
 ) -> int:
     """A single service mail (a team notice, a requested preference link), outside any ledger."""
     now = clock.now()
+    sender = config.sender  # the service's own address, not any mailing kind's desk
     identity = MailingIdentity(
         edition_key=OUTBOX_KEY,
         kind="team",
         subject=notice.subject,
-        sender=config.sender,
-        list_name="Meldingen van comms",
-        list_id="comms-meldingen",
+        sender=sender,
+        list_name="Meldingen",
+        list_id="meldingen",
         base_url=config.web_base_url,
-        bulk=False,  # mail to one person about one thing: no list, no List-Unsubscribe
+        bulk=False,  # to one person: no List-Id, no List-Unsubscribe (there is nothing to leave)
     )
-    mailing = Mailing(identity, Rendered(notice.html(), notice.text()), signer, now)
-    stamp = f"{now:%Y%m%dT%H%M%S}-{hashlib.sha256(notice.subject.encode()).hexdigest()[:8]}"
+    rendered = Rendered(notice.html(sender.signature), notice.text(sender.signature))
+    mailing = Mailing(identity, rendered, signer, now)
+    # Each message its own Message-ID: two notices in one second must not look like one.
     messages = [
-        mailing.message(Recipient(number, f"{stamp}-{number}", address, "", display_name), frozenset())
+        mailing.message(Recipient(number, _unique_id(now), address, "", display_name), frozenset())
         for number, address in enumerate(recipients, start=1)
     ]
     try:
@@ -97,3 +103,7 @@ def send_notice(
         log.error("notice %r not sent: %s", notice.subject, type(exc).__name__)
         return 0
     return sum(1 for r in results if r.delivered)
+
+
+def _unique_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}"

@@ -149,6 +149,11 @@ def notices(service: Service) -> dict[str, Edition]:
     return found
 
 
+def flat(text: str | None) -> str:
+    """The text part's words with single spaces: phrases are found across wrapped lines."""
+    return " ".join((text or "").split())
+
+
 def local_text(moment: datetime | None) -> str:
     assert moment is not None
     return f"{moment.astimezone(AMSTERDAM):%Y-%m-%d %H:%M %Z}"
@@ -212,7 +217,7 @@ def test_an_agenda_published_too_late_goes_out_at_once_marked_urgent(service: Se
     groningen = notices(service)["Groningen"]
     assert groningen.send_at == now
     assert groningen.subject.startswith("Spoed: Agenda BAC Landelijk Gebied")
-    assert "te laat gepubliceerd voor de GS-vergadering van dinsdag 30 maart 2027" in (groningen.text or "")
+    assert "te laat gepubliceerd voor de GS-vergadering van dinsdag 30 maart 2027" in flat(groningen.text)
     assert deliver_due(service, now)  # started at once
     assert set(messages(service, groningen.key)) == {
         "gea.gs@groningen.example.org",
@@ -269,7 +274,7 @@ def test_updates_cancellations_and_never_twice_per_version(service: Service) -> 
     assert kinds["Utrecht"] == "update"  # had the agenda: told what changed
     assert kinds["Groningen"] == "notice"  # had nothing yet: the new version replaces the old
     update = notices(service)["Utrecht"]
-    assert "Agendapunt 3 toegevoegd: Natuurherstel Veluwe" in (update.text or "")
+    assert "Agendapunt 3 toegevoegd: Natuurherstel Veluwe" in flat(update.text)
     assert update.send_at == at(2027, 3, 16, 9)
     with service.db.session() as session:
         old = find_edition(session, changed.superseded[0])
@@ -350,7 +355,7 @@ def test_the_province_that_had_the_notice_is_told_it_moved_and_its_calendar_foll
     assert utrecht.subject == "Verplaatst: BAC Landelijk Gebied, donderdag 8 april 2027 – voor GS Utrecht"
     assert deliver_due(service, at(2027, 3, 16, 9)) == [utrecht.key]  # at once, the others wait
     received = messages(service, utrecht.key)
-    text = received["gerda.gs@utrecht.example.org"].get_body(("plain",)).get_content()
+    text = flat(received["gerda.gs@utrecht.example.org"].get_body(("plain",)).get_content())
     assert (
         "De vergadering van de BAC Landelijk Gebied is verplaatst van donderdag 1 april 2027 10.00 uur "
         "naar donderdag 8 april 2027 14.00 uur." in text
@@ -386,7 +391,7 @@ def test_a_new_hour_on_the_same_day_is_an_update_not_a_move(service: Service) ->
     assert utrecht.kind == "update"
     assert (
         "Aanvang gewijzigd: van donderdag 1 april 2027 10.00 uur naar donderdag 1 april 2027 11.00 uur"
-        in (notices(service)["Utrecht"].text or "")
+        in flat(notices(service)["Utrecht"].text)
     )
 
 
@@ -510,7 +515,7 @@ def test_a_meeting_gone_from_its_feed_is_reported_and_nothing_is_cancelled_or_se
             == "Niet meer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
         )
         assert mail["To"].addresses[0].addr_spec == "redactie@ipo.example.org"
-        text = mail.get_body(("plain",)).get_content()
+        text = flat(mail.get_body(("plain",)).get_content())
         assert (
             "Vergadering BAC Wonen & Bereikbaarheid van woensdag 31 maart 2027 om 10.00 uur staat sinds "
             "maandag 15 maart 2027 om 9.00 uur niet meer in de agendafeed (agenda-bac)." in text
@@ -536,8 +541,8 @@ def test_a_meeting_back_in_its_feed_goes_out_as_planned(service: Service, from_t
     assert {s for p, s in statuses.items() if p != "Utrecht"} == {EditionStatus.APPROVED}
     mail = team_mails(service)[-1]
     assert mail["Subject"] == "Weer in de agendafeed: BAC Wonen & Bereikbaarheid, woensdag 31 maart 2027"
-    assert (
-        "; 11 geplande agendaberichten gaan weer volgens plan uit." in mail.get_body(("plain",)).get_content()
+    assert "; 11 geplande agendaberichten gaan weer volgens plan uit." in flat(
+        mail.get_body(("plain",)).get_content()
     )
     assert notices_of_gone(service)["Groningen"].key in deliver_due(service, at(2027, 3, 19, 9))
 

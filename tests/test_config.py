@@ -411,3 +411,46 @@ def test_the_right_values_of_a_setting_added_later_are_read(tmp_path: Path) -> N
         limit=5,
     )
     assert settings is not None and isinstance(settings.ratio, float)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            'adress = "agenda@ipo.example.org"',
+            "[senders.agenda-notice] unknown key 'adress' (did you mean 'address'?)",
+        ),
+        ("reply_to = 3", "[senders.agenda-notice] reply_to must be text in quotes, not 3"),
+        (
+            'reply_to = "agendadesk"',
+            "[senders.agenda-notice] reply_to is not an e-mail address: 'agendadesk'",
+        ),
+        ('signature = " "', "[senders.agenda-notice] signature must not be empty: recipients see who sends"),
+    ],
+)
+def test_a_kind_s_sender_is_checked_like_the_service_sender(
+    config_file: Path, line: str, reason: str
+) -> None:
+    text, number = with_line(config_file.read_text(encoding="utf-8"), "senders.agenda-notice", line)
+    config_file.write_text(text, encoding="utf-8")
+
+    config, problems = load_config(config_file)
+
+    assert config is None
+    assert [(p.line, p.reason[: len(reason)]) for p in problems if p.is_error] == [(number, reason)]
+
+
+def test_each_kind_has_its_own_sender_and_the_rest_fall_back_to_the_service(config_file: Path) -> None:
+    text = without(config_file.read_text(encoding="utf-8"), "senders.survey")
+    config_file.write_text(text + '\n[senders.agenda-notices]\naddress = "agenda@ipo.example.org"\n', "utf-8")
+
+    config, problems = load_config(config_file)
+
+    assert config is not None and problems == []
+    notice = config.sender_for("agenda-notice")
+    assert (notice.address, notice.reply_to) == ("agenda@ipo.example.org", "agendadesk@ipo.example.org")
+    assert notice.signature == "Agendadesk IPO\nInterprovinciaal Overleg (IPO)"
+    assert config.sender_for("survey") == config.sender  # the service's own: noreply@
+    output = check(config_file)
+    assert "[senders.agenda-notices] is not a mailing kind (known: newsletter, agenda-notice" in output
+    assert "no [senders.survey]: survey mail goes out from [sender] noreply@ipo.example.org" in output

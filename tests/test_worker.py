@@ -178,7 +178,7 @@ def test_an_unavailable_transport_is_logged_and_tried_again_on_the_next_round(
 
     def transport_for(key: str) -> Transport:
         if next(rounds) == 0:
-            return SmtpTransport(dataclasses.replace(config.smtp, port=down), config.sender.address)
+            return SmtpTransport(dataclasses.replace(config.smtp, port=down))
         return make_transport(config, key, edition.clock)
 
     with caplog.at_level(logging.WARNING, logger="comms.worker"):

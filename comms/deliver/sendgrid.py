@@ -35,7 +35,7 @@ from comms.clock import Clock, SystemClock
 from comms.config import SendgridConfig
 from comms.deliver.transport import DeliveryResult, TransportUnavailable
 from comms.render.address import SMTPUTF8_NEEDED, AddressError
-from comms.render.message import Mailing, OutgoingMessage
+from comms.render.message import AUTOMATIC_HEADERS, Mailing, OutgoingMessage
 from comms.render.personalise import Block, Field, Personaliser
 
 MAX_PERSONALIZATIONS = 1000
@@ -238,7 +238,7 @@ class SendgridTransport:
             "subject": identity.subject,
             "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
             "personalizations": [_personalization(p) for p in group],
-            "headers": {"List-Id": mailing.list_id} if identity.bulk else {},
+            "headers": AUTOMATIC_HEADERS | ({"List-Id": mailing.list_id} if identity.bulk else {}),
             "categories": [identity.kind],
             "tracking_settings": {
                 "click_tracking": {"enable": self.settings.track_clicks, "enable_text": False},

@@ -84,13 +84,11 @@ class SmtpTransport:
     def __init__(
         self,
         settings: SmtpConfig,
-        envelope_from: str,
         password: str | None = None,
         dkim: DkimSigner | None = None,
         return_path: Callable[[int], str] | None = None,
     ):
         self.settings = settings
-        self.envelope_from = envelope_from
         self.return_path = return_path  # VERP: the envelope sender per ledger row
         self.password = password
         self.dkim = dkim
@@ -157,7 +155,9 @@ class SmtpTransport:
     ) -> DeliveryResult:
         """MAIL, RCPT, DATA for one message; the reply decides its fate."""
         options = ["SMTPUTF8", "BODY=8BITMIME"] if message.needs_smtputf8 else []
-        envelope_from = self.return_path(message.ledger_id) if self.return_path else self.envelope_from
+        # VERP, else the message's own From address: a bounce reaches the desk that sent it.
+        identity = message.mailing.identity
+        envelope_from = self.return_path(message.ledger_id) if self.return_path else identity.sender.address
         try:
             code, reply = connection.mail(envelope_from, options)
             if code != 250:

@@ -61,7 +61,7 @@ def _smtp(config: Config, ledger: bool) -> SmtpTransport:
             [Problem("environment", "COMMS_SMTP_PASSWORD is not set; [smtp] username needs it")]
         )
     return_path = _return_path(config) if ledger else None
-    return SmtpTransport(settings, config.sender.address, password, dkim, return_path)
+    return SmtpTransport(settings, password, dkim, return_path)
 
 
 def _return_path(config: Config) -> Callable[[int], str] | None:

@@ -16,7 +16,7 @@ from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import digest_key, digest_period, meeting_fields
 from comms.config import Config
 from comms.dates import AMSTERDAM, local
-from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind, render_checked
+from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind
 from comms.kinds.samples import sample_meeting
 from comms.problems import Problem, ValidationFailed
 from comms.service import Service
@@ -65,7 +65,7 @@ class AgendaDigestKind(PeriodicKind):
             "meetings": meetings,
             "preferences_url": f"{config.web_base_url}/voorkeuren",
         }
-        output = render_checked(service, request.template or self.template, {"digest": digest})
+        output = self.render(service, request.template or self.template, {"digest": digest})
         audience = request.audience or self.default_audience(config)
         with service.db.session() as session:
             edition = edition_or_none(session, key)

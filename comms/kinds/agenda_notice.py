@@ -28,7 +28,7 @@ from comms.compose.agenda import (
 )
 from comms.compose.agenda_plan import NoticePlan
 from comms.config import Config
-from comms.kinds.base import DueBuild, ListIdentity, TriggeredKind, render_checked
+from comms.kinds.base import DueBuild, ListIdentity, TriggeredKind
 from comms.kinds.samples import sample_meeting
 from comms.problems import Problem, ValidationFailed
 from comms.render.agenda import notice_attachment
@@ -76,7 +76,8 @@ class AgendaNoticeKind(TriggeredKind):
         summary = json.loads(edition.summary)
         meeting = Meeting.from_json(summary["meeting"])
         cancelled = summary.get("notice") == "cancellation"
-        return (notice_attachment(service.config, meeting, summary["version"], cancelled, edition.built_at),)
+        organizer = self.sender(service.config)
+        return (notice_attachment(organizer, meeting, summary["version"], cancelled, edition.built_at),)
 
     # -- planning and building --------------------------------------------------------------
 
@@ -133,7 +134,7 @@ class AgendaNoticeKind(TriggeredKind):
         )
 
     def _render(self, service: Service, notice: PlannedNotice, template: str) -> Rendered:
-        return render_checked(service, template, self._context(notice))
+        return self.render(service, template, self._context(notice))
 
     def _context(self, notice: PlannedNotice) -> dict[str, Any]:
         return notice_context(notice) | {"recipient": RecipientFields()}

@@ -125,7 +125,8 @@ class MailingKind(ABC):
     def list_identity(self, config: Config) -> ListIdentity: ...
 
     def sender(self, config: Config) -> Sender:
-        return config.sender
+        """From, Reply-To and signature: `[senders.<key>]`, else the service's `[sender]`."""
+        return config.sender_for(self.key)
 
     def default_audience(self, config: Config) -> str:
         """The segment an edition goes to when neither the team nor a schedule names one."""
@@ -222,10 +223,15 @@ class MailingKind(ABC):
         """Render the template with sample content; every problem it has, with file and line."""
         try:
             template = template or self.default_template(service.config)
-            render_checked(service, template, self.sample_context(service))
+            self.render(service, template, self.sample_context(service))
         except ValidationFailed as exc:
             return exc.problems
         return []
+
+    def render(self, service: Service, template: str, context: dict[str, Any]) -> Rendered:
+        """render_checked with the kind's `sender` in the context (name, address, reply_to and
+        the signature the templates write below "-- ")."""
+        return render_checked(service, template, {"sender": self.sender(service.config), **context})
 
 
 class PeriodicKind(MailingKind):

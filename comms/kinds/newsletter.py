@@ -22,7 +22,7 @@ from comms.compose.newsletter import (
 from comms.config import Config
 from comms.dates import local, utcnow
 from comms.domain import PROVINCES, THEMES
-from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind, render_checked
+from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind
 from comms.render.newsletter import blocks_for, context, label
 from comms.service import Service
 from comms.store.editions import audience_size
@@ -90,7 +90,7 @@ class NewsletterKind(PeriodicKind):
             edition.html = edition.text = None
             if not composition.is_held:
                 template = request.template or self.default_template(config)
-                rendered = render_checked(
+                rendered = self.render(
                     service, template, context(config, content, edition.key, edition.subject)
                 )
                 edition.html, edition.text = rendered.html, rendered.text

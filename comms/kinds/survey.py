@@ -20,7 +20,7 @@ from comms.audience.resolve import Audience
 from comms.config import Config
 from comms.dates import time_of_day
 from comms.deliver.queue import Skip
-from comms.kinds.base import DueBuild, ListIdentity, PersonalLinks, TriggeredKind, render_checked
+from comms.kinds.base import DueBuild, ListIdentity, PersonalLinks, TriggeredKind
 from comms.render.message import Recipient
 from comms.render.personalise import RecipientFields
 from comms.render.templates import Rendered
@@ -144,7 +144,7 @@ class SurveyKind(TriggeredKind):
     def _render(
         self, service: Service, definition: SurveyDefinition, number: int, template: str | None = None
     ) -> Rendered:
-        return render_checked(service, template or self.template, _context(definition, number))
+        return self.render(service, template or self.template, _context(definition, number))
 
     def _surveys_dir(self, service: Service) -> Path:
         return service.config.resolve(service.config.templates_dir) / "surveys"

@@ -9,7 +9,7 @@ from comms.audience.contacts import read_audience
 from comms.audience.gs_calendar import check_gs_calendar
 from comms.config import Config
 from comms.kinds import PeriodicKind
-from comms.problems import Problem
+from comms.problems import Problem, Severity
 from comms.schedules import Schedule, load_schedules
 from comms.service import Service
 from comms.survey.definitions import check_surveys
@@ -27,6 +27,7 @@ def run_checks(config: Config) -> list[Problem]:
         config.resolve(config.schedules_dir), set(segments), templates
     )
     problems += _check_default_audiences(config, set(segments))
+    problems += _check_senders(config)
     problems += service.templates.structure_problems()
     problems += [p for p in check_templates(service, schedules) if p not in problems]  # MJML: once
     problems += _check_audience(config)
@@ -46,6 +47,24 @@ def _check_default_audiences(config: Config, segments: set[str]) -> list[Problem
         if isinstance(kind, PeriodicKind) and kind.default_audience(config) not in segments:
             reason = f"the {kind.key} audience {kind.default_audience(config)!r} is not defined"
             problems.append(Problem(str(config.segments_file), reason))
+    return problems
+
+
+def _check_senders(config: Config) -> list[Problem]:
+    """Each [senders.<kind>] names a mailing kind; a kind without one is sent from the service's
+    own address ([sender]), which is allowed but said, since replies then reach no desk."""
+    problems = []
+    known = kinds.all_keys()
+    for key in config.senders:
+        if key not in known:
+            reason = f"[senders.{key}] is not a mailing kind (known: {', '.join(known)})"
+            problems.append(Problem(str(config.path), reason))
+    for kind in kinds.every():
+        if kind.key not in config.senders:
+            reason = (
+                f"no [senders.{kind.key}]: {kind.key} mail goes out from [sender] {config.sender.address}"
+            )
+            problems.append(Problem(str(config.path), reason, severity=Severity.WARNING))
     return problems
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from comms.collect.meetings.model import Meeting
-from comms.config import Config
+from comms.config import Sender
 from comms.render.ics import meeting_ics
 from comms.render.message import Attachment
 
 
 def notice_attachment(
-    config: Config, meeting: Meeting, version: int, cancelled: bool, now: datetime
+    organizer: Sender, meeting: Meeting, version: int, cancelled: bool, now: datetime
 ) -> Attachment:
     """The meeting as an .ics: one UID for every version, SEQUENCE counting the versions."""
     description = "\n".join(f"{item.number}. {item.title}" for item in meeting.items)
@@ -25,7 +25,7 @@ def notice_attachment(
         url=meeting.url,
         sequence=version - 1,
         cancelled=cancelled,
-        organizer=(config.sender.name, config.sender.address),
+        organizer=(organizer.name, organizer.address),
         now=now,
     )
     method = "CANCEL" if cancelled else "PUBLISH"

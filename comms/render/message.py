@@ -27,6 +27,17 @@ from comms.render.templates import Rendered
 from comms.tokens import Purpose, Signer
 
 CRLF = "\r\n"
+# On every message, whatever its kind or transport:
+# - Content-Language: every mail is Dutch (RFC 3282).
+# - Auto-Submitted: every mail is made and sent by the service, none is a person's own reply
+#   (RFC 3834 §5); auto-responders must not answer it, so out-of-office replies stay away.
+# - X-Auto-Response-Suppress: what Exchange and Outlook read instead. OOF and AutoReply only:
+#   "All" would suppress non-delivery reports too, which the bounce handling needs.
+AUTOMATIC_HEADERS = {
+    "Content-Language": "nl",
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "OOF, AutoReply",
+}
 TOKEN_LIFETIME = timedelta(days=400)  # an unsubscribe link in an old mail must still work
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -55,7 +66,8 @@ class MailingIdentity:
     # no tracking, so a reader cannot act for the one who forwarded it.
     forward_safe: bool = False
     # Sent to a list (every mailing kind so far): List-Id and the one-click List-Unsubscribe
-    # (RFC 2919, RFC 8058; Gmail's and Yahoo's bulk-sender rules). Mail to one person has none.
+    # (RFC 2919, RFC 8058; Gmail's and Yahoo's bulk-sender rules). Mail to one person (a team
+    # notice, a requested preference link, a test copy) has none: it has no link that works.
     bulk: bool = True
 
 
@@ -208,6 +220,7 @@ class Mailing:
             f"From: {formataddr((header_text(identity.sender.name), identity.sender.address), 'utf-8')}",
             f"Subject: {encode_header(identity.subject)}",
             *self._list_headers(),
+            *(f"{name}: {value}" for name, value in AUTOMATIC_HEADERS.items()),
             "MIME-Version: 1.0",
             self._content_type(),
         ]

@@ -219,6 +219,12 @@ OTHER_ELEMENTS: dict[str, tuple[str, ...]] = {
 # Elements mjml-python knows but comms cannot use, and what to write instead.
 NOT_USED = {
     "mj-include": 'comms compiles MJML without reading files: use Jinja\'s {% include "…" %} or {% import %}',
+    # mjml compiles it to hidden white text, which on a light background is what spam filters
+    # score as hidden text (SpamAssassin HTML_FONT_LOW_CONTRAST): an honest preheader is visible.
+    "mj-preview": (
+        "it becomes hidden white text that spam filters score (HTML_FONT_LOW_CONTRAST); "
+        "write the preheader as the first visible line, an <mj-text> in the first <mj-section>"
+    ),
 }
 ELEMENTS: dict[str, frozenset[str]] = {
     name: frozenset(attributes) | (frozenset(_EVERY_BODY_ELEMENT) if name in BODY_ELEMENTS else frozenset())

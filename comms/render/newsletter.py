@@ -80,7 +80,6 @@ def context(config: Config, content: NewsletterContent, edition_key: str, subjec
             "province_entries": dict(sorted(content.province_entries.items())),
             "web_url": web_version_url(config, edition_key),
         },
-        "sender": config.sender,
         "recipient": RecipientFields(),
         "blocks": BlockNames(),
     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import textwrap
 from html.parser import HTMLParser
+
+from comms.render.wrap import wrap_paragraph
 
 _BLOCKS = {"p", "div", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "table", "tr"}
 
@@ -50,8 +51,4 @@ def html_to_text(fragment: str, width: int = 72) -> str:
     parser.feed(fragment)
     parser.close()
     parser._flush()
-    wrapped = (
-        textwrap.fill(p, width=width, break_long_words=False, break_on_hyphens=False)
-        for p in parser.paragraphs
-    )
-    return "\n\n".join(wrapped)
+    return "\n\n".join(wrap_paragraph(p, width) for p in parser.paragraphs)

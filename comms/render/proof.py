@@ -14,6 +14,7 @@ from datetime import datetime
 
 from comms.render.message import Mailing, MailingIdentity, Recipient
 from comms.render.templates import Rendered
+from comms.render.wrap import wrap_paragraph
 from comms.tokens import Signer
 
 # Sample personal values: a preview shows where they go without showing anyone's.
@@ -36,15 +37,16 @@ def proof_key(key: str) -> str:
 
 def proof_identity(real: MailingIdentity) -> MailingIdentity:
     """Its own key (outbox folder, Message-IDs: a mail system never takes the real message for a
-    copy it already has) and a marked subject."""
+    copy it already has) and a marked subject. Not bulk: a test copy goes to a few named
+    addresses, and has no List-Id or List-Unsubscribe (it has no unsubscribe link that works)."""
     return dataclasses.replace(
-        real, edition_key=proof_key(real.edition_key), subject=SUBJECT_PREFIX + real.subject
+        real, edition_key=proof_key(real.edition_key), subject=SUBJECT_PREFIX + real.subject, bulk=False
     )
 
 
 def proof_rendered(html_body: str, text_body: str, notice: str) -> Rendered:
     """The edition's own output with the test notice on top of both parts."""
-    return Rendered(_into_html(html_body, notice), f"{notice}\n\n{text_body}")
+    return Rendered(_into_html(html_body, notice), f"{wrap_paragraph(notice)}\n\n{text_body}")
 
 
 def proof_notice(key: str, subject: str, status: str) -> str:

@@ -20,6 +20,7 @@ from comms.problems import Problem, ValidationFailed
 from comms.render.mjml_check import check_mjml
 from comms.render.personalise import BLOCK_END, block_start
 from comms.render.plaintext import html_to_text
+from comms.render.wrap import tidy_text
 
 
 class TemplateError(ValidationFailed):
@@ -73,7 +74,8 @@ class Templates:
             raise TemplateError(
                 Problem(self._path(f"{kind}/email.mjml"), f"MJML does not compile: {exc}")
             ) from exc
-        return Rendered(html=html, text=self._render(f"{kind}/email.txt", context))
+        # The text part laid out for every kind alike: wrapped, single blank lines, "-- ".
+        return Rendered(html=html, text=tidy_text(self._render(f"{kind}/email.txt", context)))
 
     def structure_problems(self) -> list[Problem]:
         """Unknown MJML elements and attributes and tags that do not close, in every .mjml file

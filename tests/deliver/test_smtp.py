@@ -162,9 +162,7 @@ def test_messages_are_dkim_signed_over_the_list_unsubscribe_headers(
     )
     edition = approved_edition(3, smtp_config(smtp_server), 'transport = "smtp"')
     config = edition.service.config
-    transport = SmtpTransport(
-        config.smtp, config.sender.address, dkim=DkimSigner("comms", "ipo.example.org", private_pem)
-    )
+    transport = SmtpTransport(config.smtp, dkim=DkimSigner("comms", "ipo.example.org", private_pem))
 
     send(edition, transport)
 

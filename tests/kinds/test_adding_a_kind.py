@@ -134,7 +134,7 @@ def test_a_kind_defined_in_one_module_runs_end_to_end(service: Service, project:
 
     address = first["To"].addresses[0].addr_spec
     unsubscribe = re.search(r"<(https://[^>]+)>", str(first["List-Unsubscribe"]))
-    preferences = re.search(r"Uw voorkeuren: (https://\S+)", text.get_content())
+    preferences = re.search(r"Uw voorkeuren:\s+(https://\S+)", text.get_content())
     assert unsubscribe and preferences
     app = create_app(service)
     with serve(app) as base, httpx.Client(base_url=base) as client:

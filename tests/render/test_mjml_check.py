@@ -141,6 +141,13 @@ def test_the_sample_has_no_problems(tmp_path: Path) -> None:
             "<mj-include> cannot be used here: comms compiles MJML without reading files: use Jinja's",
             id="mj-include",
         ),
+        pytest.param(
+            "    <mj-title>{{ edition.subject }}</mj-title>\n",
+            "    <mj-title>{{ edition.subject }}</mj-title>\n    <mj-preview>Nieuws</mj-preview>\n",
+            4,
+            "<mj-preview> cannot be used here: it becomes hidden white text that spam filters score",
+            id="mj-preview",
+        ),
     ],
 )
 def test_a_structure_error_is_reported_with_file_and_line(

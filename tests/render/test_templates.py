@@ -33,7 +33,8 @@ def render(templates: Path) -> None:
 
     config, _ = load_config(REPO / "comms.toml")
     assert config is not None
-    Templates(templates).render(config.newsletter.template, context(config, sample_content(), "k", "s"))
+    sample = context(config, sample_content(), "k", "s") | {"sender": config.sender_for("newsletter")}
+    Templates(templates).render(config.newsletter.template, sample)
 
 
 @pytest.mark.parametrize(
@@ -71,8 +72,8 @@ def render(templates: Path) -> None:
             "newsletter/email.mjml",
             "</mj-section>",
             "",
-            "newsletter/email.mjml, line 30",
-            "<mj-section> cannot stand inside <mj-section> (opened on line 23): it belongs in <mj-body>",
+            "newsletter/email.mjml, line 29",
+            "<mj-section> cannot stand inside <mj-section> (opened on line 22): it belongs in <mj-body>",
         ),
         (
             "newsletter/partials/blocks.mjml",

@@ -304,7 +304,7 @@ def test_a_test_copy_has_no_return_path_that_could_name_a_ledger_row(
     proofs.send_proofs(edition.service, edition.key, ["redactie@ipo.example.org"], edition.clock)
 
     [copy] = smtp_server.messages
-    assert copy.mail_from == "nieuwsbrief@ipo.example.org"  # the sender: its ids are not ledger rows
+    assert copy.mail_from == "nieuwsbrief@ipo.example.org"  # its From: its ids are not ledger rows
 
 
 @pytest.mark.parametrize(("kind", "told"), [("agenda-digest", True), ("newsletter", False)])

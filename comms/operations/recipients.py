@@ -85,12 +85,14 @@ def unsubscribe(service: Service, email: str, kind: str, now: datetime) -> bool:
 
 
 def restore(service: Service, email: str, kind: str) -> bool:
-    """Undo an unsubscribe from `kind` (that one kind, that one reason); True when it was undone.
+    """Undo an unsubscribe from `kind` (that one kind, that one reason); whether `kind` mail
+    to the address is still stopped afterwards.
 
     A preference-centre choice, a suppression by hand, a bounce or a complaint stays.
     """
     with service.db.session() as session:
-        return unsuppress(session, email, kind, reasons={UNSUBSCRIBED}) > 0
+        unsuppress(session, email, kind, reasons={UNSUBSCRIBED})
+        return is_suppressed(session, email, kind)
 
 
 def is_forward_safe(kind: str) -> bool:

@@ -84,7 +84,6 @@ async def restore(token: str, request: Request, web: Context) -> Response:
         return link
     if not has_marker(await read_form(request), "ongedaan"):
         return web.pages.problem(400, "incomplete-request")
-    await run_in_threadpool(recipients.restore, web.service, link.email, link.kind)
     # Only the unsubscribe is undone: a bounce or a choice in the preference centre stays.
-    stopped = await run_in_threadpool(recipients.is_unsubscribed, web.service, link.email, link.kind)
+    stopped = await run_in_threadpool(recipients.restore, web.service, link.email, link.kind)
     return web.pages.render("restore.html", state="still-stopped" if stopped else "restored", link=link)

@@ -12,25 +12,10 @@ from comms.collect.items import CollectedItem, SourceResult, SourceState
 from comms.collect.source import collect_source
 from comms.config import ItemKind, SourceConfig
 from comms.problems import Problem, Severity
+from tests.collect.meetings.support import VTIMEZONE
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample" / "feeds"
 SOURCE = SourceConfig("kennissessies", "Kennissessies", "k.ics", "ical", ItemKind.EVENT)
-
-VTIMEZONE = """BEGIN:VTIMEZONE
-TZID:Europe/Amsterdam
-BEGIN:DAYLIGHT
-TZOFFSETFROM:+0100
-TZOFFSETTO:+0200
-DTSTART:19700329T020000
-RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
-END:DAYLIGHT
-BEGIN:STANDARD
-TZOFFSETFROM:+0200
-TZOFFSETTO:+0100
-DTSTART:19701025T030000
-RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
-END:STANDARD
-END:VTIMEZONE"""
 
 
 def ics(*events: str) -> bytes:

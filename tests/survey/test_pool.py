@@ -14,7 +14,6 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,6 @@ from sqlalchemy.orm import Session
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
 from comms.config import load_config
-from comms.dates import AMSTERDAM
 from comms.kinds.survey import KIND as SURVEYS
 from comms.operations import surveys
 from comms.service import Service
@@ -32,7 +30,7 @@ from comms.store.models import Contact, SurveyInvitation, SurveyPoolEntry, Surve
 from comms.survey.pool import OTHER, Pooled, Seal, batch_labels
 from comms.survey.responses import TokenFailure
 from tests.conftest import SECRET
-from tests.survey.test_rounds import recipients, send_due
+from tests.survey.test_rounds import at, recipients, send_due
 
 K = 5
 SURVEY = f"""
@@ -78,10 +76,6 @@ ORDER = [
     "statenlid4", "griffierutr", "statenlid5", "cdk09", "griffierlim", "cdk06",
 ]  # fmt: skip
 PERSON = {name: (province, role) for name, province, role in PEOPLE}
-
-
-def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=AMSTERDAM).astimezone(UTC)
 
 
 @pytest.fixture

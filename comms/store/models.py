@@ -137,6 +137,11 @@ class Edition(Base):
     # per recipient, personal values filled in (render.personalise).
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
+    # The current revision (EditionRevision.number) and who built it (a username or "schema:<name>").
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    built_by: Mapped[str | None] = mapped_column(String(200))
+    # The editor's introduction as edited in the console (Markdown); None: the content file's.
+    introduction: Mapped[str | None] = mapped_column(Text)
 
 
 class Item(Base):
@@ -375,3 +380,61 @@ class SurveyResponse(Base):
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("survey_invitations.id"))  # not anonymous
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # not anonymous
     answers: Mapped[str] = mapped_column(Text)  # JSON {question id: value}
+
+
+class TeamRole(StrEnum):
+    """What a member of the communications team may do in the console; each includes the one before."""
+
+    EDITOR = "editor"  # build, edit the introduction, test-send, hold
+    APPROVER = "approver"  # also approve, discard and send early
+    ADMIN = "admin"  # also lift suppressions and manage accounts
+
+
+class TeamMember(Base):
+    """An account of the communications team's console (created with `comms user add`)."""
+
+    __tablename__ = "team_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))  # shown in the audit log: "Fenna de Wit"
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))  # a TeamRole
+    password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, PHC string
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEvent(Base):
+    """Who did what, when, to which edition: written in the same transaction as the change."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(200))  # a team member's username, or "schema:<name>"
+    action: Mapped[str] = mapped_column(String(50))  # an AuditAction value
+    edition_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")  # Dutch, for the team; no recipient data
+
+
+class EditionRevision(Base):
+    """Every build of an edition, kept: what was approved is always what can be shown again."""
+
+    __tablename__ = "edition_revisions"
+    __table_args__ = (UniqueConstraint("edition_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … per edition
+    subject: Mapped[str] = mapped_column(String(300))
+    html: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    built_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(200))

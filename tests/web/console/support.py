@@ -43,18 +43,24 @@ class ConsoleClient:
     cookies: dict[str, str] = field(default_factory=dict)
     csrf: str = ""
 
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        return self._keep(self.client.get(path, headers=self._headers(), **kwargs))  # type: ignore[arg-type]
+    def get(self, path: str) -> httpx.Response:
+        return self._keep(self.client.get(path, headers=self._headers()))
 
     def post(
-        self, path: str, data: dict[str, str], with_csrf: bool = True, **kwargs: object
+        self, path: str, data: dict[str, str], with_csrf: bool = True, headers: dict[str, str] | None = None
     ) -> httpx.Response:
+        """Post a form with the last page's CSRF token (unless `with_csrf` is False)."""
         fields = {"csrf": self.csrf, **data} if with_csrf else data
-        return self._keep(self.client.post(path, data=fields, headers=self._headers(), **kwargs))  # type: ignore[arg-type]
+        return self._keep(self.client.post(path, data=fields, headers=self._headers() | (headers or {})))
 
     def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        """Sign in through the form; once signed in, the next page is fetched too (its CSRF token
+        belongs to the new session)."""
         self.get("/console/inloggen")
-        return self.post("/console/inloggen", {"gebruikersnaam": username, "wachtwoord": password})
+        response = self.post("/console/inloggen", {"gebruikersnaam": username, "wachtwoord": password})
+        if response.status_code == 303:
+            self.get(response.headers["location"])
+        return response
 
     def _headers(self) -> dict[str, str]:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}

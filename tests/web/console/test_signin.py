@@ -76,6 +76,7 @@ def test_the_session_cookie_is_signed_httponly_strict_secure_and_rotated(
     assert console.csrf != before_csrf  # … so the anonymous session's CSRF token is worthless
     assert form.headers["cache-control"] == "no-store"
     assert form.headers["x-frame-options"] == "DENY"
+    assert form.headers["referrer-policy"] == "same-origin"  # so a form post carries its Origin
     assert "frame-ancestors 'none'" in form.headers["content-security-policy"]
 
 

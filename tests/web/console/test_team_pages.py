@@ -153,3 +153,14 @@ def test_the_survey_page_shows_each_round_with_its_response_and_results_link(
     assert "0,0%" in page
     link = page.split('href="/resultaten/')[1].split('"')[0]
     assert console.client.get(f"/resultaten/{link}").status_code == 200
+
+
+def test_a_post_without_a_session_is_sent_to_sign_in_and_changes_nothing(
+    site: Site, console: ConsoleClient
+) -> None:
+    block(site, HARD_BOUNCE)
+    console.get("/console/inloggen")  # an anonymous session and its valid CSRF token
+    response = console.post("/console/blokkades/opheffen", {"adres": ADDRESS, "bereik": "*"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/inloggen"
+    assert blocked(site) == [("*", HARD_BOUNCE)]

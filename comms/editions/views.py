@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from comms import kinds
-from comms.audience.profile import Profile
+from comms.audience.profile import Profile, themes_read
 from comms.deliver import queue
 from comms.editions.delivery import mailing_for
 from comms.problems import Problem, ValidationFailed
@@ -79,7 +79,7 @@ def preview(service: Service, key: str, contact_email: str | None) -> tuple[str,
         if contact_email is None:
             return _fill(rendered, PREVIEW_VALUES, None)
         row = session.execute(
-            select(Contact, Preference.themes)
+            select(Contact, themes_read())
             .outerjoin(Preference, Preference.email == Contact.email)
             .where(Contact.email == contact_email.strip().lower())
         ).first()

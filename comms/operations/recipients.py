@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, select, text
 
 from comms import kinds
 from comms.clock import Clock
@@ -35,6 +35,7 @@ __all__ = [
     "REQUESTED_LINK_LIFETIME",
     "RESTORE_LINK_LIFETIME",
     "apply_sendgrid_events",
+    "asks_themes",
     "contact_email",
     "is_forward_safe",
     "is_unsubscribed",
@@ -42,6 +43,7 @@ __all__ = [
     "kind_labels",
     "mail_preferences_link",
     "mail_unsubscribe_notice",
+    "offered_kinds",
     "ping",
     "preferences",
     "restore",
@@ -102,16 +104,43 @@ def is_forward_safe(kind: str) -> bool:
         return False
 
 
-def preferences(service: Service, email: str) -> PreferenceView:
+def preferences(service: Service, email: str, now: datetime) -> PreferenceView:
+    """The preference centre of an address: the kinds that can reach it, and its themes."""
+    offered = offered_kinds(service, email, now)
     with service.db.session() as session:
-        return get_preferences(session, email, kinds.all_keys())
+        return get_preferences(session, email, offered)
 
 
 def save_preferences(
     service: Service, email: str, wanted: Collection[str], themes: Collection[str], now: datetime
 ) -> PreferenceView:
+    """Save a choice from the preference centre: only the kinds offered change, and the themes
+    only where a kind offered follows them."""
+    offered = offered_kinds(service, email, now)
+    chosen = set(wanted) & set(offered)
+    themes_asked = asks_themes(offered)
     with service.db.session() as session:
-        return store_preferences(session, email, wanted, themes, now, kinds.all_keys())
+        return store_preferences(
+            session, email, chosen, themes if themes_asked else None, now, offered, kinds.all_keys()
+        )
+
+
+def offered_kinds(service: Service, email: str, now: datetime) -> tuple[str, ...]:
+    """The kinds whose mail can reach the contact with this address (its roles, seats and
+    province as they are now), in listing order; each kind says whom it reaches."""
+    every = kinds.every()
+    with service.db.session() as session:
+        contact_id = session.scalar(select(Contact.id).where(Contact.email == normalise_email(email)))
+        if contact_id is None:
+            return ()
+        reached = [exists().where(Contact.id == contact_id, kind.reach(service, now)) for kind in every]
+        answers = session.execute(select(*reached)).one()
+    return tuple(kind.key for kind, reaches in zip(every, answers, strict=True) if reaches)
+
+
+def asks_themes(offered: Collection[str]) -> bool:
+    """Whether the preference centre asks for themes: a kind offered follows them."""
+    return any(kinds.find(key).by_theme for key in offered)
 
 
 def mail_preferences_link(service: Service, email: str, clock: Clock, scope: str | None = None) -> None:

@@ -1,5 +1,6 @@
 """What a recipient does from a link in a mail: unsubscribe, choose preferences, ask for a
-preference link, read the web version; and what SendGrid reports about them (events)."""
+preference link, read the web version and the archive of sent editions; and what SendGrid
+reports about them (events)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import exists, select, text
 from comms import kinds
 from comms.clock import Clock
 from comms.dates import date_and_time
-from comms.editions.views import web_version
+from comms.editions.views import Published, published, web_version
 from comms.kinds import UnknownKind
 from comms.notify import TeamNotice, send_notice
 from comms.service import Service
@@ -33,6 +34,7 @@ from comms.track.webhook import apply_events
 
 __all__ = [
     "REQUESTED_LINK_LIFETIME",
+    "Published",
     "RESTORE_LINK_LIFETIME",
     "apply_sendgrid_events",
     "asks_themes",
@@ -46,6 +48,7 @@ __all__ = [
     "offered_kinds",
     "ping",
     "preferences",
+    "published",
     "restore",
     "save_preferences",
     "unsubscribe",

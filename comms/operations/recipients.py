@@ -34,8 +34,8 @@ from comms.track.webhook import apply_events
 
 __all__ = [
     "REQUESTED_LINK_LIFETIME",
-    "Published",
     "RESTORE_LINK_LIFETIME",
+    "Published",
     "apply_sendgrid_events",
     "asks_themes",
     "contact_email",

@@ -17,6 +17,7 @@ from comms.problems import Problem, ValidationFailed
 from comms.render.personalise import Personaliser
 from comms.render.proof import PREVIEW_VALUES
 from comms.render.templates import Rendered
+from comms.render.web_page import as_web_page
 from comms.service import Service
 from comms.store.editions import edition_or_none, find_edition
 from comms.store.models import Contact, Edition, EditionStatus, MessageStatus, Preference
@@ -106,7 +107,7 @@ def web_version(service: Service, key: str) -> str | None:
         if not kind.has_web_version:
             return None
         values = PREVIEW_VALUES | {"first_name": "lezer", "name": "lezer", "email": ""}
-        return Personaliser.cut(edition.html, is_html=True).fill(values, kind.public_blocks())
+        return as_web_page(Personaliser.cut(edition.html, is_html=True).fill(values, kind.public_blocks()))
 
 
 @dataclass(frozen=True, slots=True)

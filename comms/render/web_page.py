@@ -12,9 +12,8 @@ def as_web_page(page: str) -> str:
     """The body's content in a <main> landmark: a web page has one for screen readers to jump
     to, while a mail is shown inside the mail client's own page, which has its own."""
     opened = _BODY_OPEN.search(page)
-    closed = None
-    for closed in _BODY_CLOSE.finditer(page):  # the last one
-        pass
-    if opened is None or closed is None or closed.start() < opened.end():
+    closed = [*_BODY_CLOSE.finditer(page)][-1:]  # the last one
+    if opened is None or not closed or closed[0].start() < opened.end():
         return page
-    return f"{page[: opened.end()]}<main>{page[opened.end() : closed.start()]}</main>{page[closed.start() :]}"
+    end = closed[0].start()
+    return f"{page[: opened.end()]}<main>{page[opened.end() : end]}</main>{page[end:]}"

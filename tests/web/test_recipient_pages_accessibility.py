@@ -28,11 +28,9 @@ from tests.web.support import ANNA, NOW, Site, seed_contacts
 from tests.web.test_survey_accessibility import (
     assert_accessible,
     axe_violations,
-    browser,
-    page,
     press,
     report,
-)  # noqa: F401
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -44,7 +42,7 @@ STAFF = ("piet.ipo@ipo.example.org", "e5e5e5e5e5e5e5e5")
 CATEGORIES = [(), ("Stikstof",), ("Fryslân",), ("Utrecht",), ("Algemene Vergadering",), ("Energie",)]
 
 
-def goto(page: Page, site: Site, path: str) -> None:  # noqa: F811
+def goto(page: Page, site: Site, path: str) -> None:
     page.goto(str(site.client.base_url).rstrip("/") + path)
 
 
@@ -85,7 +83,7 @@ def sent_newsletter(site: Site) -> str:
     return outcome.key
 
 
-def test_the_preference_centre_and_saved(page: Page, site: Site) -> None:  # noqa: F811
+def test_the_preference_centre_and_saved(page: Page, site: Site) -> None:
     with site.service.db.session() as session:
         session.execute(update(Contact).where(Contact.email == ANNA[0]).values(themes=",landelijk-gebied,"))
     goto(page, site, preferences(site))
@@ -106,7 +104,7 @@ def test_the_preference_centre_and_saved(page: Page, site: Site) -> None:  # noq
         ("an address that bounced", None),
     ],
 )
-def test_the_preference_centre_for_others(page: Page, site: Site, who: str, prepare) -> None:  # noqa: F811
+def test_the_preference_centre_for_others(page: Page, site: Site, who: str, prepare) -> None:
     contact = {"a griffier": GRIFFIER, "someone no mailing reaches": STAFF}.get(who, ANNA)
     if prepare is not None:
         prepare(site)
@@ -117,7 +115,7 @@ def test_the_preference_centre_for_others(page: Page, site: Site, who: str, prep
     assert_accessible(page, f"the preference centre of {who}")
 
 
-def test_the_web_version_of_a_sent_newsletter(page: Page, site: Site) -> None:  # noqa: F811
+def test_the_web_version_of_a_sent_newsletter(page: Page, site: Site) -> None:
     key = sent_newsletter(site)
     goto(page, site, f"/nieuwsbrief/{key}")
 
@@ -129,7 +127,7 @@ def test_the_web_version_of_a_sent_newsletter(page: Page, site: Site) -> None:  
     shoot(page, "web version")
 
 
-def test_the_archive(page: Page, site: Site) -> None:  # noqa: F811
+def test_the_archive(page: Page, site: Site) -> None:
     key = sent_newsletter(site)
     goto(page, site, "/nieuwsbrief/")
     assert_accessible(page, "the archive")
@@ -140,12 +138,12 @@ def test_the_archive(page: Page, site: Site) -> None:  # noqa: F811
     assert page.url.endswith(f"/nieuwsbrief/{key}")
 
 
-def test_the_empty_archive(page: Page, site: Site) -> None:  # noqa: F811
+def test_the_empty_archive(page: Page, site: Site) -> None:
     goto(page, site, "/nieuwsbrief/")
     assert_accessible(page, "the empty archive")
 
 
-def test_the_unsubscribe_and_undo_answers_not_covered_elsewhere(page: Page, site: Site) -> None:  # noqa: F811
+def test_the_unsubscribe_and_undo_answers_not_covered_elsewhere(page: Page, site: Site) -> None:
     with site.service.db.session() as session:
         suppress(session, ANNA[0], "newsletter", UNSUBSCRIBED, NOW)
     goto(page, site, f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}")
@@ -170,7 +168,7 @@ def test_the_unsubscribe_and_undo_answers_not_covered_elsewhere(page: Page, site
     ],
     ids=["404", "unknown-edition", "expired-link", "broken-link"],
 )
-def test_the_error_pages(page: Page, site: Site, path, heading: str) -> None:  # noqa: F811
+def test_the_error_pages(page: Page, site: Site, path, heading: str) -> None:
     goto(page, site, path(site))
 
     assert_accessible(page, f"the error page '{heading}'")

@@ -25,9 +25,11 @@ from comms.tokens import Purpose
 from comms.track.suppressions import HARD_BOUNCE, UNSUBSCRIBED, suppress
 from tests.web.screenshots import shoot
 from tests.web.support import ANNA, NOW, Site, seed_contacts
-from tests.web.test_survey_accessibility import (
+from tests.web.test_survey_accessibility import (  # noqa: F401 (the fixtures)
     assert_accessible,
     axe_violations,
+    browser,
+    page,
     press,
     report,
 )
@@ -42,7 +44,7 @@ STAFF = ("piet.ipo@ipo.example.org", "e5e5e5e5e5e5e5e5")
 CATEGORIES = [(), ("Stikstof",), ("Fryslân",), ("Utrecht",), ("Algemene Vergadering",), ("Energie",)]
 
 
-def goto(page: Page, site: Site, path: str) -> None:
+def goto(page: Page, site: Site, path: str) -> None:  # noqa: F811
     page.goto(str(site.client.base_url).rstrip("/") + path)
 
 
@@ -83,7 +85,7 @@ def sent_newsletter(site: Site) -> str:
     return outcome.key
 
 
-def test_the_preference_centre_and_saved(page: Page, site: Site) -> None:
+def test_the_preference_centre_and_saved(page: Page, site: Site) -> None:  # noqa: F811
     with site.service.db.session() as session:
         session.execute(update(Contact).where(Contact.email == ANNA[0]).values(themes=",landelijk-gebied,"))
     goto(page, site, preferences(site))
@@ -104,7 +106,7 @@ def test_the_preference_centre_and_saved(page: Page, site: Site) -> None:
         ("an address that bounced", None),
     ],
 )
-def test_the_preference_centre_for_others(page: Page, site: Site, who: str, prepare) -> None:
+def test_the_preference_centre_for_others(page: Page, site: Site, who: str, prepare) -> None:  # noqa: F811
     contact = {"a griffier": GRIFFIER, "someone no mailing reaches": STAFF}.get(who, ANNA)
     if prepare is not None:
         prepare(site)
@@ -115,7 +117,7 @@ def test_the_preference_centre_for_others(page: Page, site: Site, who: str, prep
     assert_accessible(page, f"the preference centre of {who}")
 
 
-def test_the_web_version_of_a_sent_newsletter(page: Page, site: Site) -> None:
+def test_the_web_version_of_a_sent_newsletter(page: Page, site: Site) -> None:  # noqa: F811
     key = sent_newsletter(site)
     goto(page, site, f"/nieuwsbrief/{key}")
 
@@ -127,7 +129,7 @@ def test_the_web_version_of_a_sent_newsletter(page: Page, site: Site) -> None:
     shoot(page, "web version")
 
 
-def test_the_archive(page: Page, site: Site) -> None:
+def test_the_archive(page: Page, site: Site) -> None:  # noqa: F811
     key = sent_newsletter(site)
     goto(page, site, "/nieuwsbrief/")
     assert_accessible(page, "the archive")
@@ -138,12 +140,12 @@ def test_the_archive(page: Page, site: Site) -> None:
     assert page.url.endswith(f"/nieuwsbrief/{key}")
 
 
-def test_the_empty_archive(page: Page, site: Site) -> None:
+def test_the_empty_archive(page: Page, site: Site) -> None:  # noqa: F811
     goto(page, site, "/nieuwsbrief/")
     assert_accessible(page, "the empty archive")
 
 
-def test_the_unsubscribe_and_undo_answers_not_covered_elsewhere(page: Page, site: Site) -> None:
+def test_the_unsubscribe_and_undo_answers_not_covered_elsewhere(page: Page, site: Site) -> None:  # noqa: F811
     with site.service.db.session() as session:
         suppress(session, ANNA[0], "newsletter", UNSUBSCRIBED, NOW)
     goto(page, site, f"/afmelden/{site.token(Purpose.UNSUBSCRIBE)}")
@@ -168,7 +170,7 @@ def test_the_unsubscribe_and_undo_answers_not_covered_elsewhere(page: Page, site
     ],
     ids=["404", "unknown-edition", "expired-link", "broken-link"],
 )
-def test_the_error_pages(page: Page, site: Site, path, heading: str) -> None:
+def test_the_error_pages(page: Page, site: Site, path, heading: str) -> None:  # noqa: F811
     goto(page, site, path(site))
 
     assert_accessible(page, f"the error page '{heading}'")

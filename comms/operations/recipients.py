@@ -4,11 +4,13 @@ reports about them (events)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import exists, select, text, true
+from sqlalchemy.sql.elements import ColumnElement
 
 from comms import kinds
 from comms.clock import Clock
@@ -16,6 +18,7 @@ from comms.dates import date_and_time
 from comms.editions.views import Published, published, web_version
 from comms.kinds import UnknownKind
 from comms.notify import TeamNotice, send_notice
+from comms.problems import ValidationFailed
 from comms.service import Service
 from comms.store.models import Contact
 from comms.tokens import Purpose
@@ -54,6 +57,8 @@ __all__ = [
     "unsubscribe",
     "web_version",
 ]
+
+log = logging.getLogger(__name__)
 
 REQUESTED_LINK_LIFETIME = timedelta(days=7)
 # The undo in the notice after an unsubscribe from forward-safe mail: long enough to notice a
@@ -136,9 +141,19 @@ def offered_kinds(service: Service, email: str, now: datetime) -> tuple[str, ...
         contact_id = session.scalar(select(Contact.id).where(Contact.email == normalise_email(email)))
         if contact_id is None:
             return ()
-        reached = [exists().where(Contact.id == contact_id, kind.reach(service, now)) for kind in every]
+        reached = [exists().where(Contact.id == contact_id, _reach(service, kind, now)) for kind in every]
         answers = session.execute(select(*reached)).one()
     return tuple(kind.key for kind, reaches in zip(every, answers, strict=True) if reaches)
+
+
+def _reach(service: Service, kind: kinds.MailingKind, now: datetime) -> ColumnElement[bool]:
+    """The kind's reach; when a broken rules file hides it, everyone (`comms check` reports the
+    file): better a kind too many on the page than a person who cannot stop its mail."""
+    try:
+        return kind.reach(service, now)
+    except ValidationFailed:
+        log.warning("the reach of %s is unknown (invalid rules); offered to everyone", kind.key)
+        return true()
 
 
 def asks_themes(offered: Collection[str]) -> bool:

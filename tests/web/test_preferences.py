@@ -180,6 +180,15 @@ def test_when_their_roles_change_the_page_follows(site: Site) -> None:
     assert page(site, CAROLIEN).checked("kind") == {"survey"}
 
 
+def test_with_a_broken_segments_file_a_kind_is_offered_rather_than_hidden(site: Site) -> None:
+    segments = site.config.resolve(site.config.segments_file)
+    segments.write_text(segments.read_text(encoding="utf-8") + '\n[segments.kapot]\nroles = ["koning"]\n')
+
+    form = page(site)
+
+    assert form.checked("kind") == {"newsletter", "agenda-digest", "survey"}  # the segments' kinds: all
+
+
 def test_a_global_unsubscribe_lifted_here_still_stops_the_kinds_not_offered(site: Site) -> None:
     with site.service.db.session() as session:
         suppress(session, ANNA[0], "*", UNSUBSCRIBED, NOW)  # SendGrid's global unsubscribe

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import httpx
@@ -20,7 +20,9 @@ from comms.tokens import Purpose
 from comms.track.preferences import get_preferences
 from comms.track.suppressions import HARD_BOUNCE, SPAM_REPORT, UNSUBSCRIBED, list_suppressions, suppress
 from tests.fakes.smtp import FakeSMTPServer
+from tests.survey.seeding import CLOSES, DURING
 from tests.web.support import ANNA, BRAM, NOW, Site, SiteFactory, notices, seed_contacts
+from tests.web.survey_pages import open_round
 
 ALL_KINDS = sorted(kinds.all_keys())
 STATENLID = {"newsletter", "survey"}  # what reaches the seeded contacts, Statenleden in Utrecht
@@ -178,6 +180,20 @@ def test_when_their_roles_change_the_page_follows(site: Site) -> None:
     with site.service.db.session() as session:  # back to the Staten: their choice is still there
         session.query(Contact).filter_by(email=CAROLIEN[0]).one().roles = ",statenlid,"
     assert page(site, CAROLIEN).checked("kind") == {"survey"}
+
+
+@pytest.mark.parametrize(
+    ("moment", "offered"), [(DURING, {"survey"}), (CLOSES, set())], ids=["open", "closed"]
+)
+def test_an_invitee_of_an_open_round_is_offered_the_survey_whatever_their_roles_now(
+    site: Site, moment: datetime, offered: set[str]
+) -> None:
+    open_round(site)  # invites Anna, a Statenlid
+    with site.service.db.session() as session:
+        session.query(Contact).filter_by(email=ANNA[0]).one().roles = ",ipo-staff,"
+    site.clock.moment = moment
+
+    assert page(site).checked("kind") == offered  # the round's reminders would still reach her
 
 
 def test_with_a_broken_segments_file_a_kind_is_offered_rather_than_hidden(site: Site) -> None:

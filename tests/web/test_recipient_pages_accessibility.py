@@ -9,6 +9,7 @@ undo pages' other answers, and the error pages (unknown page, unknown edition, e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -99,22 +100,23 @@ def test_the_preference_centre_and_saved(page: Page, site: Site) -> None:  # noq
 
 
 @pytest.mark.parametrize(
-    ("who", "prepare"),
-    [
-        ("a griffier", lambda site: seed_roles(site, GRIFFIER, ",griffier,")),
-        ("someone no mailing reaches", lambda site: seed_roles(site, STAFF, ",ipo-staff,")),
-        ("an address that bounced", None),
-    ],
+    ("contact", "roles"),
+    [(GRIFFIER, ",griffier,"), (STAFF, ",ipo-staff,"), (ANNA, None)],
+    ids=["a griffier", "someone no mailing reaches", "an address that bounced"],
 )
-def test_the_preference_centre_for_others(page: Page, site: Site, who: str, prepare) -> None:  # noqa: F811
-    contact = {"a griffier": GRIFFIER, "someone no mailing reaches": STAFF}.get(who, ANNA)
-    if prepare is not None:
-        prepare(site)
-    else:
+def test_the_preference_centre_for_others(
+    page: Page,  # noqa: F811
+    site: Site,
+    contact: tuple[str, str],
+    roles: str | None,
+) -> None:
+    if roles is None:
         with site.service.db.session() as session:
             suppress(session, ANNA[0], "*", HARD_BOUNCE, NOW)
+    else:
+        seed_roles(site, contact, roles)
     goto(page, site, preferences(site, contact))
-    assert_accessible(page, f"the preference centre of {who}")
+    assert_accessible(page, f"the preference centre of {contact[0]}")
 
 
 def test_the_web_version_of_a_sent_newsletter(page: Page, site: Site) -> None:  # noqa: F811
@@ -170,7 +172,7 @@ def test_the_unsubscribe_and_undo_answers_not_covered_elsewhere(page: Page, site
     ],
     ids=["404", "unknown-edition", "expired-link", "broken-link"],
 )
-def test_the_error_pages(page: Page, site: Site, path, heading: str) -> None:  # noqa: F811
+def test_the_error_pages(page: Page, site: Site, path: Callable[[Site], str], heading: str) -> None:  # noqa: F811
     goto(page, site, path(site))
 
     assert_accessible(page, f"the error page '{heading}'")

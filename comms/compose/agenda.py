@@ -36,7 +36,7 @@ from comms.collect.meetings.changes import START_CHANGED, is_moved, moved_senten
 from comms.collect.meetings.model import Meeting
 from comms.compose.agenda_plan import NoticePlan, plan_notice
 from comms.dates import local, local_text, long_date, time_of_day
-from comms.domain import PROVINCES
+from comms.domain import BODIES, PROVINCES
 from comms.problems import Problem
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
 
@@ -50,10 +50,18 @@ NoticeKind = Literal["notice", "update", "moved", "cancellation"]
 def notice_audience(province_slug: str, body_id: str) -> ColumnElement[bool]:
     """GS members of the province, its member and substitute in the body, and its KPS (in copy)."""
     province = next(p for p in PROVINCES if p.slug == province_slug)
-    return and_(
-        Contact.province == province.name,
-        or_(Contact.roles.like("%,gedeputeerde,%"), Contact.roles.like("%,kps,%"), seat_clause(body_id)),
-    )
+    return and_(Contact.province == province.name, _told_of(body_id))
+
+
+def notice_reach() -> ColumnElement[bool]:
+    """Everyone some notice can reach: `notice_audience` of any province and any body."""
+    return and_(Contact.province.in_([p.name for p in PROVINCES]), _told_of(*(b.id for b in BODIES)))
+
+
+def _told_of(*body_ids: str) -> ColumnElement[bool]:
+    """Whom a province tells of a body's agenda: its GS, its KPS (in copy), and its seats in the body."""
+    roles = (Contact.roles.like("%,gedeputeerde,%"), Contact.roles.like("%,kps,%"))
+    return or_(*roles, *(seat_clause(body_id) for body_id in body_ids))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from sqlalchemy import Table, and_, bindparam, case, exists, func, insert, liter
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from comms.audience.profile import Profile
+from comms.audience.profile import Profile, themes_read
 from comms.deliver.transport import DeliveryResult
 from comms.render.message import Recipient
 from comms.store.database import rows_changed
@@ -154,7 +154,7 @@ def claim(
             .values(status=MessageStatus.SUPPRESSED, claimed_by=None, error=skip.reason)
         )
     rows = session.execute(
-        select(Message.id, Contact, Preference.themes)
+        select(Message.id, Contact, themes_read())
         .join(Contact, Message.contact_id == Contact.id)
         .outerjoin(Preference, Preference.email == Contact.email)
         .where(Message.id.in_(ids), Message.claimed_by == worker, Message.status == MessageStatus.CLAIMED)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comms import kinds
-from comms.audience.profile import Profile
+from comms.audience.profile import Profile, themes_read
 from comms.clock import Clock, SystemClock
 from comms.deliver import queue
 from comms.deliver.outbox import PreviewLink, write_manifest
@@ -159,7 +159,7 @@ def dry_run(service: Service, key: str, transport: Transport, clock: Clock) -> D
         audience = kind.audience_clause(service, edition)
         mailing = mailing_for(service, edition, service.signer(), clock.now())
         rows = session.execute(
-            select(Contact, Preference.themes)
+            select(Contact, themes_read())
             .outerjoin(Preference, Preference.email == Contact.email)
             .where(Contact.active.is_(True), audience, ~queue.is_suppressed(kind.key))
             .order_by(Contact.id)

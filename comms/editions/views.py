@@ -1,20 +1,23 @@
-"""How the team and the public see editions: status with counts, previews, the web version."""
+"""How the team and the public see editions: status with counts, previews, the web version and
+the public archive of sent editions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from comms import kinds
-from comms.audience.profile import Profile
+from comms.audience.profile import Profile, themes_read
+from comms.dates import local, long_date
 from comms.deliver import queue
 from comms.editions.delivery import mailing_for
 from comms.problems import Problem, ValidationFailed
 from comms.render.personalise import Personaliser
 from comms.render.proof import PREVIEW_VALUES
 from comms.render.templates import Rendered
+from comms.render.web_page import as_web_page
 from comms.service import Service
 from comms.store.editions import edition_or_none, find_edition
 from comms.store.models import Contact, Edition, EditionStatus, MessageStatus, Preference
@@ -79,7 +82,7 @@ def preview(service: Service, key: str, contact_email: str | None) -> tuple[str,
         if contact_email is None:
             return _fill(rendered, PREVIEW_VALUES, None)
         row = session.execute(
-            select(Contact, Preference.themes)
+            select(Contact, themes_read())
             .outerjoin(Preference, Preference.email == Contact.email)
             .where(Contact.email == contact_email.strip().lower())
         ).first()
@@ -104,7 +107,44 @@ def web_version(service: Service, key: str) -> str | None:
         if not kind.has_web_version:
             return None
         values = PREVIEW_VALUES | {"first_name": "lezer", "name": "lezer", "email": ""}
-        return Personaliser.cut(edition.html, is_html=True).fill(values, kind.public_blocks())
+        return as_web_page(Personaliser.cut(edition.html, is_html=True).fill(values, kind.public_blocks()))
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A sent edition in the public archive: nothing about who received it."""
+
+    key: str
+    subject: str
+    kind_label: str
+    sent_at: datetime  # aware UTC
+
+    @property
+    def year(self) -> int:
+        return local(self.sent_at).year
+
+    @property
+    def sent_on(self) -> str:
+        """'dinsdag 1 december 2026'."""
+        return long_date(self.sent_at)
+
+    @property
+    def sent_day(self) -> str:
+        """The local date for <time datetime>: '2026-12-01'."""
+        return local(self.sent_at).date().isoformat()
+
+
+def published(service: Service) -> list[Published]:
+    """Every sent edition with a public web version (`web_version`), newest first."""
+    public = {k.key: k.label for k in kinds.every() if k.has_web_version}
+    sent = func.coalesce(Edition.sent_at, Edition.sending_at, Edition.built_at)
+    with service.db.session() as session:
+        rows = session.execute(
+            select(Edition.key, Edition.subject, Edition.kind, sent)
+            .where(Edition.status == EditionStatus.SENT, Edition.kind.in_(public), Edition.html.is_not(None))
+            .order_by(sent.desc(), Edition.id.desc())
+        ).all()
+    return [Published(key, subject, public[kind], at) for key, subject, kind, at in rows]
 
 
 def _fill(rendered: Rendered, values: dict[str, str], blocks: frozenset[str] | None) -> tuple[str, str]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.sql.elements import ColumnElement
+
 from comms.audience.gs_calendar import GsCalendar, GsMeeting, load_gs_calendar
 from comms.audience.profile import Profile
 from comms.audience.resolve import Audience
@@ -23,6 +25,7 @@ from comms.compose.agenda import (
     PlannedNotice,
     meeting_summary,
     notice_context,
+    notice_reach,
     notice_subject,
     plan_notices,
 )
@@ -63,6 +66,9 @@ class AgendaNoticeKind(TriggeredKind):
 
     def audience(self, stored: str) -> Audience:
         return NoticeAudience.parse(stored)
+
+    def reach(self, service: Service, now: datetime) -> ColumnElement[bool]:
+        return notice_reach()
 
     def blocks(self, profile: Profile) -> frozenset[str]:
         # The provinciesecretaris gets the notice in copy, and is told so.

@@ -114,6 +114,7 @@ class MailingKind(ABC):
     forward_safe: bool = False  # see MailingIdentity.forward_safe
     bulk: bool = True  # sent to a list: List-Id and one-click List-Unsubscribe (MailingIdentity.bulk)
     has_web_version: bool = False  # a public page per sent edition (/nieuwsbrief/KEY)
+    by_theme: bool = False  # its content follows the recipient's themes (the preference centre asks)
     steps: frozenset[Step] = frozenset({Step.BUILD, Step.SEND})
 
     def __repr__(self) -> str:
@@ -141,6 +142,12 @@ class MailingKind(ABC):
 
     def audience_clause(self, service: Service, edition: Edition) -> ColumnElement[bool]:
         return self.audience(edition.audience).clause(service)
+
+    def reach(self, service: Service, now: datetime) -> ColumnElement[bool]:
+        """Everyone the kind's mail can reach (a WHERE clause on contacts): the preference centre
+        offers the kind to them only. By default its default audience; a kind whose editions
+        each go to a part of a wider group (a province's GS, a round's invitees) says whom."""
+        return self.audience(self.default_audience(service.config)).clause(service)
 
     def identity(self, service: Service, edition: Edition) -> MailingIdentity:
         config = service.config

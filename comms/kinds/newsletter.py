@@ -36,6 +36,7 @@ class NewsletterKind(PeriodicKind):
     listing_order = 10
     period_format = "%Y-%m"  # one edition a month
     has_web_version = True
+    by_theme = True
 
     def list_identity(self, config: Config) -> ListIdentity:
         return ListIdentity(config.newsletter.list_name, config.newsletter.list_id)

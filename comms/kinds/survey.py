@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.resolve import Audience
 from comms.config import Config
@@ -51,6 +52,9 @@ class SurveyKind(TriggeredKind):
 
     def audience(self, stored: str) -> Audience:
         return InviteesAudience.parse(stored)
+
+    def reach(self, service: Service, now: datetime) -> ColumnElement[bool]:
+        return rounds.reach(self._surveys_dir(service), now)
 
     def skip(self, edition: Edition, now: datetime) -> Skip | None:
         """At every batch: nobody who answered meanwhile, and nobody at all after closing."""

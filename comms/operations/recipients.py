@@ -1,20 +1,24 @@
 """What a recipient does from a link in a mail: unsubscribe, choose preferences, ask for a
-preference link, read the web version; and what SendGrid reports about them (events)."""
+preference link, read the web version and the archive of sent editions; and what SendGrid
+reports about them (events)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, select, text, true
+from sqlalchemy.sql.elements import ColumnElement
 
 from comms import kinds
 from comms.clock import Clock
 from comms.dates import date_and_time
-from comms.editions.views import web_version
+from comms.editions.views import Published, published, web_version
 from comms.kinds import UnknownKind
 from comms.notify import TeamNotice, send_notice
+from comms.problems import ValidationFailed
 from comms.service import Service
 from comms.store.models import Contact
 from comms.tokens import Purpose
@@ -34,7 +38,9 @@ from comms.track.webhook import apply_events
 __all__ = [
     "REQUESTED_LINK_LIFETIME",
     "RESTORE_LINK_LIFETIME",
+    "Published",
     "apply_sendgrid_events",
+    "asks_themes",
     "contact_email",
     "is_forward_safe",
     "is_unsubscribed",
@@ -42,13 +48,17 @@ __all__ = [
     "kind_labels",
     "mail_preferences_link",
     "mail_unsubscribe_notice",
+    "offered_kinds",
     "ping",
     "preferences",
+    "published",
     "restore",
     "save_preferences",
     "unsubscribe",
     "web_version",
 ]
+
+log = logging.getLogger(__name__)
 
 REQUESTED_LINK_LIFETIME = timedelta(days=7)
 # The undo in the notice after an unsubscribe from forward-safe mail: long enough to notice a
@@ -102,16 +112,53 @@ def is_forward_safe(kind: str) -> bool:
         return False
 
 
-def preferences(service: Service, email: str) -> PreferenceView:
+def preferences(service: Service, email: str, now: datetime) -> PreferenceView:
+    """The preference centre of an address: the kinds that can reach it, and its themes."""
+    offered = offered_kinds(service, email, now)
     with service.db.session() as session:
-        return get_preferences(session, email, kinds.all_keys())
+        return get_preferences(session, email, offered)
 
 
 def save_preferences(
     service: Service, email: str, wanted: Collection[str], themes: Collection[str], now: datetime
 ) -> PreferenceView:
+    """Save a choice from the preference centre: only the kinds offered change, and the themes
+    only where a kind offered follows them."""
+    offered = offered_kinds(service, email, now)
+    chosen = set(wanted) & set(offered)
+    themes_asked = asks_themes(offered)
     with service.db.session() as session:
-        return store_preferences(session, email, wanted, themes, now, kinds.all_keys())
+        return store_preferences(
+            session, email, chosen, themes if themes_asked else None, now, offered, kinds.all_keys()
+        )
+
+
+def offered_kinds(service: Service, email: str, now: datetime) -> tuple[str, ...]:
+    """The kinds whose mail can reach the contact with this address (its roles, seats and
+    province as they are now), in listing order; each kind says whom it reaches."""
+    every = kinds.every()
+    with service.db.session() as session:
+        contact_id = session.scalar(select(Contact.id).where(Contact.email == normalise_email(email)))
+        if contact_id is None:
+            return ()
+        reached = [exists().where(Contact.id == contact_id, _reach(service, kind, now)) for kind in every]
+        answers = session.execute(select(*reached)).one()
+    return tuple(kind.key for kind, reaches in zip(every, answers, strict=True) if reaches)
+
+
+def _reach(service: Service, kind: kinds.MailingKind, now: datetime) -> ColumnElement[bool]:
+    """The kind's reach; when a broken rules file hides it, everyone (`comms check` reports the
+    file): better a kind too many on the page than a person who cannot stop its mail."""
+    try:
+        return kind.reach(service, now)
+    except ValidationFailed:
+        log.warning("the reach of %s is unknown (invalid rules); offered to everyone", kind.key)
+        return true()
+
+
+def asks_themes(offered: Collection[str]) -> bool:
+    """Whether the preference centre asks for themes: a kind offered follows them."""
+    return any(kinds.find(key).by_theme for key in offered)
 
 
 def mail_preferences_link(service: Service, email: str, clock: Clock, scope: str | None = None) -> None:

@@ -3,8 +3,9 @@
 Blocks: `av` (the AV section), `provincie:<slug>` (a province's news) and
 `thema:<id>` (a BAC theme's section). Everyone gets the introduction, the
 general news ("Overig nieuws") and the agenda; a recipient gets the AV block if
-they sit in the AV, their own province's block, and the theme blocks they chose
-in the preference centre (all themes when they chose none).
+they sit in the AV, their own province's block, and the blocks of the themes they
+read about (audience.profile.themes_read: their choice in the preference centre, else
+the interests of their export row; all themes when that is none).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import and_, case, delete, exists, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -146,10 +146,9 @@ def create_round(session: Session, definition: SurveyDefinition, now: datetime) 
 
 def _invite(session: Session, survey_id: int, definition: SurveyDefinition) -> int:
     """One invitation per audience member, in SQL; the role recorded is the first that matches."""
-    audience = segment_clause(Segment("survey", "", frozenset(definition.roles), definition.provinces))
     role = _first_role(definition)
     rows = select(literal(survey_id), Contact.id, role, Contact.province, literal(0), literal(False)).where(
-        Contact.active.is_(True), audience
+        Contact.active.is_(True), _audience(definition)
     )
     session.execute(
         insert(SurveyInvitation).from_select(
@@ -158,6 +157,22 @@ def _invite(session: Session, survey_id: int, definition: SurveyDefinition) -> i
     )
     count = select(func.count()).select_from(SurveyInvitation).where(SurveyInvitation.survey_id == survey_id)
     return session.scalar(count) or 0
+
+
+def _audience(definition: SurveyDefinition) -> ColumnElement[bool]:
+    return segment_clause(Segment("survey", "", frozenset(definition.roles), definition.provinces))
+
+
+def reach(directory: Path, now: datetime) -> ColumnElement[bool]:
+    """Everyone survey mail can reach: the audience of any round defined in `directory`, and
+    the invitees of a round still open (its reminders follow them, whatever their roles now)."""
+    definitions, _ = load_survey_definitions(directory)  # a broken file is `comms check`'s to report
+    invited = exists().where(
+        SurveyInvitation.contact_id == Contact.id,
+        SurveyInvitation.survey_id == Survey.id,
+        Survey.closes_at > now,
+    )
+    return or_(invited, *(_audience(d) for d in definitions))
 
 
 def _first_role(definition: SurveyDefinition) -> ColumnElement[str]:

@@ -1,5 +1,6 @@
 """/voorkeuren: which mailing kinds an address gets, and which themes; kept by address, so a
-re-import of the contacts never undoes them.
+re-import of the contacts never undoes them. Only the kinds that can reach the contact are
+offered (recipients.offered_kinds), and the themes start from their export row.
 
 Asking for a link (POST /voorkeuren) answers the same, in the same time, for a known and an
 unknown address: the mail goes out after the response (`MailQueue`). It is limited per client
@@ -55,7 +56,7 @@ async def preferences_page(token: str, web: Context) -> Response:
     link = await web.resolve(token, Purpose.PREFERENCES)
     if isinstance(link, Response):
         return link
-    view = await run_in_threadpool(recipients.preferences, web.service, link.email)
+    view = await run_in_threadpool(recipients.preferences, web.service, link.email, web.clock.now())
     return _page(web, link, view, saved=False)
 
 
@@ -77,5 +78,7 @@ async def save_preferences(token: str, request: Request, web: Context) -> Respon
 
 
 def _page(web: WebContext, link: Link, view: PreferenceView, saved: bool) -> HTMLResponse:
-    kinds = recipients.kind_labels()
-    return web.pages.render("preferences.html", link=link, view=view, kinds=kinds, themes=THEMES, saved=saved)
+    labels = recipients.kind_labels()
+    kinds = {key: labels[key] for key in view.kinds}  # only what can reach them: their roles decide
+    themes = THEMES if recipients.asks_themes(view.kinds) else ()
+    return web.pages.render("preferences.html", link=link, view=view, kinds=kinds, themes=themes, saved=saved)

@@ -87,6 +87,30 @@ def test_a_claim_carries_what_decides_the_recipients_blocks(db: Database) -> Non
     assert claimed["lid2@utrecht.example.org"] == Profile("Zeeland", False, None)
 
 
+@pytest.mark.parametrize(
+    ("export", "chosen", "themes"),
+    [
+        (",landelijk-gebied,", "absent", frozenset({"landelijk-gebied"})),
+        (",", "absent", None),
+        (",landelijk-gebied,", ",ondernemen-cultuur,", frozenset({"ondernemen-cultuur"})),
+        (",landelijk-gebied,", None, None),
+    ],
+    ids=["export-row-until-a-choice", "no-interests-every-theme", "own-choice-wins", "chose-every-theme"],
+)
+def test_a_claim_reads_the_themes_of_the_export_row_until_a_choice_is_made(
+    db: Database, export: str, chosen: str | None, themes: frozenset[str] | None
+) -> None:
+    edition_id = seed(db, count=1)
+    with db.session() as session:
+        session.scalars(select(Contact)).one().themes = export
+        if chosen != "absent":
+            session.add(Preference(email="lid0@utrecht.example.org", themes=chosen, updated_at=NOW))
+        queue.snapshot(session, edition_id, "newsletter", EVERYONE)
+    with db.session() as session:
+        (claim,) = queue.claim(session, edition_id, "newsletter", "w", 10, NOW)
+    assert claim.profile.themes == themes
+
+
 def test_claims_do_not_overlap_and_acknowledgement_settles_the_edition(db: Database) -> None:
     edition_id = seed(db)
     with db.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import httpx
@@ -18,11 +18,14 @@ from comms.domain import THEMES
 from comms.store.models import Contact
 from comms.tokens import Purpose
 from comms.track.preferences import get_preferences
-from comms.track.suppressions import HARD_BOUNCE, SPAM_REPORT, list_suppressions, suppress
+from comms.track.suppressions import HARD_BOUNCE, SPAM_REPORT, UNSUBSCRIBED, list_suppressions, suppress
 from tests.fakes.smtp import FakeSMTPServer
+from tests.survey.seeding import CLOSES, DURING
 from tests.web.support import ANNA, BRAM, NOW, Site, SiteFactory, notices, seed_contacts
+from tests.web.survey_pages import open_round
 
 ALL_KINDS = sorted(kinds.all_keys())
+STATENLID = {"newsletter", "survey"}  # what reaches the seeded contacts, Statenleden in Utrecht
 ALL_THEMES = [t.id for t in THEMES]
 ROUNDS = 30  # requests per kind of address in the timing test
 
@@ -79,28 +82,175 @@ def save(site: Site, kinds: list[str], themes: list[str], contact: tuple[str, st
     return response.text
 
 
-def test_the_page_starts_with_everything_and_is_accessible(site: Site) -> None:
+def test_the_page_starts_with_what_reaches_them_ticked_and_is_accessible(site: Site) -> None:
     form = page(site)
 
-    assert form.checked("kind") == set(ALL_KINDS)
+    assert form.checked("kind") == STATENLID
     assert form.checked("theme") == set(ALL_THEMES)
     assert form.disabled("kind") == set()
     assert (form.fieldsets, form.legends, form.h1) == (2, 2, 1)
     assert {a["id"] for a in form.checkboxes.values()} <= form.labels  # every checkbox has its label
 
 
+# -- what is offered: the kinds that can reach the contact, the themes of their export row ------
+
+CAROLIEN = ("carolien.smit@gelderland.example.org", "c3c3c3c3c3c3c3c3")
+
+
+def seed_one(
+    site: Site, roles: str, bodies: str = ",", themes: str = ",", province: str = "Gelderland"
+) -> None:
+    seed_contacts(site.service, (CAROLIEN,))
+    with site.service.db.session() as session:
+        contact = session.query(Contact).filter_by(email=CAROLIEN[0]).one()
+        contact.roles, contact.bodies, contact.themes, contact.province = roles, bodies, themes, province
+
+
+@pytest.mark.parametrize(
+    ("roles", "bodies", "offered"),
+    [
+        (",statenlid,", ",", {"newsletter", "survey"}),
+        (",statenlid,av-lid,", ",av:lid,", {"newsletter", "agenda-notice", "survey"}),
+        (",gedeputeerde,ipo-bestuurslid,", ",ipo-bestuur:lid,", {"agenda-notice", "survey"}),
+        (",gedeputeerde,bac-lid,", ",bac-landelijk-gebied:plaatsvervanger,", {"agenda-notice", "survey"}),
+        (",kps,", ",", {"agenda-notice", "survey"}),
+        (",cdk,", ",", {"survey"}),
+        (",griffier,", ",", {"agenda-digest", "survey"}),
+        (",griffie,", ",", {"agenda-digest"}),
+    ],
+    ids=[
+        "statenlid",
+        "av-lid",
+        "ipo-bestuurslid",
+        "bac-plaatsvervanger",
+        "provinciesecretaris",
+        "cdk",
+        "griffier",
+        "griffie-contact",
+    ],
+)
+def test_only_the_kinds_their_roles_receive_are_offered_all_ticked(
+    site: Site, roles: str, bodies: str, offered: set[str]
+) -> None:
+    seed_one(site, roles, bodies)
+
+    form = page(site, CAROLIEN)
+
+    assert set(form.checkboxes) == {f"kind:{k}" for k in offered} | {
+        f"theme:{t}" for t in ALL_THEMES if "newsletter" in offered
+    }
+    assert form.checked("kind") == offered
+
+
+def test_someone_no_mailing_reaches_is_told_so_and_offered_nothing(site: Site) -> None:
+    seed_one(site, ",ipo-staff,")
+
+    response = site.client.get(f"/voorkeuren/{site.token(Purpose.PREFERENCES, CAROLIEN)}")
+
+    assert Form(response.text).checkboxes == {}
+    assert "Er is op dit moment geen e-mail van ons voor u." in response.text
+    assert "Voorkeuren opslaan" not in response.text
+
+
+def test_saving_changes_only_the_kinds_offered_and_keeps_the_themes_of_a_page_without_them(
+    site: Site,
+) -> None:
+    seed_one(site, ",gedeputeerde,", themes=",landelijk-gebied,")
+
+    save(site, ["survey", "newsletter"], ["klimaat-leefomgeving"], CAROLIEN)  # newsletter: a hand-made post
+
+    with site.service.db.session() as session:
+        reasons = {(s.scope, s.reason) for s in list_suppressions(session, CAROLIEN[0])}
+        view = get_preferences(session, CAROLIEN[0], ALL_KINDS)
+    assert reasons == {("agenda-notice", "preference centre")}
+    assert view.chosen_themes is None  # no theme question was asked, so no choice was made
+    assert view.themes == {"landelijk-gebied"}
+
+
+def test_when_their_roles_change_the_page_follows(site: Site) -> None:
+    seed_one(site, ",statenlid,")
+    save(site, ["survey"], [], CAROLIEN)  # no newsletter, please
+
+    with site.service.db.session() as session:  # the next import: now a gedeputeerde
+        session.query(Contact).filter_by(email=CAROLIEN[0]).one().roles = ",gedeputeerde,"
+    form = page(site, CAROLIEN)
+
+    assert form.checked("kind") == {"agenda-notice", "survey"}
+    assert "kind:newsletter" not in form.checkboxes
+    with site.service.db.session() as session:  # back to the Staten: their choice is still there
+        session.query(Contact).filter_by(email=CAROLIEN[0]).one().roles = ",statenlid,"
+    assert page(site, CAROLIEN).checked("kind") == {"survey"}
+
+
+@pytest.mark.parametrize(
+    ("moment", "offered"), [(DURING, {"survey"}), (CLOSES, set())], ids=["open", "closed"]
+)
+def test_an_invitee_of_an_open_round_is_offered_the_survey_whatever_their_roles_now(
+    site: Site, moment: datetime, offered: set[str]
+) -> None:
+    open_round(site)  # invites Anna, a Statenlid
+    with site.service.db.session() as session:
+        session.query(Contact).filter_by(email=ANNA[0]).one().roles = ",ipo-staff,"
+    site.clock.moment = moment
+
+    assert page(site).checked("kind") == offered  # the round's reminders would still reach her
+
+
+def test_with_a_broken_segments_file_a_kind_is_offered_rather_than_hidden(site: Site) -> None:
+    segments = site.config.resolve(site.config.segments_file)
+    segments.write_text(segments.read_text(encoding="utf-8") + '\n[segments.kapot]\nroles = ["koning"]\n')
+
+    form = page(site)
+
+    assert form.checked("kind") == {"newsletter", "agenda-digest", "survey"}  # the segments' kinds: all
+
+
+def test_a_global_unsubscribe_lifted_here_still_stops_the_kinds_not_offered(site: Site) -> None:
+    with site.service.db.session() as session:
+        suppress(session, ANNA[0], "*", UNSUBSCRIBED, NOW)  # SendGrid's global unsubscribe
+
+    save(site, ["newsletter"], [])
+
+    with site.service.db.session() as session:
+        reasons = {(s.scope, s.reason) for s in list_suppressions(session, ANNA[0])}
+    assert reasons == {(k, "preference centre") for k in ALL_KINDS if k != "newsletter"}
+
+
+@pytest.mark.parametrize(
+    ("export", "choice", "ticked", "hint"),
+    [
+        (",landelijk-gebied,klimaat-leefomgeving,", None, {"landelijk-gebied", "klimaat-leefomgeving"}, True),
+        (",", None, set(ALL_THEMES), False),
+        (",landelijk-gebied,", ["ondernemen-cultuur"], {"ondernemen-cultuur"}, False),
+        (",landelijk-gebied,", [], set(ALL_THEMES), False),
+    ],
+    ids=["from-the-export-row", "none-in-the-export-row", "own-choice-wins", "chose-every-theme"],
+)
+def test_themes_start_from_the_export_row_until_they_choose(
+    site: Site, export: str, choice: list[str] | None, ticked: set[str], hint: bool
+) -> None:
+    seed_one(site, ",statenlid,", themes=export)
+    if choice is not None:
+        save(site, ["newsletter", "survey"], choice, CAROLIEN)
+
+    response = site.client.get(f"/voorkeuren/{site.token(Purpose.PREFERENCES, CAROLIEN)}")
+
+    assert Form(response.text).checked("theme") == ticked
+    assert ("die uw griffie voor u heeft doorgegeven" in response.text) is hint
+
+
 def test_choices_are_saved_and_shown_again(site: Site) -> None:
-    text = save(site, ["newsletter", "survey"], ["landelijk-gebied", "wonen-bereikbaarheid"])
+    text = save(site, ["newsletter"], ["landelijk-gebied", "wonen-bereikbaarheid"])
 
     assert "Uw voorkeuren zijn opgeslagen." in text
-    assert Form(text).checked("kind") == {"newsletter", "survey"}
+    assert Form(text).checked("kind") == {"newsletter"}
     form = page(site)
-    assert form.checked("kind") == {"newsletter", "survey"}
+    assert form.checked("kind") == {"newsletter"}
     assert form.checked("theme") == {"landelijk-gebied", "wonen-bereikbaarheid"}
     with site.service.db.session() as session:
         reasons = {(s.scope, s.reason) for s in list_suppressions(session, ANNA[0])}
-    assert reasons == {("agenda-notice", "preference centre"), ("agenda-digest", "preference centre")}
-    assert page(site, BRAM).checked("kind") == set(ALL_KINDS)  # someone else's choices are their own
+    assert reasons == {("survey", "preference centre")}  # kinds not offered are left alone
+    assert page(site, BRAM).checked("kind") == STATENLID  # someone else's choices are their own
 
 
 def test_choosing_a_kind_again_resubscribes_after_a_one_click_unsubscribe(site: Site) -> None:
@@ -109,7 +259,7 @@ def test_choosing_a_kind_again_resubscribes_after_a_one_click_unsubscribe(site: 
 
     save(site, ALL_KINDS, [])
 
-    assert page(site).checked("kind") == set(ALL_KINDS)
+    assert page(site).checked("kind") == STATENLID
     with site.service.db.session() as session:
         assert list_suppressions(session, ANNA[0]) == []
 
@@ -135,7 +285,13 @@ def test_choices_survive_a_reimport_of_the_same_contacts(site: Site) -> None:
     assert (counts.added, counts.updated) == (0, 2)
 
     with site.service.db.session() as session:
-        assert get_preferences(session, ANNA[0], kinds.all_keys()) == before
+        after = get_preferences(session, ANNA[0], kinds.all_keys())
+        assert (after.subscribed, after.chosen_themes, after.themes) == (
+            before.subscribed,
+            before.chosen_themes,
+            before.themes,
+        )
+        assert after.interests == {"landelijk-gebied"}  # the export row's, no longer what is read
         contact = session.query(Contact).filter_by(email=ANNA[0]).one()
         assert (contact.public_id, contact.first_name) == (ANNA[1], "Opnieuw")
     form = page(site)  # the links in earlier mail still lead to the same choices
@@ -154,7 +310,7 @@ def test_a_bounce_or_complaint_cannot_be_undone_from_the_preference_centre(
 
     response = site.client.get(f"/voorkeuren/{site.token(Purpose.PREFERENCES)}")
     form = Form(response.text)
-    assert form.disabled("kind") == set(ALL_KINDS)
+    assert form.disabled("kind") == STATENLID
     assert form.checked("kind") == set()
     assert hint in response.text
     save(site, ALL_KINDS, ALL_THEMES)  # a hand-made post that ticks them anyway

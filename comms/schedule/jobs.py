@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from comms.clock import Clock
 from comms.dates import date_and_time
+from comms.dutch import CAN, Noun, counted
 from comms.errors import Refused, Unavailable
 from comms.kinds import BuildOutcome, BuildRequest, MailingKind, PeriodicKind, Step, TriggeredKind
 from comms.notify import TeamNotice, notify_team
@@ -37,6 +38,8 @@ from comms.store.models import EditionStatus, JobRunOutcome
 from comms.tokens import Purpose
 
 log = logging.getLogger(__name__)
+NOTE = Noun("melding", "meldingen")
+SOURCE = Noun("bron", "bronnen")
 APPROVAL_DEADLINE = Step.APPROVAL_REMINDER  # the one-off step a build plans when approval is needed
 PREVIEW_LINK_DAYS = 14  # after the planned send, the preview link in an approval request expires
 RETRY_MAX_SECONDS = 300  # a run cut short by the database is tried again at least this often
@@ -397,7 +400,7 @@ def _approval_request(
         "Zonder goedkeuring wordt de editie niet verstuurd.",
     ]
     if broken:
-        lines.append(f"Let op: {len(broken)} bron(nen) konden niet worden gelezen; zie 'comms collect'.")
+        lines.append(f"Let op: {counted(len(broken), SOURCE, CAN)} niet worden gelezen; zie 'comms collect'.")
     return TeamNotice(f"Ter goedkeuring: {edition.key}", lines, _preview_link(service, edition.key, send_at))
 
 
@@ -416,7 +419,7 @@ def _preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, s
 
 def _problems_notice(kind: MailingKind, problems: list[Problem]) -> TeamNotice:
     return TeamNotice(
-        f"{kind.label}: {len(problems)} melding(en)",
+        f"{kind.label}: {NOTE.count(len(problems))}",
         [
             f"Bij het opbouwen ({kind.label.lower()}) is het volgende gevonden:",
             *(str(p) for p in problems[:50]),

@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comms.domain import ROLES
+from comms.dutch import HAS, Noun, part_of
 from comms.errors import NotFound
 from comms.problems import Problem
 from comms.store.models import Survey, SurveyInvitation, SurveyResponse
@@ -44,6 +45,8 @@ SMALL_GROUPS = "overig (kleine groepen)"
 NO_ROLE = "rol onbekend"
 NO_PROVINCE = "geen provincie"
 SCALE_VALUES = (1, 2, 3, 4, 5)
+
+INVITEE = Noun("genodigde", "genodigden")
 
 
 class UnknownRound(NotFound):
@@ -162,6 +165,11 @@ class SurveyResults:
     @property
     def rate(self) -> float | None:
         return self.responded / self.invited if self.invited else None
+
+    @property
+    def response_text(self) -> str:
+        """'1 van de 681 genodigden heeft de vragenlijst ingevuld' (the verb agrees with the part)."""
+        return f"{part_of(self.responded, self.invited, INVITEE, HAS)} de vragenlijst ingevuld"
 
     @property
     def answers_withheld(self) -> bool:

@@ -1,0 +1,123 @@
+"""Dutch for the team and recipients: counts agree with their verbs, kinds are named with their article."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from comms import kinds
+from comms.cli.survey import reminders_received
+from comms.dutch import CAN, HAS, DutchName, Noun, counted, part_of
+from comms.kinds.newsletter import KIND as NEWSLETTER
+from comms.problems import Problem
+from comms.schedule.jobs import SOURCE, _problems_notice
+from comms.survey.results import INVITEE, SurveyResults
+
+COUNTS = [0, 1, 2, 681]
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    list(zip(COUNTS, ["0 meldingen", "1 melding", "2 meldingen", "681 meldingen"], strict=True)),
+)
+def test_a_counted_noun_is_singular_for_one_only(count: int, expected: str) -> None:
+    assert Noun("melding", "meldingen").count(count) == expected
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    list(
+        zip(
+            COUNTS,
+            [
+                "0 van de 681 genodigden hebben",
+                "1 van de 681 genodigden heeft",
+                "2 van de 681 genodigden hebben",
+                "681 van de 681 genodigden hebben",
+            ],
+            strict=True,
+        )
+    ),
+)
+def test_the_verb_agrees_with_the_part_of_the_whole(part: int, expected: str) -> None:
+    assert part_of(part, 681, INVITEE, HAS) == expected
+
+
+@pytest.mark.parametrize(
+    ("responded", "expected"),
+    list(
+        zip(
+            COUNTS,
+            [
+                "0 van de 681 genodigden hebben de vragenlijst ingevuld",
+                "1 van de 681 genodigden heeft de vragenlijst ingevuld",
+                "2 van de 681 genodigden hebben de vragenlijst ingevuld",
+                "681 van de 681 genodigden hebben de vragenlijst ingevuld",
+            ],
+            strict=True,
+        )
+    ),
+)
+def test_the_survey_results_sentence_agrees_with_the_count(responded: int, expected: str) -> None:
+    results = SimpleNamespace(responded=responded, invited=681)
+
+    assert SurveyResults.response_text.fget(results) == expected  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    list(
+        zip(COUNTS, ["0 bronnen konden", "1 bron kon", "2 bronnen konden", "681 bronnen konden"], strict=True)
+    ),
+)
+def test_a_counted_subject_takes_its_verb(count: int, expected: str) -> None:
+    assert counted(count, SOURCE, CAN) == expected
+
+
+@pytest.mark.parametrize(
+    ("count", "subject"),
+    list(
+        zip(
+            COUNTS[1:],
+            [
+                "Maandelijkse nieuwsbrief voor Statenleden: 1 melding",
+                "Maandelijkse nieuwsbrief voor Statenleden: 2 meldingen",
+                "Maandelijkse nieuwsbrief voor Statenleden: 681 meldingen",
+            ],
+            strict=True,
+        )
+    ),
+)
+def test_the_build_problems_mail_counts_its_problems(count: int, subject: str) -> None:
+    problems = [Problem(f"item {n}", "left out") for n in range(count)]
+
+    assert _problems_notice(NEWSLETTER, problems).subject == subject  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("reminders", "invitees", "expected"),
+    [
+        (0, 681, "no reminder yet: 681 invitees"),
+        (1, 1, "1 reminder: 1 invitee"),
+        (2, 2, "2 reminders: 2 invitees"),
+        (2, 681, "2 reminders: 681 invitees"),
+    ],
+)
+def test_survey_status_says_what_its_reminder_counts_mean(
+    reminders: int, invitees: int, expected: str
+) -> None:
+    assert reminders_received(reminders, invitees) == expected
+
+
+@pytest.mark.parametrize("kind", kinds.every(), ids=lambda k: k.key)
+def test_every_kind_is_named_in_mid_sentence_with_its_article(kind: kinds.MailingKind) -> None:
+    name = kind.label_definite
+
+    assert name.split(" ", 1)[0] in ("de", "het")
+    assert name[0].islower() and name != kind.label
+
+
+def test_only_de_and_het_are_articles() -> None:
+    with pytest.raises(ValueError, match="'de' or 'het'"):
+        DutchName("een", "nieuwsbrief")

@@ -59,17 +59,17 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(site: Site) -> None:
 @pytest.mark.parametrize(
     ("kind", "sentence"),
     [
-        ("newsletter", "U ontvangt <strong>de maandelijkse nieuwsbrief voor Statenleden</strong> niet meer"),
-        ("agenda-digest", "U ontvangt <strong>het wekelijkse agendaoverzicht voor griffies</strong> niet meer"),
-        ("agenda-notice", "U ontvangt <strong>de agendaberichten voor de GS-vergadering</strong> niet meer"),
-        ("survey", "U ontvangt <strong>de uitnodigingen voor de evaluatie van het pamflet</strong> niet meer"),
+        ("newsletter", "<strong>de maandelijkse nieuwsbrief voor Statenleden</strong> niet meer"),
+        ("agenda-digest", "<strong>het wekelijkse agendaoverzicht voor griffies</strong> niet meer"),
+        ("agenda-notice", "<strong>de agendaberichten voor de GS-vergadering</strong> niet meer"),
+        ("survey", "<strong>de uitnodigingen voor de evaluatie van het pamflet</strong> niet meer"),
     ],
 )
 def test_the_unsubscribed_page_names_the_kind_with_its_article(site: Site, kind: str, sentence: str) -> None:
     response = site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope=kind)}", data=ONE_CLICK)
 
     assert response.status_code == 200
-    assert sentence in response.text
+    assert f"U ontvangt {sentence}" in response.text
 
 
 def test_the_unsubscribe_page_mints_no_preference_link_but_mails_one_to_the_contact(site: Site) -> None:

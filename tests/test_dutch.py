@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +12,18 @@ from comms.cli.survey import reminders_received
 from comms.dutch import CAN, HAS, DutchName, Noun, counted, part_of
 from comms.kinds.newsletter import KIND as NEWSLETTER
 from comms.problems import Problem
-from comms.schedule.jobs import SOURCE, _problems_notice
+from comms.schedule.jobs import (
+    NOT_APPROVED,
+    SOURCE,
+    Reason,
+    _outside_window,
+    _problems_notice,
+    _too_late,
+    _withdrawn,
+    late_text,
+)
+from comms.send_window import SendWindow
+from comms.store.models import EditionStatus
 from comms.survey.results import INVITEE, SurveyResults
 
 COUNTS = [0, 1, 2, 681]
@@ -92,7 +104,7 @@ def test_a_counted_subject_takes_its_verb(count: int, expected: str) -> None:
 def test_the_build_problems_mail_counts_its_problems(count: int, subject: str) -> None:
     problems = [Problem(f"item {n}", "left out") for n in range(count)]
 
-    assert _problems_notice(NEWSLETTER, problems).subject == subject  # type: ignore[arg-type]
+    assert _problems_notice(NEWSLETTER, problems).subject == subject
 
 
 @pytest.mark.parametrize(
@@ -121,3 +133,65 @@ def test_every_kind_is_named_in_mid_sentence_with_its_article(kind: kinds.Mailin
 def test_only_de_and_het_are_articles() -> None:
     with pytest.raises(ValueError, match="'de' or 'het'"):
         DutchName("een", "nieuwsbrief")
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        (0, "0 minuten"),
+        (1, "1 minuut"),
+        (2, "2 minuten"),
+        (60, "1 uur"),
+        (65, "1 uur en 5 minuten"),
+        (121, "2 uur en 1 minuut"),
+    ],
+)
+def test_how_late_reads_in_dutch(minutes: int, expected: str) -> None:
+    assert late_text(timedelta(minutes=minutes)) == expected
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (range(5), "maandag tot en met vrijdag, 8.00 tot 18.00 uur"),
+        ([0, 2], "maandag en woensdag, 8.00 tot 18.00 uur"),
+        ([0, 1, 2, 4], "maandag tot en met woensdag en vrijdag, 8.00 tot 18.00 uur"),
+        ([0, 2, 4], "maandag, woensdag en vrijdag, 8.00 tot 18.00 uur"),
+        (range(7), "elke dag, 8.00 tot 18.00 uur"),
+    ],
+)
+def test_the_send_window_reads_in_dutch_local_time(days: list[int], expected: str) -> None:
+    assert SendWindow(frozenset(days), time(8), time(18)).describe_dutch() == expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "english", "dutch"),
+    [
+        (
+            NOT_APPROVED,
+            "not approved by the planned send time",
+            "niet goedgekeurd vóór de geplande verzendtijd",
+        ),
+        (
+            _too_late(timedelta(minutes=75)),
+            "started 75 min late, beyond the staleness limit",
+            "de verzending zou 1 uur en 15 minuten te laat beginnen, later dan het schema toestaat",
+        ),
+        (
+            _outside_window(SendWindow(frozenset(range(5)), time(8), time(18))),
+            "outside the send window mon-fri 08:00-18:00",
+            "buiten de verzendtijden (maandag tot en met vrijdag, 8.00 tot 18.00 uur)",
+        ),
+        (
+            _withdrawn(EditionStatus.HELD, "wacht op de nieuwe begroting"),
+            "held: wacht op de nieuwe begroting",
+            "de editie is aangehouden (wacht op de nieuwe begroting)",
+        ),
+        (_withdrawn(EditionStatus.CANCELLED, None), "cancelled", "de editie is vervallen"),
+    ],
+    ids=["not approved", "too late", "outside the window", "held", "cancelled"],
+)
+def test_a_send_that_did_not_happen_has_one_reason_per_language(
+    reason: Reason, english: str, dutch: str
+) -> None:
+    assert (reason.en, reason.nl) == (english, dutch)

@@ -24,7 +24,7 @@ from comms.schedule.jobs import (
 )
 from comms.send_window import SendWindow
 from comms.store.models import EditionStatus
-from comms.survey.results import INVITEE, SurveyResults
+from comms.survey.results import INVITEE, Comparison, SurveyResults
 
 COUNTS = [0, 1, 2, 681]
 
@@ -195,3 +195,11 @@ def test_a_send_that_did_not_happen_has_one_reason_per_language(
     reason: Reason, english: str, dutch: str
 ) -> None:
     assert (reason.en, reason.nl) == (english, dutch)
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    list(zip(COUNTS, ["0 antwoorden", "1 antwoord", "2 antwoorden", "681 antwoorden"], strict=True)),
+)
+def test_the_previous_round_counts_its_answers(n: int, expected: str) -> None:
+    assert Comparison("2026-1", n, (), None, wording_changed=False).answer_count == expected

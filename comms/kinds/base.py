@@ -86,6 +86,7 @@ class BuildOutcome:
     contents: str  # for the operator's line: "37 items", "3 meeting(s)"
     sections: dict[str, int] = field(default_factory=dict)  # items per section, where it has them
     problems: list[Problem] = field(default_factory=list)
+    held_because: str | None = None  # Dutch, for the team's mail: why a held edition is not sent
 
     @property
     def is_held(self) -> bool:

@@ -107,6 +107,7 @@ class NewsletterKind(PeriodicKind):
                 + (f" ({composition.left_out} left out)" if composition.left_out else ""),
                 content.summary(),
                 problems,
+                composition.held_because,
             )
 
     def on_withdrawn(self, session: Session, edition: Edition) -> None:

@@ -272,7 +272,9 @@ def _build_edition(
             f"Aangehouden: {outcome.key}",
             [
                 f"{outcome.key} wordt niet verstuurd op {date_and_time(send_at)}.",
-                f"Reden: {outcome.status_reason}",
+                f"Reden: {outcome.held_because}."
+                if outcome.held_because
+                else "De reden staat bij 'comms status'.",
             ],
         )
         return StepResult(JobRunOutcome.HELD, outcome.status_reason or "held", outcome.key, [notice])

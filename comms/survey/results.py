@@ -47,6 +47,7 @@ NO_PROVINCE = "geen provincie"
 SCALE_VALUES = (1, 2, 3, 4, 5)
 
 INVITEE = Noun("genodigde", "genodigden")
+ANSWER = Noun("antwoord", "antwoorden")
 
 
 class UnknownRound(NotFound):
@@ -98,6 +99,11 @@ class Comparison:
     mean: float | None
     wording_changed: bool  # same id, type and labels/options, but the question text was edited
 
+    @property
+    def answer_count(self) -> str:
+        """'1 antwoord', '12 antwoorden'."""
+        return ANSWER.count(self.n)
+
     def mean_difference(self, mean: float | None) -> float | None:
         return None if mean is None or self.mean is None else mean - self.mean
 
@@ -119,6 +125,11 @@ class QuestionResult:
     @property
     def id(self) -> str:
         return self.question.id
+
+    @property
+    def answer_count(self) -> str:
+        """'1 antwoord', '12 antwoorden'."""
+        return ANSWER.count(self.n)
 
     @property
     def is_scale(self) -> bool:

@@ -9,6 +9,7 @@ import pytest
 
 from comms import kinds
 from comms.cli.survey import reminders_received
+from comms.deliver.outbox import _edition_block
 from comms.dutch import CAN, HAS, DutchName, Noun, counted, part_of
 from comms.kinds.newsletter import KIND as NEWSLETTER
 from comms.problems import Problem
@@ -203,3 +204,13 @@ def test_a_send_that_did_not_happen_has_one_reason_per_language(
 )
 def test_the_previous_round_counts_its_answers(n: int, expected: str) -> None:
     assert Comparison("2026-1", n, (), None, wording_changed=False).answer_count == expected
+
+
+@pytest.mark.parametrize(
+    ("recipients", "expected"), [(1, "(1 ontvanger)"), (2, "(2 ontvangers)"), (681, "(681 ontvangers)")]
+)
+def test_the_outbox_index_counts_recipients_per_variant(recipients: int, expected: str) -> None:
+    preview = {"file": "p.html", "label": "Utrecht, alle thema's", "recipients": recipients}
+    manifest = {"subject": "S", "key": "k", "status": "sent", "counts": {}, "previews": [preview]}
+
+    assert f"</a> {expected}</li>" in _edition_block(manifest)

@@ -16,17 +16,42 @@ _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 def describe_days(days: Iterable[int]) -> str:
     """{0, 1, 2, 3, 4} → 'mon-fri'; {0, 2, 4} → 'mon,wed,fri'; every day → 'mon-sun'."""
+    parts = [
+        f"{DAY_NAMES[run[0]]}-{DAY_NAMES[run[-1]]}" if len(run) > 2 else ",".join(DAY_NAMES[d] for d in run)
+        for run in _runs(days)
+    ]
+    return ",".join(parts)
+
+
+def _runs(days: Iterable[int]) -> list[list[int]]:
+    """Consecutive weekdays together: {0, 1, 2, 4} → [[0, 1, 2], [4]]."""
     runs: list[list[int]] = []
     for day in sorted(set(days)):
         if runs and runs[-1][-1] == day - 1:
             runs[-1].append(day)
         else:
             runs.append([day])
+    return runs
+
+
+DUTCH_DAY_NAMES = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+
+
+def describe_days_dutch(days: Iterable[int]) -> str:
+    """{0, …, 4} → 'maandag tot en met vrijdag'; {0, 2} → 'maandag en woensdag'."""
+    if len(set(days)) == 7:
+        return "elke dag"
     parts = [
-        f"{DAY_NAMES[run[0]]}-{DAY_NAMES[run[-1]]}" if len(run) > 2 else ",".join(DAY_NAMES[d] for d in run)
-        for run in runs
+        f"{DUTCH_DAY_NAMES[run[0]]} tot en met {DUTCH_DAY_NAMES[run[-1]]}"
+        if len(run) > 2
+        else " en ".join(DUTCH_DAY_NAMES[d] for d in run)
+        for run in _runs(days)
     ]
-    return ",".join(parts)
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} en {parts[-1]}"
+
+
+def _clock(moment: time) -> str:
+    return f"{moment.hour}.{moment.minute:02d}"
 
 
 def parse_days(value: object) -> frozenset[int] | None:
@@ -67,3 +92,7 @@ class SendWindow:
 
     def describe(self) -> str:
         return f"{describe_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    def describe_dutch(self) -> str:
+        """'maandag tot en met vrijdag, 8.00 tot 18.00 uur': for the team, in local time."""
+        return f"{describe_days_dutch(self.days)}, {_clock(self.start)} tot {_clock(self.end)} uur"

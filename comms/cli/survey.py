@@ -52,10 +52,10 @@ def survey_remind(ctx: click.Context) -> None:
 @handles_failures
 def survey_status(ctx: click.Context) -> None:
     """Each round: open and close, invitees, answers, reminders sent."""
-    table = Table("round", "title", "opens", "closes", "invited", "answered", "reminders sent (invitees)")
+    table = Table("round", "title", "opens", "closes", "invited", "answered", "reminders received")
     rows = surveys.status(service_of(ctx))
     for r in rows:
-        reminders = ", ".join(f"{n}×: {count}" for n, count in sorted(r.reminders.items()))
+        reminders = "; ".join(reminders_received(n, count) for n, count in sorted(r.reminders.items()))
         table.add_row(
             r.round,
             r.title,
@@ -66,6 +66,12 @@ def survey_status(ctx: click.Context) -> None:
             reminders,
         )
     out.print(table if rows else "no survey rounds started yet")
+
+
+def reminders_received(reminders: int, invitees: int) -> str:
+    """'no reminder yet: 681 invitees', '1 reminder: 1 invitee', '2 reminders: 12 invitees'."""
+    what = "no reminder yet" if reminders == 0 else f"{reminders} reminder{'' if reminders == 1 else 's'}"
+    return f"{what}: {invitees} invitee{'' if invitees == 1 else 's'}"
 
 
 @survey.command("results")

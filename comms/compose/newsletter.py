@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from comms.collect.sanitise import cap_html, clean_html
 from comms.compose.themes import ThemeMap
 from comms.config import Config, ItemKind
-from comms.dates import long_date, month_name, time_range
+from comms.dates import date_and_time, local_text, long_date, month_name, time_range
 from comms.domain import THEMES, province_by_name
 from comms.errors import Refused
 from comms.problems import Problem, Severity
@@ -137,6 +137,15 @@ class Composition:
     def is_held(self) -> bool:
         return self.edition.status == EditionStatus.HELD
 
+    @property
+    def held_because(self) -> str | None:
+        """Why a held edition is not sent, in Dutch for the team's mail (status_reason is the
+        operator's English)."""
+        start = self.edition.window_start
+        if not self.is_held or start is None:
+            return None
+        return f"er zijn sinds {date_and_time(start)} geen nieuwe berichten"
+
 
 class AlreadySent(Refused):
     """A sent (or sending) edition is never rebuilt."""
@@ -172,7 +181,7 @@ def compose_newsletter(
         for item in items:
             item.edition_id = None  # a held edition keeps nothing back from the next one
         edition.status = EditionStatus.HELD
-        edition.status_reason = f"no new items since {window_start:%Y-%m-%d %H:%M} UTC; not sent"
+        edition.status_reason = f"no new items since {local_text(window_start)}; not sent"
     edition.summary = json.dumps(content.summary(), ensure_ascii=False)
     return Composition(edition, content, problems, len(left_out))
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from comms.deliver.transport import DeliveryResult
+from comms.dutch import Noun
 from comms.render.message import OutgoingMessage
 
 
@@ -86,6 +87,9 @@ def write_manifest(
     write_index(directory)
 
 
+RECIPIENT = Noun("ontvanger", "ontvangers")
+
+
 def write_index(directory: Path) -> Path:
     """index.html: every edition in this outbox with its counts and a preview per variant."""
     manifests = sorted(directory.glob("*/manifest.json"))
@@ -100,7 +104,7 @@ def _edition_block(manifest: dict) -> str:
     e = html.escape
     counts = ", ".join(f"{e(k)}: {v}" for k, v in manifest["counts"].items())
     rows = "\n".join(
-        f'<li><a href="{e(p["file"])}">{e(p["label"])}</a> ({p["recipients"]} ontvangers)</li>'
+        f'<li><a href="{e(p["file"])}">{e(p["label"])}</a> ({RECIPIENT.count(p["recipients"])})</li>'
         for p in manifest["previews"]
     )
     return (

@@ -16,6 +16,7 @@ from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import digest_key, digest_period, meeting_fields
 from comms.config import Config
 from comms.dates import AMSTERDAM, local
+from comms.dutch import DutchName
 from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind
 from comms.kinds.samples import sample_meeting
 from comms.problems import Problem, ValidationFailed
@@ -27,6 +28,7 @@ from comms.store.models import Edition, EditionStatus, MeetingRecord
 class AgendaDigestKind(PeriodicKind):
     key = "agenda-digest"
     label = "Wekelijks agendaoverzicht voor griffies"
+    name = DutchName("het", "wekelijkse agendaoverzicht voor griffies")
     template = "agenda-digest"
     listing_order = 30
     period_format = "%G-W%V"  # one digest an ISO week

@@ -31,6 +31,7 @@ from comms.compose.agenda import (
 )
 from comms.compose.agenda_plan import NoticePlan
 from comms.config import Config
+from comms.dutch import DutchName
 from comms.kinds.base import DueBuild, ListIdentity, TriggeredKind
 from comms.kinds.samples import sample_meeting
 from comms.problems import Problem, ValidationFailed
@@ -56,6 +57,7 @@ class NoticeBuild(DueBuild):
 class AgendaNoticeKind(TriggeredKind):
     key = "agenda-notice"
     label = "Agendabericht voor de GS-vergadering"
+    name = DutchName("de", "agendaberichten voor de GS-vergadering")
     template = "agenda-notice"
     listing_order = 20
     starts_when_built = True

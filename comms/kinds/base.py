@@ -32,6 +32,7 @@ from comms.audience.profile import Profile
 from comms.audience.resolve import Audience, SegmentAudience
 from comms.config import Config, Sender
 from comms.deliver.queue import Skip
+from comms.dutch import DutchName
 from comms.errors import Refused
 from comms.problems import Problem, Severity, ValidationFailed
 from comms.render.message import Attachment, MailingIdentity, Recipient
@@ -85,6 +86,7 @@ class BuildOutcome:
     contents: str  # for the operator's line: "37 items", "3 meeting(s)"
     sections: dict[str, int] = field(default_factory=dict)  # items per section, where it has them
     problems: list[Problem] = field(default_factory=list)
+    held_because: str | None = None  # Dutch, for the team's mail: why a held edition is not sent
 
     @property
     def is_held(self) -> bool:
@@ -106,6 +108,9 @@ class MailingKind(ABC):
 
     key: str  # stored in editions.kind; the scope of suppressions and link tokens
     label: str  # Dutch, as a recipient knows it: the preference centre, an unsubscribe page
+    # How a sentence names it ("U ontvangt de maandelijkse nieuwsbrief … niet meer"); None: the
+    # label in quotes after "de mailing".
+    name: DutchName | None = None
     template: str  # the default folder in templates/
     # One edition per period (strftime of the local send time): `comms check` rejects schedules
     # that would send one edition twice. None: no such rule (an edition per event).
@@ -119,6 +124,11 @@ class MailingKind(ABC):
 
     def __repr__(self) -> str:
         return f"<MailingKind {self.key}>"
+
+    @property
+    def label_definite(self) -> str:
+        """The kind in mid-sentence, with its article: 'de maandelijkse nieuwsbrief voor Statenleden'."""
+        return self.name.definite if self.name else f"de mailing „{self.label}”"
 
     # -- who and from whom --------------------------------------------------------------
 

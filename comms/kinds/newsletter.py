@@ -22,6 +22,7 @@ from comms.compose.newsletter import (
 from comms.config import Config
 from comms.dates import local, utcnow
 from comms.domain import PROVINCES, THEMES
+from comms.dutch import DutchName
 from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind
 from comms.render.newsletter import blocks_for, context, label
 from comms.service import Service
@@ -32,6 +33,7 @@ from comms.store.models import Edition, EditionStatus, Item
 class NewsletterKind(PeriodicKind):
     key = "newsletter"
     label = "Maandelijkse nieuwsbrief voor Statenleden"
+    name = DutchName("de", "maandelijkse nieuwsbrief voor Statenleden")
     template = "newsletter"
     listing_order = 10
     period_format = "%Y-%m"  # one edition a month
@@ -106,6 +108,7 @@ class NewsletterKind(PeriodicKind):
                 + (f" ({composition.left_out} left out)" if composition.left_out else ""),
                 content.summary(),
                 problems,
+                composition.held_because,
             )
 
     def on_withdrawn(self, session: Session, edition: Edition) -> None:

@@ -21,6 +21,7 @@ from comms.audience.resolve import Audience
 from comms.config import Config
 from comms.dates import time_of_day
 from comms.deliver.queue import Skip
+from comms.dutch import DutchName
 from comms.kinds.base import DueBuild, ListIdentity, PersonalLinks, TriggeredKind
 from comms.render.message import Recipient
 from comms.render.personalise import RecipientFields
@@ -44,6 +45,7 @@ class RoundStart:
 class SurveyKind(TriggeredKind):
     key = "survey"
     label = "Evaluatie van het pamflet"
+    name = DutchName("de", "uitnodigingen voor de evaluatie van het pamflet")
     template = "survey-invitation"
     listing_order = 40
 

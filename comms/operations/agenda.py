@@ -16,6 +16,7 @@ from comms.collect.meeting_ledger import MissingMeetings
 from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import NoticeAudience, notices_of
 from comms.dates import date_and_time, local, local_text, long_date
+from comms.dutch import IS, Noun, Verb, counted
 from comms.editions import lifecycle
 from comms.kinds import BuildOutcome, BuildRequest
 from comms.kinds.agenda_digest import KIND as DIGEST
@@ -185,6 +186,8 @@ def _meeting_label(meeting: Meeting) -> str:
 
 MISSING_HOLD = "the meeting is no longer in its feed"  # how our own holds are recognised
 _UNSENT = (EditionStatus.DRAFT, EditionStatus.APPROVED)
+PLANNED_NOTICE = Noun("gepland agendabericht", "geplande agendaberichten")
+GOES = Verb("gaat", "gaan")
 _OUT = (EditionStatus.SENDING, EditionStatus.SENT)
 
 
@@ -261,7 +264,7 @@ def _missing_notice(gone: list[MissingReport], back: list[MissingReport], now: d
             else "Geen enkele provincie heeft al een agendabericht over deze vergadering gehad."
         )
         if report.held:
-            lines.append(f"{_count(report.held, 'is', 'zijn')} aangehouden: {', '.join(report.held)}.")
+            lines.append(f"{_count(report.held, IS)} aangehouden: {', '.join(report.held)}.")
     if gone:
         lines.append(
             "Er is niets geannuleerd en niets verstuurd. Gaat de vergadering niet door, vraag het IPO dan "
@@ -270,7 +273,7 @@ def _missing_notice(gone: list[MissingReport], back: list[MissingReport], now: d
             "alsnog uit. Een aangehouden bericht laat u vervallen met: comms discard BERICHT"
         )
     for report in back:
-        again = f"; {_count(report.held, 'gaat', 'gaan')} weer volgens plan uit" if report.held else ""
+        again = f"; {_count(report.held, GOES)} weer volgens plan uit" if report.held else ""
         lines.append(
             f"{_named(report.meeting)} staat weer in de agendafeed ({report.meeting.source}){again}."
         )
@@ -289,11 +292,9 @@ def _missing_subject(gone: list[MissingReport], back: list[MissingReport]) -> st
     return f"{len(back)} vergaderingen weer in de agendafeed"
 
 
-def _count(keys: list[str], one: str, more: str) -> str:
+def _count(keys: list[str], verb: Verb) -> str:
     """'1 gepland agendabericht is', '11 geplande agendaberichten zijn'."""
-    if len(keys) == 1:
-        return f"1 gepland agendabericht {one}"
-    return f"{len(keys)} geplande agendaberichten {more}"
+    return counted(len(keys), PLANNED_NOTICE, verb)
 
 
 def _named(meeting: Meeting) -> str:

@@ -46,6 +46,7 @@ __all__ = [
     "is_unsubscribed",
     "kind_label",
     "kind_labels",
+    "kind_name",
     "mail_preferences_link",
     "mail_unsubscribe_notice",
     "offered_kinds",
@@ -75,6 +76,14 @@ def kind_label(key: str) -> str:
     try:
         return kinds.find(key).label
     except UnknownKind:  # a link for a kind that no longer exists
+        return "deze mailing"
+
+
+def kind_name(key: str) -> str:
+    """The kind in mid-sentence, with its article: 'U ontvangt {kind_name} niet meer'."""
+    try:
+        return kinds.find(key).label_definite
+    except UnknownKind:
         return "deze mailing"
 
 
@@ -208,15 +217,15 @@ def mail_unsubscribe_notice(service: Service, email: str, kind: str, clock: Cloc
     now = clock.now()
     signer = service.signer()
     token = signer.sign(Purpose.RESTORE, public_id, kind, now + RESTORE_LINK_LIFETIME)
-    label = kind_label(kind)
+    name = kind_name(kind)
     notice = TeamNotice(
-        f"U bent afgemeld voor {label}",
+        f"U bent afgemeld voor {name}",
         [
-            f"Dit adres is op {date_and_time(now)} afgemeld voor „{label}” van het IPO,"
+            f"Dit adres is op {date_and_time(now)} afgemeld voor {name} van het IPO,"
             " via de afmeldfunctie in een van onze e-mails.",
             "Heeft u dat zelf gedaan, dan hoeft u niets te doen. Kreeg iemand anders ons bericht"
             " van u doorgestuurd, dan kan die persoon de afmelding hebben gedaan.",
-            f"Wilt u „{label}” blijven ontvangen? Maak de afmelding dan ongedaan met de link"
+            f"Wilt u {name} blijven ontvangen? Maak de afmelding dan ongedaan met de link"
             " hieronder. De link werkt 30 dagen.",
         ],
         ("Afmelding ongedaan maken", f"{service.config.web_base_url}/afmelding-ongedaan/{token}"),

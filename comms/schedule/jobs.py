@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from comms.clock import Clock
 from comms.dates import date_and_time
+from comms.dutch import CAN, Noun, counted
 from comms.errors import Refused, Unavailable
 from comms.kinds import BuildOutcome, BuildRequest, MailingKind, PeriodicKind, Step, TriggeredKind
 from comms.notify import TeamNotice, notify_team
@@ -30,6 +31,7 @@ from comms.operations import editions, sources
 from comms.operations.editions import EditionStatusReport
 from comms.problems import Problem, ValidationFailed
 from comms.schedules import Schedule
+from comms.send_window import SendWindow
 from comms.service import Service
 from comms.store import job_runs
 from comms.store.database import database_away, database_reason
@@ -37,6 +39,10 @@ from comms.store.models import EditionStatus, JobRunOutcome
 from comms.tokens import Purpose
 
 log = logging.getLogger(__name__)
+NOTE = Noun("melding", "meldingen")
+HOUR = Noun("uur", "uur")
+MINUTE = Noun("minuut", "minuten")
+SOURCE = Noun("bron", "bronnen")
 APPROVAL_DEADLINE = Step.APPROVAL_REMINDER  # the one-off step a build plans when approval is needed
 PREVIEW_LINK_DAYS = 14  # after the planned send, the preview link in an approval request expires
 RETRY_MAX_SECONDS = 300  # a run cut short by the database is tried again at least this often
@@ -185,20 +191,29 @@ def _reason(exc: BaseException) -> str:
     return database_reason(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a run did nothing: in English for the job ledger and the operator, in Dutch for the
+    team's mail (one language per message)."""
+
+    en: str
+    nl: str
+
+
 def report_missed(
-    context: JobContext, schedule: Schedule, step: str, planned_for: datetime, why: str
+    context: JobContext, schedule: Schedule, step: str, planned_for: datetime, why: Reason
 ) -> None:
     """A run that will not be made (too late): in the ledger and in the team's mailbox, once."""
     key = job_runs.RunKey(schedule.name, step, planned_for)
-    if not job_runs.record_missed(context.service.db, key, context.clock.now(), why):
+    if not job_runs.record_missed(context.service.db, key, context.clock.now(), why.en):
         return
-    log.warning("%s missed: %s", key, why)
+    log.warning("%s missed: %s", key, why.en)
     notice = TeamNotice(
         f"Niet uitgevoerd: {_step_label(step)} van {schedule.name}",
         [
             f"De geplande {_step_label(step)} van {schedule.name} op {date_and_time(planned_for)} "
             "is niet uitgevoerd.",
-            f"Reden: {why}",
+            f"Reden: {why.nl}.",
             "Er is niets te laat verstuurd. Bekijk de stand met 'comms status' en verstuur zo nodig "
             "met de hand ('comms send').",
         ],
@@ -257,7 +272,9 @@ def _build_edition(
             f"Aangehouden: {outcome.key}",
             [
                 f"{outcome.key} wordt niet verstuurd op {date_and_time(send_at)}.",
-                f"Reden: {outcome.status_reason}",
+                f"Reden: {outcome.held_because}."
+                if outcome.held_because
+                else "De reden staat bij 'comms status'.",
             ],
         )
         return StepResult(JobRunOutcome.HELD, outcome.status_reason or "held", outcome.key, [notice])
@@ -308,7 +325,7 @@ def _approval_deadline(
 def _send(context: JobContext, schedule: Schedule, planned_for: datetime, key: str | None) -> StepResult:
     if isinstance(schedule.kind, TriggeredKind):
         if not schedule.window.allows(context.clock.now()):
-            return StepResult(JobRunOutcome.HELD, f"outside the send window {schedule.window.describe()}")
+            return StepResult(JobRunOutcome.HELD, _outside_window(schedule.window).en)
         started = editions.start_due(context.service, schedule.kind.key, context.clock)
         shown = ", ".join(started[:5]) + (f" and {len(started) - 5} more" if len(started) > 5 else "")
         return StepResult(JobRunOutcome.DONE, f"{len(started)} mailing(s) started: {shown or 'none due'}")
@@ -321,22 +338,20 @@ def _send_edition(context: JobContext, schedule: Schedule, planned_for: datetime
     if late > schedule.send_stale_after:
         # Belt and braces: the executor checks the grace time too, but a slow job before
         # this one may have pushed the start past it.
-        return _held(
-            schedule, None, planned_for, f"started {_minutes(late)} late, beyond the staleness limit"
-        )
+        return _held(schedule, None, planned_for, _too_late(late))
     if not schedule.window.allows(now):
-        return _held(schedule, None, planned_for, f"outside the send window {schedule.window.describe()}")
+        return _held(schedule, None, planned_for, _outside_window(schedule.window))
     key = editions.planned_for(service, schedule.name, planned_for)
     if key is None:
-        return _held(schedule, None, planned_for, "no edition was built for this send")
+        return _held(schedule, None, planned_for, NOTHING_BUILT)
     [report] = editions.status(service, key)
     status, reason = EditionStatus(report.status), report.status_reason
     if status in (EditionStatus.SENDING, EditionStatus.SENT):
         return StepResult(JobRunOutcome.DONE, f"{key} is already {status}", key)
     if status == EditionStatus.DRAFT:
-        return _held(schedule, key, planned_for, "not approved by the planned send time")
+        return _held(schedule, key, planned_for, NOT_APPROVED)
     if status != EditionStatus.APPROVED:
-        return _held(schedule, key, planned_for, f"{status}: {reason or ''}".rstrip(": "))
+        return _held(schedule, key, planned_for, _withdrawn(status, reason))
     editions.start_sending(service, key, context.clock)
     return StepResult(JobRunOutcome.DONE, f"{key} is sending; the workers deliver it", key)
 
@@ -358,28 +373,57 @@ def _next_send(schedule: Schedule, after: datetime) -> datetime:
     return upcoming[0]
 
 
-def _held(schedule: Schedule, key: str | None, planned_for: datetime, why: str) -> StepResult:
+def _held(schedule: Schedule, key: str | None, planned_for: datetime, why: Reason) -> StepResult:
     what = key or f"de verzending van {schedule.name}"
     notice = TeamNotice(
         f"Niet verstuurd: {what}",
         [
             f"{what} is niet verstuurd op {date_and_time(planned_for)}.",
-            f"Reden: {_dutch_reason(why)}",
+            f"Reden: {why.nl}.",
             "Er gaat niets ongemerkt of te laat de deur uit. Na goedkeuring kan de editie met de hand "
             f"worden verstuurd: comms send {key or 'EDITIE'}",
         ],
     )
-    return StepResult(JobRunOutcome.HELD, why, key, [notice])
+    return StepResult(JobRunOutcome.HELD, why.en, key, [notice])
 
 
-_DUTCH = {
-    "not approved by the planned send time": "niet goedgekeurd vóór de geplande verzendtijd",
-    "no edition was built for this send": "er is voor deze verzending geen editie opgebouwd",
-}
+NOT_APPROVED = Reason(
+    "not approved by the planned send time", "niet goedgekeurd vóór de geplande verzendtijd"
+)
+NOTHING_BUILT = Reason(
+    "no edition was built for this send", "er is voor deze verzending geen editie opgebouwd"
+)
+_WITHDRAWN = {EditionStatus.HELD: "aangehouden", EditionStatus.CANCELLED: "vervallen"}
 
 
-def _dutch_reason(why: str) -> str:
-    return _DUTCH.get(why, why)
+def _too_late(late: timedelta) -> Reason:
+    return Reason(
+        f"started {_minutes(late)} late, beyond the staleness limit",
+        f"de verzending zou {late_text(late)} te laat beginnen, later dan het schema toestaat",
+    )
+
+
+def _outside_window(window: SendWindow) -> Reason:
+    return Reason(
+        f"outside the send window {window.describe()}", f"buiten de verzendtijden ({window.describe_dutch()})"
+    )
+
+
+def _withdrawn(status: EditionStatus, reason: str | None) -> Reason:
+    english = f"{status}: {reason or ''}".rstrip(": ")
+    return Reason(
+        english, f"de editie is {_WITHDRAWN.get(status, status)}" + (f" ({reason})" if reason else "")
+    )
+
+
+def late_text(delta: timedelta) -> str:
+    """'45 minuten', '1 uur en 5 minuten': how late, for the team."""
+    minutes = int(delta.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    parts = [HOUR.count(hours)] if hours else []
+    if rest or not hours:
+        parts.append(MINUTE.count(rest))
+    return " en ".join(parts)
 
 
 def _approval_request(
@@ -397,7 +441,7 @@ def _approval_request(
         "Zonder goedkeuring wordt de editie niet verstuurd.",
     ]
     if broken:
-        lines.append(f"Let op: {len(broken)} bron(nen) konden niet worden gelezen; zie 'comms collect'.")
+        lines.append(f"Let op: {counted(len(broken), SOURCE, CAN)} niet worden gelezen; zie 'comms collect'.")
     return TeamNotice(f"Ter goedkeuring: {edition.key}", lines, _preview_link(service, edition.key, send_at))
 
 
@@ -416,7 +460,7 @@ def _preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, s
 
 def _problems_notice(kind: MailingKind, problems: list[Problem]) -> TeamNotice:
     return TeamNotice(
-        f"{kind.label}: {len(problems)} melding(en)",
+        f"{kind.label}: {NOTE.count(len(problems))}",
         [
             f"Bij het opbouwen ({kind.label.lower()}) is het volgende gevonden:",
             *(str(p) for p in problems[:50]),

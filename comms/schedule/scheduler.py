@@ -126,9 +126,16 @@ class LedgerExecutor(BaseExecutor):
             if due and run_time == due[-1]:
                 continue
             why = (
-                f"{_late(now - run_time)} late, beyond the staleness limit of {_late(grace)}"
+                jobs.Reason(
+                    f"{_late(now - run_time)} late, beyond the staleness limit of {_late(grace)}",
+                    f"{jobs.late_text(now - run_time)} te laat, langer dan de toegestane "
+                    f"{jobs.late_text(grace) if grace else 'tijd'}",
+                )
                 if run_time not in due
-                else "a later run of the same job was due as well; only that one was run"
+                else jobs.Reason(
+                    "a later run of the same job was due as well; only that one was run",
+                    "een latere uitvoering van dezelfde taak was ook aan de beurt; alleen die is uitgevoerd",
+                )
             )
             if schedule is not None:
                 jobs.report_missed(self.context, schedule, step, run_time, why)

@@ -121,7 +121,7 @@ def question_chart(result: QuestionResult, round_: str) -> str | None:
 
 
 def _summary(result: QuestionResult) -> str:
-    parts = [f"{result.n} {'antwoord' if result.n == 1 else 'antwoorden'}"]
+    parts = [result.answer_count]
     if result.is_multiple:
         parts.append("meer antwoorden mogelijk")
     if result.mean is not None:
@@ -176,7 +176,7 @@ def describe(result: QuestionResult, round_: str) -> str:
     sentences.extend(f"{o.label}: {count_text(o)}." for o in result.options)
     before = result.previous
     if before is not None:
-        sentences.append(f"Vorige ronde {before.round}, {before.n} antwoorden:")
+        sentences.append(f"Vorige ronde {before.round}, {before.answer_count}:")
         sentences.extend(f"{o.label}: {count_text(o)}." for o in before.options)
         if before.mean is not None:
             sentences.append(f"Gemiddelde toen {number(before.mean)}.")

@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comms.domain import ROLES
+from comms.dutch import HAS, Noun, part_of
 from comms.errors import NotFound
 from comms.problems import Problem
 from comms.store.models import Survey, SurveyInvitation, SurveyResponse
@@ -44,6 +45,9 @@ SMALL_GROUPS = "overig (kleine groepen)"
 NO_ROLE = "rol onbekend"
 NO_PROVINCE = "geen provincie"
 SCALE_VALUES = (1, 2, 3, 4, 5)
+
+INVITEE = Noun("genodigde", "genodigden")
+ANSWER = Noun("antwoord", "antwoorden")
 
 
 class UnknownRound(NotFound):
@@ -95,6 +99,11 @@ class Comparison:
     mean: float | None
     wording_changed: bool  # same id, type and labels/options, but the question text was edited
 
+    @property
+    def answer_count(self) -> str:
+        """'1 antwoord', '12 antwoorden'."""
+        return ANSWER.count(self.n)
+
     def mean_difference(self, mean: float | None) -> float | None:
         return None if mean is None or self.mean is None else mean - self.mean
 
@@ -116,6 +125,11 @@ class QuestionResult:
     @property
     def id(self) -> str:
         return self.question.id
+
+    @property
+    def answer_count(self) -> str:
+        """'1 antwoord', '12 antwoorden'."""
+        return ANSWER.count(self.n)
 
     @property
     def is_scale(self) -> bool:
@@ -162,6 +176,11 @@ class SurveyResults:
     @property
     def rate(self) -> float | None:
         return self.responded / self.invited if self.invited else None
+
+    @property
+    def response_text(self) -> str:
+        """'1 van de 681 genodigden heeft de vragenlijst ingevuld' (the verb agrees with the part)."""
+        return f"{part_of(self.responded, self.invited, INVITEE, HAS)} de vragenlijst ingevuld"
 
     @property
     def answers_withheld(self) -> bool:

@@ -90,8 +90,9 @@ class Link:
         return self.claims.scope
 
     @property
-    def label(self) -> str:
-        return recipients.kind_label(self.kind)
+    def kind_name(self) -> str:
+        """The kind as a sentence names it: 'de maandelijkse nieuwsbrief voor Statenleden'."""
+        return recipients.kind_name(self.kind)
 
     @property
     def masked_email(self) -> str:

@@ -88,6 +88,17 @@ def team_notices(project: Path) -> list[str]:
     return subjects
 
 
+def team_text(project: Path, subject: str) -> str:
+    """The text part of the team's notice with this subject, its wrapped lines joined."""
+    for path in sorted((project / "outbox" / "meldingen" / "messages").glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if message["Subject"] == subject:
+            body = message.get_body(("plain",))
+            assert body is not None
+            return " ".join(body.get_content().split())
+    raise AssertionError(f"no notice {subject!r}")
+
+
 def run_until(runner: ScheduleRunner, traveller: time_machine.Coordinates, end: datetime) -> None:
     """Tick, jump to the next due moment, tick again … until `end`."""
     while True:
@@ -166,6 +177,8 @@ def test_a_build_missed_while_down_runs_once_within_grace_and_is_reported_beyond
         assert outcome == JobRunOutcome.MISSED
         assert "beyond the staleness limit" in detail
         assert team_notices(project) == ["Niet uitgevoerd: opbouw van newsletter"]
+        text = team_text(project, "Niet uitgevoerd: opbouw van newsletter")
+        assert "Reden: 25 uur te laat, langer dan de toegestane 24 uur." in text
         with service.db.session() as session:
             assert session.scalars(select(Edition)).all() == []
 
@@ -226,6 +239,9 @@ def test_an_unapproved_edition_is_never_sent_and_the_team_is_told(service: Servi
         "Nog niet goedgekeurd: nieuwsbrief-2026-12",
         "Niet verstuurd: nieuwsbrief-2026-12",
     ]
+    assert "Reden: niet goedgekeurd vóór de geplande verzendtijd." in team_text(
+        project, "Niet verstuurd: nieuwsbrief-2026-12"
+    )
 
 
 def test_the_approval_request_links_to_a_signed_preview(service: Service, project: Path) -> None:

@@ -329,5 +329,5 @@ def test_a_mailto_unsubscribe_from_forward_safe_mail_is_told_to_the_owner_once(
     assert [m.rcpt_tos for m in smtp_server.messages] == ([(email,)] if told else [])
     if told:
         notice = smtp_server.messages[0].message
-        assert notice["Subject"] == "U bent afgemeld voor Wekelijks agendaoverzicht voor griffies"
+        assert notice["Subject"] == "U bent afgemeld voor het wekelijkse agendaoverzicht voor griffies"
         assert "/afmelding-ongedaan/" in notice.get_body(("plain",)).get_content()

@@ -47,13 +47,29 @@ def test_get_shows_a_confirmation_page_and_changes_nothing(site: Site) -> None:
     assert response.status_code == 200
     page = response.text
     assert '<html lang="nl">' in page
-    assert "Maandelijkse nieuwsbrief voor Statenleden" in page
+    assert "U ontvangt <strong>de maandelijkse nieuwsbrief voor Statenleden</strong> op" in page
     assert '<form method="post">' in page
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page
     assert '<button type="submit">Afmelden</button>' in page
     assert ANNA[0] not in page  # the address only masked: a forwarded link does not show it
     assert "a…@utrecht.example.org" in page
     assert suppressions(site) == set()
+
+
+@pytest.mark.parametrize(
+    ("kind", "sentence"),
+    [
+        ("newsletter", "<strong>de maandelijkse nieuwsbrief voor Statenleden</strong> niet meer"),
+        ("agenda-digest", "<strong>het wekelijkse agendaoverzicht voor griffies</strong> niet meer"),
+        ("agenda-notice", "<strong>de agendaberichten voor de GS-vergadering</strong> niet meer"),
+        ("survey", "<strong>de uitnodigingen voor de evaluatie van het pamflet</strong> niet meer"),
+    ],
+)
+def test_the_unsubscribed_page_names_the_kind_with_its_article(site: Site, kind: str, sentence: str) -> None:
+    response = site.client.post(f"/afmelden/{site.token(Purpose.UNSUBSCRIBE, scope=kind)}", data=ONE_CLICK)
+
+    assert response.status_code == 200
+    assert f"U ontvangt {sentence}" in response.text
 
 
 def test_the_unsubscribe_page_mints_no_preference_link_but_mails_one_to_the_contact(site: Site) -> None:
@@ -317,10 +333,11 @@ def test_an_unsubscribe_from_forward_safe_mail_is_told_to_the_owner_who_can_undo
     [received] = smtp_server.messages
     notice = received.message
     assert received.rcpt_tos == (ANNA[0],)
-    assert notice["Subject"] == "U bent afgemeld voor Wekelijks agendaoverzicht voor griffies"
+    assert notice["Subject"] == "U bent afgemeld voor het wekelijkse agendaoverzicht voor griffies"
     assert "List-Unsubscribe" not in notice and "List-Id" not in notice
-    text = text_of(notice)
-    assert "op dinsdag 1 december 2026 om 9.00 uur afgemeld" in text
+    text = " ".join(text_of(notice).split())  # the lines are wrapped
+    assert "op dinsdag 1 december 2026 om 9.00 uur afgemeld voor het wekelijkse agendaoverzicht" in text
+    assert "Wilt u het wekelijkse agendaoverzicht voor griffies blijven ontvangen?" in text
     assert "doorgestuurd" in text and "30 dagen" in text
     undo = undo_path(notice)
 

@@ -36,7 +36,7 @@ from comms.collect.meetings.changes import START_CHANGED, is_moved, moved_senten
 from comms.collect.meetings.model import Meeting
 from comms.compose.agenda_plan import NoticePlan, plan_notice
 from comms.dates import local, local_text, long_date, time_of_day
-from comms.domain import PROVINCES
+from comms.domain import BODIES, PROVINCES
 from comms.problems import Problem
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
 
@@ -81,6 +81,12 @@ class NoticeAudience:
     @property
     def stored(self) -> str:
         return f"{self.PREFIX}{self.province_slug}:{self.body_id}"
+
+    @property
+    def label(self) -> str:
+        province = next((p.name for p in PROVINCES if p.slug == self.province_slug), self.province_slug)
+        body = next((b.name for b in BODIES if b.id == self.body_id), self.body_id)
+        return f"GS van {province} (agenda {body})"
 
     def clause(self, segments: SegmentSource) -> ColumnElement[bool]:
         return notice_audience(self.province_slug, self.body_id)

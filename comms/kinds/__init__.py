@@ -22,6 +22,7 @@ from comms.kinds.base import (
     DueBuild,
     MailingKind,
     PeriodicKind,
+    PlannedMailing,
     Step,
     TriggeredKind,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "DueBuild",
     "MailingKind",
     "PeriodicKind",
+    "PlannedMailing",
     "Step",
     "TriggeredKind",
     "UnknownKind",

@@ -28,7 +28,7 @@ from comms.compose.agenda import (
 )
 from comms.compose.agenda_plan import NoticePlan
 from comms.config import Config
-from comms.kinds.base import DueBuild, ListIdentity, TriggeredKind
+from comms.kinds.base import DueBuild, ListIdentity, PlannedMailing, TriggeredKind
 from comms.kinds.samples import sample_meeting
 from comms.problems import Problem, ValidationFailed
 from comms.render.agenda import notice_attachment
@@ -96,6 +96,18 @@ class AgendaNoticeKind(TriggeredKind):
             result = plan_notices(session, calendar, path, now, self.key)
         result.problems = problems + result.problems
         return result
+
+    def planned_mailings(self, service: Service, now: datetime) -> list[PlannedMailing]:
+        """The notices the plan says should exist, with their send times (urgent ones: now)."""
+        return [
+            PlannedMailing(
+                notice.key,
+                notice.plan.send_at if notice.plan else now,
+                notice_subject(notice),
+                NoticeAudience.of(notice),
+            )
+            for notice in self.plan(service, now).notices
+        ]
 
     def build_due(self, service: Service, now: datetime, template: str | None = None) -> NoticeBuild:
         """Create every notice that is due to exist; an unsent older version is superseded.

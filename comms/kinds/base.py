@@ -91,6 +91,16 @@ class BuildOutcome:
         return self.status == EditionStatus.HELD
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedMailing:
+    """A mailing a triggered kind will make but has not built yet (the team's calendar)."""
+
+    key: str
+    send_at: datetime
+    subject: str
+    audience: Audience
+
+
 @dataclass
 class DueBuild:
     """What a triggered kind's build made: new editions, older unsent ones it replaced."""
@@ -299,6 +309,10 @@ class TriggeredKind(MailingKind):
     def on_started(self, session: Session, edition: Edition, now: datetime) -> None:
         """Called once its audience is in the message ledger (a survey notes who was invited)."""
         return None
+
+    def planned_mailings(self, service: Service, now: datetime) -> list[PlannedMailing]:
+        """What the kind will build and send, as far as it is known now (not built yet)."""
+        return []
 
 
 def render_checked(service: Service, template: str, context: dict[str, Any]) -> Rendered:

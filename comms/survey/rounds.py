@@ -78,6 +78,12 @@ class InviteesAudience:
         return f"{self.PREFIX}{self.round}:{self.number}"
 
     @property
+    def label(self) -> str:
+        if self.is_invitation:
+            return f"genodigden van ronde {self.round}"
+        return f"genodigden van ronde {self.round} die nog niet antwoordden"
+
+    @property
     def is_invitation(self) -> bool:
         return self.number == 0
 

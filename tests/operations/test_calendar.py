@@ -1,0 +1,96 @@
+"""The team's calendar: every coming mailing, when, for whom, its state and what is needed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from comms.editions import lifecycle
+from comms.operations import calendar as calendars
+from comms.operations.calendar import MailingState, need_for
+from comms.store.editions import find_edition
+from comms.store.models import TeamRole
+from tests.deliver.conftest import KEY, NOW, EditionFactory
+
+# NOW is Tuesday 1 December 2026, 8.00 Dutch time; the December newsletter goes on Thursday the 3rd.
+DEADLINE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 48 hours before the send: Tuesday 9.00
+
+
+@pytest.mark.parametrize(
+    ("state", "due", "expected", "who"),
+    [
+        (
+            MailingState.DRAFT,
+            DEADLINE,
+            "goedkeuring nodig van een goedkeurder vóór dinsdag 1 december 2026, 9.00 uur",
+            TeamRole.APPROVER,
+        ),
+        (
+            MailingState.DRAFT,
+            NOW - timedelta(hours=1),
+            "goedkeuring nodig van een goedkeurder: de termijn verliep op dinsdag 1 december 2026, 7.00 uur",
+            TeamRole.APPROVER,
+        ),
+        (MailingState.DRAFT, None, "goedkeuring nodig van een goedkeurder", TeamRole.APPROVER),
+        (
+            MailingState.HELD,
+            DEADLINE,
+            "opnieuw opbouwen door een redacteur en goedkeuren, of vervallen verklaren",
+            TeamRole.EDITOR,
+        ),
+        (MailingState.APPROVED, DEADLINE, "niets nodig", None),
+        (MailingState.SENDING, None, "niets nodig", None),
+    ],
+)
+def test_what_each_state_needs_from_whom(
+    state: MailingState, due: datetime | None, expected: str, who: TeamRole | None
+) -> None:
+    need = need_for(state, due, NOW)
+    assert (need.text, need.who) == (expected, who)
+
+
+@pytest.mark.parametrize("approve", [False, True], ids=["draft", "approved"])
+def test_the_built_newsletter_at_its_planned_send(approved_edition: EditionFactory, approve: bool) -> None:
+    edition = approved_edition(8)
+    if not approve:  # the factory approves; back to a draft as the build left it
+        with edition.service.db.session() as session:
+            found = find_edition(session, KEY)
+            found.status, found.approved_at, found.approved_by = "draft", None, None
+    lifecycle.schedule_send(edition.service, KEY, datetime(2026, 12, 3, 8, 0, tzinfo=UTC), "newsletter")
+
+    seen = calendars.calendar(edition.service, NOW, weeks=6)
+
+    [entry] = [e for e in seen.entries if e.key == KEY]
+    assert entry.when == "donderdag 3 december 2026, 9.00 uur (Nederlandse tijd)"
+    assert entry.for_whom == "segment statenleden (8 ontvangers)"
+    assert entry.exists
+    if approve:
+        assert (entry.state, entry.need.text) == (MailingState.APPROVED, "niets nodig")
+    else:
+        assert entry.state is MailingState.DRAFT
+        assert (
+            entry.need.text == "goedkeuring nodig van een goedkeurder vóór dinsdag 1 december 2026, 9.00 uur"
+        )
+
+
+def test_coming_builds_and_every_kind_in_time_order(approved_edition: EditionFactory) -> None:
+    edition = approved_edition(4)
+
+    seen = calendars.calendar(edition.service, NOW, weeks=6)
+
+    january = next(e for e in seen.entries if e.key == "nieuwsbrief-2027-01")
+    assert (january.state, january.exists) == (MailingState.PLANNED, False)
+    assert january.when == "donderdag 7 januari 2027, 9.00 uur (Nederlandse tijd)"
+    assert january.need.text == (
+        "wordt opgebouwd op maandag 28 december 2026, 7.00 uur; daarna goedkeuring nodig van "
+        "een goedkeurder vóór dinsdag 5 januari 2027, 9.00 uur"
+    )
+    digests = [e for e in seen.entries if e.kind.key == "agenda-digest"]
+    assert len(digests) == 6  # every Monday 9.00 of the six weeks, no approval needed
+    assert {e.need.text for e in digests} == {"niets nodig"}
+    assert digests[0].when == "maandag 7 december 2026, 9.00 uur (Nederlandse tijd)"
+    times = [e.send_at for e in seen.entries if e.send_at]
+    assert times == sorted(times)
+    assert all(NOW <= t < NOW + timedelta(weeks=6) for t in times)
+    assert seen.only(kind="newsletter", state=MailingState.PLANNED) == [january]

@@ -157,6 +157,16 @@ class TeamConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    """`[console]`: sign-in and sessions of the team's console (/console)."""
+
+    max_failed_logins: int = 5  # wrong passwords in a row before the account is locked …
+    lockout_minutes: int = 15  # … for this long
+    session_idle_minutes: int = 30  # a session unused for this long ends
+    session_lifetime_hours: int = 10  # every session ends this long after sign-in (a working day)
+
+
+@dataclass(frozen=True, slots=True)
 class ServeConfig:
     """`[serve]`: the long-running processes (`comms serve`, `comms worker`)."""
 
@@ -242,6 +252,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     sendgrid: SendgridConfig = field(default_factory=SendgridConfig)
     team: TeamConfig = field(default_factory=TeamConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     agenda: AgendaConfig = field(default_factory=AgendaConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
@@ -329,6 +340,7 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "CollectConfig.max_concurrent_fetches": (1, None),
     "NewsletterConfig.max_items": (1, None),
     "NewsletterConfig.max_item_chars": (1, None),
+    "ConsoleConfig.max_failed_logins": (1, 100),
 }
 _PERCENT_SUFFIXES = ("_percent", "_percentage")  # 0 to 100
 _DURATION_SUFFIXES = ("_seconds", "_minutes", "_hours", "_days", "_weeks")

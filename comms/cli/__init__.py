@@ -15,6 +15,7 @@ from comms.cli import (
     sources,
     suppressions,
     survey,
+    users,
 )
 from comms.cli.base import main
 
@@ -30,6 +31,7 @@ for _module in (
     schedule,
     processes,
     demo,
+    users,
 ):
     for _command in _module.commands:
         main.add_command(_command)

@@ -1,9 +1,9 @@
 """The web app: the recipients' pages (afmelden, voorkeuren, web version, survey form), the
-team's preview and results pages, and SendGrid's event webhook.
+team's preview and results pages, the team's console (/console), and SendGrid's event webhook.
 
 Each group of routes is a router of its own module; this module puts them together with the
 security headers and the error pages. Pages are rendered on the server from templates/web
-(Dutch, no JavaScript, no cookies).
+(Dutch, no JavaScript; cookies only in /console, for its sessions).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from starlette.types import Scope
 
 from comms.clock import Clock, SystemClock
 from comms.service import Service
-from comms.web import editions, health, preferences, survey, survey_results, unsubscribe, webhook
+from comms.web import console, editions, health, preferences, survey, survey_results, unsubscribe, webhook
 from comms.web.background import MailQueue
 from comms.web.bodies import BodyLimit, body_limit
 from comms.web.context import WebContext
@@ -54,6 +54,7 @@ def create_app(
 
     app = FastAPI(title="comms", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.context = context
+    console.install(app, context, config.secret_key or "")  # the signer above checked the key
 
     def server_error(scope: Scope) -> Response:
         if str(scope.get("path", "")).startswith("/webhooks/"):
@@ -79,4 +80,6 @@ def create_app(
 
     for module in ROUTERS:
         app.include_router(module.router)
+    for router in console.ROUTERS:
+        app.include_router(router)
     return app

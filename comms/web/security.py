@@ -32,6 +32,9 @@ UNLESS_SET = {
     "Cache-Control": "no-store",  # token pages, webhook answers; public pages say otherwise
 }
 PUBLIC_CACHE = "public, max-age=300"
+# The console's URLs carry no tokens, and its forms' Origin must be sent for the CSRF check:
+# under no-referrer a browser sends "Origin: null" with every form post.
+CONSOLE_REFERRER_POLICY = "same-origin"
 # When the pages are served over https ([web] base_url): browsers use https only for a year.
 # No includeSubDomains and no preload: the other hosts of the province's domain are not ours
 # to force onto https, and preload cannot be taken back quickly.
@@ -63,6 +66,8 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in self.always.items():
                     headers[name] = value
+                if str(scope.get("path", "")).startswith("/console"):
+                    headers["Referrer-Policy"] = CONSOLE_REFERRER_POLICY
                 for name, value in UNLESS_SET.items():
                     headers.setdefault(name, value)
             await send(message)

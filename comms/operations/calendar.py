@@ -39,6 +39,8 @@ class MailingState(StrEnum):
     APPROVED = "approved"
     HELD = "held"
     SENDING = "sending"
+    SENT = "sent"  # gone out: no longer in the calendar, shown on its edition page
+    CANCELLED = "cancelled"
 
     @property
     def label(self) -> str:
@@ -55,6 +57,8 @@ _STATE_LABELS = {
     MailingState.APPROVED: "goedgekeurd",
     MailingState.HELD: "aangehouden",
     MailingState.SENDING: "wordt verstuurd",
+    MailingState.SENT: "verstuurd",
+    MailingState.CANCELLED: "vervallen verklaard",
 }
 _COMING = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD, EditionStatus.SENDING)
 _ROLE_NAMES = {TeamRole.EDITOR: "een redacteur", TeamRole.APPROVER: "een goedkeurder"}

@@ -11,14 +11,14 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from comms.web.console import calendar, signin
+from comms.web.console import calendar, edition, signin
 from comms.web.console.auth import ConsoleRefusal, SignInNeeded
 from comms.web.console.cookies import ConsoleCookies, queue_flash
 from comms.web.console.rendering import render
 from comms.web.console.sessions import SessionCodec
 from comms.web.context import WebContext
 
-ROUTERS = (signin.router, calendar.router)
+ROUTERS = (signin.router, calendar.router, edition.router)
 
 
 def install(app: FastAPI, web: WebContext, secret_key: str) -> None:

@@ -1,0 +1,143 @@
+"""One edition as its page in the console shows it: state, planned time, what is needed, its
+revisions, and which of the team's actions its state allows.
+
+The actions themselves are the workflow's (comms.operations.editions), which checks again;
+these properties only decide which forms the page offers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from comms import kinds
+from comms.dutch import LOCAL_TIME, moment
+from comms.kinds import MailingKind
+from comms.operations.calendar import MailingState, Need, need_for
+from comms.schedules import schedules_of
+from comms.service import Service
+from comms.store.editions import find_edition
+from comms.store.models import Edition, EditionRevision, EditionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRow:
+    number: int
+    subject: str
+    built_at: datetime
+    built_by: str | None
+    approved_at: datetime | None
+    approved_by: str | None
+    is_current: bool
+
+
+@dataclass(frozen=True)
+class EditionOverview:
+    key: str
+    kind: MailingKind
+    subject: str
+    state: MailingState
+    status_reason: str | None
+    send_at: datetime | None
+    approval_due: datetime | None
+    built_at: datetime
+    built_by: str | None
+    approved_at: datetime | None
+    approved_by: str | None
+    revision: int
+    revisions: tuple[RevisionRow, ...]
+    introduction: str | None  # as edited in the console; None: the content file's
+    has_content: bool  # rendered: there is something to preview and test-send
+    now: datetime
+
+    @property
+    def need(self) -> Need:
+        return need_for(self.state, self.approval_due, self.now)
+
+    @property
+    def when(self) -> str:
+        return f"{moment(self.send_at)} ({LOCAL_TIME})" if self.send_at else "nog geen verzendtijd gepland"
+
+    @property
+    def may_approve(self) -> bool:
+        return self.state is MailingState.DRAFT and self.has_content
+
+    @property
+    def may_hold(self) -> bool:
+        return self.state in (MailingState.DRAFT, MailingState.APPROVED)
+
+    @property
+    def may_discard(self) -> bool:
+        return self.state in (MailingState.DRAFT, MailingState.APPROVED, MailingState.HELD)
+
+    @property
+    def may_send_early(self) -> bool:
+        """Approved, and its planned time still to come (at its time the send step starts it)."""
+        return self.state is MailingState.APPROVED and (self.send_at is None or self.send_at > self.now)
+
+    @property
+    def may_test_send(self) -> bool:
+        return self.has_content and self.state is not MailingState.CANCELLED
+
+    @property
+    def may_edit(self) -> bool:
+        """A new revision can still be made: nothing of it has gone out."""
+        return self.state in (MailingState.DRAFT, MailingState.APPROVED, MailingState.HELD)
+
+    @property
+    def has_started(self) -> bool:
+        return self.state in (MailingState.SENDING, MailingState.SENT)
+
+
+def overview(service: Service, key: str, now: datetime) -> EditionOverview:
+    with service.db.session() as session:
+        edition = find_edition(session, key)
+        rows = session.scalars(
+            select(EditionRevision)
+            .where(EditionRevision.edition_id == edition.id)
+            .order_by(EditionRevision.number.desc())
+        )
+        revisions = tuple(
+            RevisionRow(
+                r.number,
+                r.subject,
+                r.built_at,
+                r.built_by,
+                r.approved_at,
+                r.approved_by,
+                r.number == edition.revision,
+            )
+            for r in rows
+        )
+        return EditionOverview(
+            edition.key,
+            kinds.find(edition.kind),
+            edition.subject,
+            MailingState(EditionStatus(edition.status).value),
+            edition.status_reason,
+            edition.send_at,
+            _approval_due(service, edition, now),
+            edition.built_at,
+            edition.built_by,
+            edition.approved_at,
+            edition.approved_by,
+            edition.revision,
+            revisions,
+            edition.introduction,
+            bool(edition.html and edition.text),
+            now,
+        )
+
+
+def _approval_due(service: Service, edition: Edition, now: datetime) -> datetime | None:
+    """The schedule's approval deadline for the planned send; without a schedule, the send itself."""
+    if edition.send_at is None:
+        return None
+    if edition.schedule:
+        schedules, _ = schedules_of(service.config, now)
+        found = next((s for s in schedules if s.name == edition.schedule), None)
+        if found is not None:
+            return found.approval_due(edition.send_at)
+    return edition.send_at

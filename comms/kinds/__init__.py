@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from comms.errors import NotFound
 from comms.kinds.base import (
+    Approval,
     BuildOutcome,
     BuildRequest,
     DueBuild,
@@ -28,6 +29,7 @@ from comms.kinds.base import (
 )
 
 __all__ = [
+    "Approval",
     "BuildOutcome",
     "BuildRequest",
     "DueBuild",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import not_, select
 from sqlalchemy.orm import Session
 
 from comms import kinds
@@ -27,6 +27,7 @@ from comms.schedules import Schedule, fires_between, schedules_of
 from comms.service import Service
 from comms.store.editions import audience_size
 from comms.store.models import Edition, EditionStatus, TeamRole
+from comms.track.suppressions import contact_suppressed
 
 DEFAULT_WEEKS = 6
 
@@ -161,7 +162,7 @@ def _scheduled(
             if edition.status in _COMING:
                 found[edition.key] = _from_edition(service, session, edition, schedule, now, send)
             continue
-        size = audience_size(session, kind.audience(schedule.audience).clause(service))
+        size = _size(service, session, kind, kind.audience(schedule.audience))
         need = _planned_need(build, due) if build and build > now else _late_build_need(schedule)
         found[key] = CalendarEntry(
             kind,
@@ -210,7 +211,7 @@ def _from_edition(
         edition.key,
         edition.subject,
         audience.label,
-        _size(service, session, audience),
+        _size(service, session, kind, audience),
         send_at,
         state,
         need_for(state, due, now),
@@ -226,7 +227,7 @@ def _from_plan(
         planned.key,
         planned.subject,
         planned.audience.label,
-        _size(service, session, planned.audience),
+        _size(service, session, kind, planned.audience),
         planned.send_at,
         MailingState.PLANNED,
         NOTHING,  # a triggered kind builds and releases its own mailings
@@ -244,8 +245,9 @@ def _planned(
         return []
 
 
-def _size(service: Service, session: Session, audience: Audience) -> int:
-    return audience_size(session, audience.clause(service))
+def _size(service: Service, session: Session, kind: MailingKind, audience: Audience) -> int:
+    """Who would get it if it went now: active members of the audience who are not suppressed."""
+    return audience_size(session, audience.clause(service) & not_(contact_suppressed(kind.key)))
 
 
 def need_for(state: MailingState, approval_due: datetime | None, now: datetime) -> Need:

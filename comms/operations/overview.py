@@ -7,30 +7,19 @@ these properties only decide which forms the page offers.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import select
 
 from comms import kinds
 from comms.dutch import LOCAL_TIME, moment
 from comms.kinds import MailingKind
+from comms.operations import editions, workflow
 from comms.operations.calendar import MailingState, Need, need_for
-from comms.schedules import schedules_of
+from comms.operations.editions import RevisionView
 from comms.service import Service
 from comms.store.editions import find_edition
-from comms.store.models import Edition, EditionRevision, EditionStatus
-
-
-@dataclass(frozen=True, slots=True)
-class RevisionRow:
-    number: int
-    subject: str
-    built_at: datetime
-    built_by: str | None
-    approved_at: datetime | None
-    approved_by: str | None
-    is_current: bool
+from comms.store.models import EditionStatus
 
 
 @dataclass(frozen=True)
@@ -47,8 +36,8 @@ class EditionOverview:
     approved_at: datetime | None
     approved_by: str | None
     revision: int
-    revisions: tuple[RevisionRow, ...]
-    introduction: str | None  # as edited in the console; None: the content file's
+    revisions: tuple[RevisionView, ...]
+    introduction: str | None  # the Markdown an editor starts from; None: the kind has none to edit
     has_content: bool  # rendered: there is something to preview and test-send
     now: datetime
 
@@ -87,6 +76,10 @@ class EditionOverview:
         return self.state in (MailingState.DRAFT, MailingState.APPROVED, MailingState.HELD)
 
     @property
+    def may_edit_introduction(self) -> bool:
+        return self.introduction is not None and self.may_edit
+
+    @property
     def has_started(self) -> bool:
         return self.state in (MailingState.SENDING, MailingState.SENT)
 
@@ -94,50 +87,25 @@ class EditionOverview:
 def overview(service: Service, key: str, now: datetime) -> EditionOverview:
     with service.db.session() as session:
         edition = find_edition(session, key)
-        rows = session.scalars(
-            select(EditionRevision)
-            .where(EditionRevision.edition_id == edition.id)
-            .order_by(EditionRevision.number.desc())
-        )
-        revisions = tuple(
-            RevisionRow(
-                r.number,
-                r.subject,
-                r.built_at,
-                r.built_by,
-                r.approved_at,
-                r.approved_by,
-                r.number == edition.revision,
-            )
-            for r in rows
-        )
-        return EditionOverview(
+        kind = kinds.find(edition.kind)
+        schedule = workflow.schedule_of(service, edition, now)
+        due = schedule.approval_due(edition.send_at) if schedule and edition.send_at else edition.send_at
+        found = EditionOverview(
             edition.key,
-            kinds.find(edition.kind),
+            kind,
             edition.subject,
             MailingState(EditionStatus(edition.status).value),
             edition.status_reason,
             edition.send_at,
-            _approval_due(service, edition, now),
+            due,
             edition.built_at,
             edition.built_by,
             edition.approved_at,
             edition.approved_by,
             edition.revision,
-            revisions,
-            edition.introduction,
+            (),
+            kind.introduction(service, edition) if kind.edits_introduction else None,
             bool(edition.html and edition.text),
             now,
         )
-
-
-def _approval_due(service: Service, edition: Edition, now: datetime) -> datetime | None:
-    """The schedule's approval deadline for the planned send; without a schedule, the send itself."""
-    if edition.send_at is None:
-        return None
-    if edition.schedule:
-        schedules, _ = schedules_of(service.config, now)
-        found = next((s for s in schedules if s.name == edition.schedule), None)
-        if found is not None:
-            return found.approval_due(edition.send_at)
-    return edition.send_at
+    return dataclasses.replace(found, revisions=tuple(editions.revisions(service, key)))

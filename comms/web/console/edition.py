@@ -81,7 +81,8 @@ async def _edition_page(
     **extra: Any,
 ) -> HTMLResponse:
     page = await run_in_threadpool(_page_data, web, key, variant)
-    response = render(request, web, "edition.html", member, status, page=page, **extra)
+    context = {"error": None, **extra}
+    response = render(request, web, "edition.html", member, status, page=page, **context)
     response.headers["Content-Security-Policy"] = CONSOLE_FRAMES_CSP
     return response
 
@@ -177,13 +178,15 @@ async def hold(request: Request, web: Context, member: Editor, form: CheckedForm
             error="Vul in waarom de editie wordt aangehouden.",
         )
     done = "Aangehouden. De editie gaat niet uit tot ze opnieuw is opgebouwd en goedgekeurd."
-    return await _act(request, web, member, _checked(key), editions.hold, done, member.username, reason)
+    now = web.clock.now()
+    return await _act(request, web, member, _checked(key), editions.hold, done, member.username, reason, now)
 
 
 @router.post("/console/edities/{key}/vervallen")
 async def discard(request: Request, web: Context, member: Approver, form: CheckedForm, key: str) -> Response:
     done = "Vervallen verklaard. Deze editie gaat niet uit."
-    return await _act(request, web, member, _checked(key), editions.discard, done, member.username)
+    now = web.clock.now()
+    return await _act(request, web, member, _checked(key), editions.discard, done, member.username, now)
 
 
 @router.get("/console/edities/{key}/nu-versturen")

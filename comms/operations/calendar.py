@@ -105,6 +105,35 @@ class CalendarEntry:
         return f"{moment(self.send_at)} ({LOCAL_TIME})" if self.send_at else "nog geen verzendtijd gepland"
 
 
+@dataclass(frozen=True)
+class CalendarGroup:
+    """Mailings of one kind that go out at the same time, in the same state, needing the same
+    (an agenda's notices, one per province): one row in the calendar, each listed within it."""
+
+    entries: tuple[CalendarEntry, ...]
+
+    @property
+    def first(self) -> CalendarEntry:
+        return self.entries[0]
+
+    @property
+    def is_single(self) -> bool:
+        return len(self.entries) == 1
+
+    @property
+    def what(self) -> str:
+        return self.first.kind.label + (
+            "" if self.is_single else f": {counted(len(self.entries), 'mailing', 'mailings')}"
+        )
+
+    @property
+    def for_whom(self) -> str:
+        if self.is_single:
+            return self.first.for_whom
+        total = sum(e.recipients for e in self.entries)
+        return f"{counted(len(self.entries), 'doelgroep', 'doelgroepen')} ({counted(total, 'ontvanger', 'ontvangers')})"
+
+
 @dataclass
 class Calendar:
     start: datetime
@@ -119,9 +148,29 @@ class Calendar:
             if (kind is None or e.kind.key == kind) and (state is None or e.state is state)
         ]
 
+    def groups(self, kind: str | None = None, state: MailingState | None = None) -> list[CalendarGroup]:
+        """`only(kind, state)`, with neighbours of one kind, time, state and need taken together."""
+        found: list[list[CalendarEntry]] = []
+        for entry in self.only(kind, state):
+            last = found[-1][-1] if found else None
+            if last is not None and _together(last, entry):
+                found[-1].append(entry)
+            else:
+                found.append([entry])
+        return [CalendarGroup(tuple(entries)) for entries in found]
+
     @property
     def needing_action(self) -> int:
         return sum(not e.need.is_nothing for e in self.entries)
+
+
+def _together(one: CalendarEntry, other: CalendarEntry) -> bool:
+    return (one.kind, one.send_at, one.state, one.need) == (
+        other.kind,
+        other.send_at,
+        other.state,
+        other.need,
+    )
 
 
 def calendar(service: Service, now: datetime, weeks: int = DEFAULT_WEEKS) -> Calendar:

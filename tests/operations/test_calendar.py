@@ -94,3 +94,18 @@ def test_coming_builds_and_every_kind_in_time_order(approved_edition: EditionFac
     assert times == sorted(times)
     assert all(NOW <= t < NOW + timedelta(weeks=6) for t in times)
     assert seen.only(kind="newsletter", state=MailingState.PLANNED) == [january]
+
+
+def test_an_agendas_notices_make_one_row(approved_edition: EditionFactory) -> None:
+    edition = approved_edition(4)
+
+    seen = calendars.calendar(edition.service, NOW, weeks=6)
+
+    notices = [g for g in seen.groups(kind="agenda-notice") if not g.is_single]
+    assert notices, "the sample agendas plan a notice per province"
+    first = notices[0]
+    assert first.what == f"Agendabericht voor de GS-vergadering: {len(first.entries)} mailings"
+    assert len({(e.send_at, e.state) for e in first.entries}) == 1
+    assert sum(len(g.entries) for g in seen.groups(kind="agenda-notice")) == len(
+        seen.only(kind="agenda-notice")
+    )

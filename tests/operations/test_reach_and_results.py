@@ -86,7 +86,8 @@ def test_estimated_end_from_the_rate_so_far(edition: Edition) -> None:
 
 
 def test_results_per_province(edition: Edition) -> None:
-    editions.send_now(edition.service, KEY, edition.clock, transport=_outbox(edition))
+    lifecycle.start_sending(edition.service, KEY, edition.clock)
+    editions.deliver(edition.service, KEY, _outbox(edition), edition.clock)
     later = NOW + timedelta(days=1)
     with edition.service.db.session() as session:
         ids = {email: mid for email, mid in session.execute(select(Contact.email, Message.id).join(Message))}

@@ -71,10 +71,15 @@ class Need:
 
     text: str
     who: TeamRole | None = None
+    is_now: bool = True  # False: asked later (approval once the planned build has been made)
 
     @property
     def is_nothing(self) -> bool:
         return self.who is None
+
+    @property
+    def asks_action_now(self) -> bool:
+        return self.who is not None and self.is_now
 
 
 NOTHING = Need("niets nodig")
@@ -161,7 +166,7 @@ class Calendar:
 
     @property
     def needing_action(self) -> int:
-        return sum(not e.need.is_nothing for e in self.entries)
+        return sum(e.need.asks_action_now for e in self.entries)
 
 
 def _together(one: CalendarEntry, other: CalendarEntry) -> bool:
@@ -329,6 +334,7 @@ def _planned_need(build: datetime, approval_due: datetime | None) -> Need:
         f"wordt opgebouwd op {moment(build)}; daarna goedkeuring nodig van "
         f"{_ROLE_NAMES[TeamRole.APPROVER]} vóór {moment(approval_due)}",
         TeamRole.APPROVER,
+        is_now=False,
     )
 
 

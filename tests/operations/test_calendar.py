@@ -109,3 +109,15 @@ def test_an_agendas_notices_make_one_row(approved_edition: EditionFactory) -> No
     assert sum(len(g.entries) for g in seen.groups(kind="agenda-notice")) == len(
         seen.only(kind="agenda-notice")
     )
+
+
+def test_only_what_waits_for_the_team_now_counts_as_needing_action(approved_edition: EditionFactory) -> None:
+    edition = approved_edition(4)
+    with edition.service.db.session() as session:
+        find_edition(session, KEY).status = "draft"
+
+    seen = calendars.calendar(edition.service, NOW, weeks=6)
+
+    assert seen.needing_action == 1  # December's draft; January's approval is asked after its build
+    january = next(e for e in seen.entries if e.key == "nieuwsbrief-2027-01")
+    assert (january.need.who, january.need.asks_action_now) == (TeamRole.APPROVER, False)

@@ -135,8 +135,8 @@ class CalendarGroup:
     def for_whom(self) -> str:
         if self.is_single:
             return self.first.for_whom
-        total = sum(e.recipients for e in self.entries)
-        return f"{counted(len(self.entries), 'doelgroep', 'doelgroepen')} ({counted(total, 'ontvanger', 'ontvangers')})"
+        audiences = counted(len(self.entries), "doelgroep", "doelgroepen")
+        return f"{audiences} ({counted(sum(e.recipients for e in self.entries), 'ontvanger', 'ontvangers')})"
 
 
 @dataclass

@@ -58,8 +58,16 @@ def test_user_add_reads_a_script_password_from_stdin(project: Path) -> None:
         input=f"{PASSWORD}\n",
     )
     assert added.exit_code == 0, added.output
+    assert comms(project, "user", "set-role", "joris", "admin").output == "joris: role admin\n"
+    changed = comms(
+        project, "user", "reset-password", "joris", "--password-stdin", input="another good password\n"
+    )
+    assert changed.output == "joris: password changed\n"
     assert comms(project, "user", "disable", "joris").exit_code == 0
-    assert "disabled" in comms(project, "user", "list").output
+    listed = comms(project, "user", "list").output
+    assert "admin" in listed
+    assert "disabled" in listed
+    assert comms(project, "user", "disable", "nobody").exit_code == 1
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from comms.clock import Clock
 from comms.collect.meeting_ledger import MissingMeetings
 from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import NoticeAudience, notices_of
-from comms.dates import date_and_time, local_text, long_date
+from comms.dates import date_and_time, local, local_text, long_date
 from comms.editions import lifecycle
 from comms.kinds import BuildOutcome, BuildRequest
 from comms.kinds.agenda_digest import KIND as DIGEST
@@ -51,6 +52,33 @@ def build_digest(service: Service, now: datetime) -> BuildOutcome:
     return DIGEST.build(service, BuildRequest(now))
 
 
+class PlanStage(StrEnum):
+    """Where a planned notice stands: not built yet, or its edition's status."""
+
+    PLANNED = "planned"
+    DRAFT = EditionStatus.DRAFT.value
+    APPROVED = EditionStatus.APPROVED.value
+    SENDING = EditionStatus.SENDING.value
+    SENT = EditionStatus.SENT.value
+    HELD = EditionStatus.HELD.value
+    CANCELLED = EditionStatus.CANCELLED.value
+
+    @property
+    def label(self) -> str:
+        return _STAGE_LABELS[self]
+
+
+_STAGE_LABELS = {
+    PlanStage.PLANNED: "gepland, nog niet opgebouwd",
+    PlanStage.DRAFT: "concept, wacht op goedkeuring",
+    PlanStage.APPROVED: "goedgekeurd",
+    PlanStage.SENDING: "wordt verzonden",
+    PlanStage.SENT: "verzonden",
+    PlanStage.HELD: "aangehouden",
+    PlanStage.CANCELLED: "vervallen",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PlanRow:
     meeting: str  # "BAC Landelijk Gebied, donderdag 10 december 2026"
@@ -60,6 +88,31 @@ class PlanRow:
     gs_meeting: datetime | None
     recipients: int
     edition: str | None
+    body: str = ""  # a domain.BODIES id
+    meeting_at: datetime | None = None
+    stage: PlanStage = PlanStage.PLANNED
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFilter:
+    """The console's filters of the plan; an empty field does not filter."""
+
+    body: str = ""
+    province: str = ""
+    stage: PlanStage | None = None
+    sent_from: date | None = None  # the send date (Dutch time), inclusive
+    sent_until: date | None = None
+
+    def matches(self, row: PlanRow) -> bool:
+        day = local(row.send_at).date() if row.send_at else None
+        return (
+            (not self.body or row.body == self.body)
+            and (not self.province or row.province == self.province)
+            and (self.stage is None or row.stage is self.stage)
+            and (self.sent_from is None or (day is not None and day >= self.sent_from))
+            and (self.sent_until is None or (day is not None and day <= self.sent_until))
+        )
 
 
 @dataclass
@@ -84,6 +137,10 @@ def plan_report(service: Service, now: datetime) -> PlanReport:
                     notice.plan.gs_meeting.at if notice.plan and notice.plan.gs_meeting else None,
                     audience_size(session, NoticeAudience.of(notice).clause(service)),
                     None,
+                    notice.meeting.body,
+                    notice.meeting.starts_at,
+                    PlanStage.PLANNED,
+                    notice.is_urgent,
                 )
             )
         built = session.scalars(
@@ -104,9 +161,14 @@ def plan_report(service: Service, now: datetime) -> PlanReport:
                     datetime.fromisoformat(gs) if gs else None,
                     audience_size(session, NOTICES.audience_clause(service, edition)),
                     edition.key,
+                    meeting.body,
+                    meeting.starts_at,
+                    PlanStage(edition.status),
+                    bool(summary.get("urgent")),
                 )
             )
-    rows.sort(key=lambda r: (r.meeting, r.province, r.send_at or now))
+    # By date (when it goes out, then the meeting), not by the label's text.
+    rows.sort(key=lambda r: (r.send_at or now, r.meeting_at or now, r.meeting, r.province))
     return PlanReport(rows, planned.problems, planned.missing)
 
 

@@ -6,7 +6,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DBAPIError
 
@@ -210,3 +212,43 @@ def pool_seal(service: Service) -> pool.Seal:
 def write_closed_pools(service: Service, now: datetime) -> int:
     """Write what the pools of closed anonymous rounds still hold; how many responses."""
     return pool.write_closed(service.db, pool_seal(service), now)
+
+
+# -- the console's overview of rounds ------------------------------------------------------------
+
+
+class RoundPhase(StrEnum):
+    NOT_OPEN = "not-open"
+    OPEN = "open"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return {"not-open": "nog niet geopend", "open": "open", "closed": "gesloten"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOverview:
+    """A round as the console lists it, with the path of its results page (a team link)."""
+
+    status: RoundStatus
+    phase: RoundPhase
+    results_path: str
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.status.answered / self.status.invited if self.status.invited else None
+
+
+def overview(service: Service, now: datetime) -> list[RoundOverview]:
+    """Every round, the latest to open first."""
+    rounds_ = sorted(status(service), key=lambda r: r.opens_at, reverse=True)
+    return [
+        RoundOverview(r, _phase(r, now), urlsplit(results_link(service, r.round, now)).path) for r in rounds_
+    ]
+
+
+def _phase(round_: RoundStatus, now: datetime) -> RoundPhase:
+    if now < round_.opens_at:
+        return RoundPhase.NOT_OPEN
+    return RoundPhase.OPEN if now < round_.closes_at else RoundPhase.CLOSED

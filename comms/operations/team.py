@@ -17,7 +17,7 @@ from enum import Enum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from comms.config import ConsoleConfig
@@ -217,7 +217,14 @@ def record_logout(service: Service, username: str, now: datetime) -> None:
 
 
 def _failed(session: Session, member: TeamMember, now: datetime, policy: ConsoleConfig) -> SignIn:
-    member.failed_logins = (member.failed_logins or 0) + 1
+    # Counted in the database, so guesses sent at once cannot each read the same old count.
+    session.execute(
+        update(TeamMember)
+        .where(TeamMember.id == member.id)
+        .values(failed_logins=TeamMember.failed_logins + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(member, ["failed_logins"])
     if member.failed_logins < policy.max_failed_logins:
         audit.record(session, now, member.username, AuditAction.LOGIN_FAILED)
         return SignIn(Outcome.REFUSED)

@@ -11,14 +11,22 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from comms.web.console import calendar, edition, signin
+from comms.web.console import agenda, calendar, edition, logbook, signin, suppressions, surveys
 from comms.web.console.auth import ConsoleRefusal, SignInNeeded
-from comms.web.console.cookies import ConsoleCookies, queue_flash
+from comms.web.console.cookies import ConsoleCookies, queue_cookie, queue_flash
 from comms.web.console.rendering import render
-from comms.web.console.sessions import SessionCodec
+from comms.web.console.sessions import SessionCodec, new_session
 from comms.web.context import WebContext
 
-ROUTERS = (signin.router, calendar.router, edition.router)
+ROUTERS = (
+    signin.router,
+    calendar.router,
+    edition.router,
+    agenda.router,
+    surveys.router,
+    suppressions.router,
+    logbook.router,
+)
 
 
 def install(app: FastAPI, web: WebContext, secret_key: str) -> None:
@@ -27,6 +35,7 @@ def install(app: FastAPI, web: WebContext, secret_key: str) -> None:
 
     @app.exception_handler(SignInNeeded)
     async def sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
+        queue_cookie(request, web, new_session(web.clock.now()))  # not the stale one: no redirect loop
         if exc.expired:
             queue_flash(request, web, "Uw sessie is verlopen. Log opnieuw in.")
         target = "/console/inloggen"

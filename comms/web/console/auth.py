@@ -72,12 +72,13 @@ class ConsoleRefusal(Exception):
         self.explanation = explanation
 
 
-FORM_REFUSED = ConsoleRefusal(
-    403,
-    "Formulier niet geaccepteerd",
-    "Het formulier was verlopen of kwam niet van deze console; er is niets gewijzigd. Open de pagina "
-    "opnieuw en probeer het nog eens. Uw browser moet cookies van deze site toestaan.",
-)
+def form_refused() -> ConsoleRefusal:
+    return ConsoleRefusal(
+        403,
+        "Formulier niet geaccepteerd",
+        "Het formulier was verlopen of kwam niet van deze console; er is niets gewijzigd. Open de "
+        "pagina opnieuw en probeer het nog eens. Uw browser moet cookies van deze site toestaan.",
+    )
 
 
 async def signed_in(request: Request, web: Context) -> Member:
@@ -137,14 +138,14 @@ class PostedForm:
 
 async def checked_form(request: Request, web: Context) -> PostedForm:
     if not same_origin(request, web.service.config.web_base_url):
-        raise FORM_REFUSED
+        raise form_refused()
     session = current_session(request, web)
     form = await read_form(request)
     if session is None or form is None:
-        raise FORM_REFUSED
+        raise form_refused()
     tokens = form.get("csrf", [])
     if len(tokens) != 1 or not codec(request).csrf_valid(session, tokens[0]):
-        raise FORM_REFUSED
+        raise form_refused()
     return PostedForm(form)
 
 

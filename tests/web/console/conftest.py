@@ -1,14 +1,21 @@
-"""Fixtures of the console's tests: the site and a console client over it."""
+"""Fixtures of the console's tests: an HTTP client over the site, and Chromium pages (the
+`browser` and `page` fixtures of the survey's accessibility tests), one signed in as an admin."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.web.console.support import ConsoleClient
+from comms.store.models import TeamRole
+from tests.web.console.support import ConsoleClient, add_member, sign_in_page
 from tests.web.support import Site
+from tests.web.test_survey_accessibility import browser, page  # noqa: F401 - fixtures shared
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 @pytest.fixture
@@ -31,3 +38,11 @@ def console_for() -> Iterator[ConsoleFactory]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def signed_in_page(site: Site, page: Page) -> Page:  # noqa: F811 - `page` is the fixture
+    """A Chromium page signed in as Fenna de Wit (admin, so every page and button shows)."""
+    add_member(site.service, "fenna", TeamRole.ADMIN)
+    sign_in_page(page, site, "fenna")
+    return page

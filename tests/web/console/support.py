@@ -1,8 +1,9 @@
 """Shared support for the console's tests: members, and a client that signs in.
 
 `add_member(service, "fenna", TeamRole.APPROVER)` makes an account (password PASSWORD);
-`ConsoleClient` keeps the console's cookies itself: httpx (like a browser) would not send a
-Secure cookie over the tests' plain-http loopback, and the tests' base URL is https.
+`sign_in_page(page, site, "fenna")` signs a Chromium page in through the form (fixtures `page`
+and `signed_in_page` in conftest.py). `ConsoleClient` keeps the console's cookies itself: httpx
+would not send a Secure cookie over the tests' plain-http loopback (the base URL is https).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -17,7 +19,10 @@ from comms.operations import team
 from comms.service import Service
 from comms.store.models import TeamRole
 from comms.web.console.sessions import COOKIE, FLASH_COOKIE
-from tests.web.support import NOW
+from tests.web.support import NOW, Site
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 PASSWORD = "correct horse battery staple"
 NAMES = {"fenna": "Fenna de Wit", "joris": "Joris Bakker", "aylin": "Aylin Demir"}
@@ -43,18 +48,24 @@ class ConsoleClient:
     cookies: dict[str, str] = field(default_factory=dict)
     csrf: str = ""
 
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        return self._keep(self.client.get(path, headers=self._headers(), **kwargs))  # type: ignore[arg-type]
+    def get(self, path: str) -> httpx.Response:
+        return self._keep(self.client.get(path, headers=self._headers()))
 
     def post(
-        self, path: str, data: dict[str, str], with_csrf: bool = True, **kwargs: object
+        self, path: str, data: dict[str, str], with_csrf: bool = True, headers: dict[str, str] | None = None
     ) -> httpx.Response:
+        """Post a form with the last page's CSRF token (unless `with_csrf` is False)."""
         fields = {"csrf": self.csrf, **data} if with_csrf else data
-        return self._keep(self.client.post(path, data=fields, headers=self._headers(), **kwargs))  # type: ignore[arg-type]
+        return self._keep(self.client.post(path, data=fields, headers=self._headers() | (headers or {})))
 
     def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        """Sign in through the form; once signed in, the next page is fetched too (its CSRF token
+        belongs to the new session)."""
         self.get("/console/inloggen")
-        return self.post("/console/inloggen", {"gebruikersnaam": username, "wachtwoord": password})
+        response = self.post("/console/inloggen", {"gebruikersnaam": username, "wachtwoord": password})
+        if response.status_code == 303:
+            self.get(response.headers["location"])
+        return response
 
     def _headers(self) -> dict[str, str]:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
@@ -76,3 +87,16 @@ class ConsoleClient:
         if found:
             self.csrf = found.group(1)
         return response
+
+
+def sign_in_page(page: Page, site: Site, username: str, password: str = PASSWORD) -> None:
+    """Sign `page` (Chromium) in through the form, as a person would."""
+    page.goto(site_url(site, "/console/inloggen"))
+    page.get_by_label("Gebruikersnaam").fill(username)
+    page.get_by_label("Wachtwoord").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Inloggen").click()
+
+
+def site_url(site: Site, path: str) -> str:
+    return str(site.client.base_url).rstrip("/") + path

@@ -234,7 +234,7 @@ def send_test_copy(
     if outcome.delivered:
         with service.db.session() as session:
             count = len(outcome.delivered)
-            detail = f"{count} testversie{'' if count == 1 else 's'} ({outcome.destination})"
+            detail = f"{count} testversie{'' if count == 1 else 's'}"
             audit.record(session, clock.now(), by or "onbekend", AuditAction.TEST_SEND, key, detail)
     return outcome
 

@@ -132,8 +132,12 @@ def approve(ctx: click.Context, edition: str, by: str) -> None:
     """Approve a draft edition: it goes out at its planned time (not earlier: send --now)."""
     service = service_of(ctx)
     approved = editions.approve(service, edition, by, utcnow())
-    planned = f"; {_planned(approved.send_at)}" if approved.send_at else "; no planned time: comms send --now"
-    out.print(f"approved {approved.key} revision {approved.revision} by {approved.approved_by}{planned}")
+    when = (
+        f"it goes out {_planned(approved.send_at)}"
+        if approved.send_at
+        else "no planned time: comms send --now"
+    )
+    out.print(f"approved {approved.key} by {approved.approved_by} (revision {approved.revision}); {when}")
 
 
 def _planned(send_at: datetime) -> str:
@@ -203,6 +207,8 @@ def send(ctx: click.Context, edition: str, early: bool, yes: bool, dry_run: bool
 
 def _confirm_early(service: Service, key: str, now: datetime, yes: bool) -> None:
     plan = editions.send_plan(service, key, now)
+    if plan.has_started:
+        return  # a send that started already is resumed: nothing new goes out early
     when = "its planned time has come" if plan.is_due else f"gepland voor {plan.planned}"
     question = f"Send {plan.key} ({plan.subject}) to {plan.recipients} recipient(s) now ({when})?"
     if not yes and not click.confirm(question, default=False):

@@ -234,7 +234,7 @@ def send_test_copy(
     if outcome.delivered:
         with service.db.session() as session:
             count = len(outcome.delivered)
-            detail = f"{count} testversie{'' if count == 1 else 's'} ({outcome.destination})"
+            detail = f"{count} testversie{'' if count == 1 else 's'}"
             audit.record(session, clock.now(), by or "onbekend", AuditAction.TEST_SEND, key, detail)
     return outcome
 
@@ -248,6 +248,7 @@ class SendPlan:
     recipients: int  # active contacts in its audience (the suppressed are skipped when sending)
     send_at: datetime | None
     is_due: bool  # its planned time has come and it is inside its send window
+    has_started: bool = False  # sending or sent: a send resumes it, nothing to confirm
 
     @property
     def planned(self) -> str:
@@ -255,11 +256,16 @@ class SendPlan:
 
 
 def send_plan(service: Service, key: str, now: datetime) -> SendPlan:
+    """What sending the edition now would do; NeedsApproval or WorkflowRefused when it may not
+    be sent at all (a draft, held, discarded), so nobody is asked to confirm in vain."""
     with service.db.session() as session:
         edition = find_edition(session, key)
+        started = edition.status in (EditionStatus.SENDING, EditionStatus.SENT)
+        if not started:
+            _check_approved(edition)
         size = audience_size(session, kinds.find(edition.kind).audience_clause(service, edition))
         due = workflow.is_due(service, edition, now)
-        return SendPlan(edition.key, edition.subject, size, edition.send_at, due)
+        return SendPlan(edition.key, edition.subject, size, edition.send_at, due, started)
 
 
 def start_early(service: Service, key: str, by: str, clock: Clock) -> Edition:

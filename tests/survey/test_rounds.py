@@ -136,14 +136,23 @@ def answer(service: Service, token: str, form: dict[str, list[str]], now: dateti
     return outcome.submitted
 
 
+def start_approved(service: Service) -> str:
+    """Start the round on 25 November and approve its invitation, as the team does."""
+    started = SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    lifecycle.approve(service, started.edition_key, "redacteur", at(11, 25, 11))
+    return started.edition_key
+
+
 def test_a_whole_round(service: Service) -> None:
     started = SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
-    assert started.invited == 6
+    assert started.invited == 6 and started.needs_approval
     assert send_due(service, at(11, 25, 10)) == {}  # the round opens on 1 December
     with pytest.raises(ValidationFailed, match="started already"):
         SURVEYS.start_round(service, "2026-H2", at(11, 26, 10))
+    assert send_due(service, at(12, 1, 9)) == {}  # open, but nobody approved the invitation yet
 
-    assert send_due(service, at(12, 1, 9)) == {"enquete-2026-h2-uitnodiging": 6}
+    lifecycle.approve(service, started.edition_key, "redacteur", at(12, 1, 9, 5))
+    assert send_due(service, at(12, 1, 9, 5)) == {"enquete-2026-h2-uitnodiging": 6}
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     assert len(set(links.values())) == 6  # a token of one's own
     for name, form in ANSWERS.items():
@@ -191,7 +200,7 @@ def compute_results_for(service: Service):  # type: ignore[no-untyped-def]
 
 
 def test_a_reminder_queued_before_closing_is_not_sent_after_it(service: Service) -> None:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     SURVEYS.build_due(service, at(12, 8, 9))
     clock = FixedClock(at(12, 8, 9))
@@ -202,7 +211,7 @@ def test_a_reminder_queued_before_closing_is_not_sent_after_it(service: Service)
 
 
 def test_an_answer_given_after_the_reminder_was_queued_stops_that_reminder(service: Service) -> None:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     SURVEYS.build_due(service, at(12, 8, 9))
@@ -215,7 +224,7 @@ def test_an_answer_given_after_the_reminder_was_queued_stops_that_reminder(servi
 
 
 def test_no_stored_answer_links_to_an_invitee_in_an_anonymous_round(service: Service) -> None:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     for name, form in ANSWERS.items():
@@ -254,7 +263,7 @@ def test_the_survey_schedule_sends_the_invitation_at_opening_and_reminders_on_th
     for other in (project / "schedules").glob("*.toml"):
         if other.name != "surveys.toml":
             other.unlink()
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     with time_machine.travel(at(11, 30, 12), tick=False) as traveller:
         runner = ScheduleRunner(service, SystemClock())
         runner.start()

@@ -27,6 +27,7 @@ from comms.kinds.base import (
     DueBuild,
     ListIdentity,
     PersonalLinks,
+    PlannedMailing,
     TriggeredKind,
     note_build,
 )
@@ -91,6 +92,24 @@ class SurveyKind(TriggeredKind):
         return InviteesAudience.parse(edition.audience)
 
     # -- building -----------------------------------------------------------------------------
+
+    def planned_mailings(self, service: Service, now: datetime) -> list[PlannedMailing]:
+        """The reminders the rounds' policies still plan (the invitation is an edition already)."""
+        with service.db.session() as session:
+            coming = rounds.coming_reminders(session, now)
+        # Who has not answered yet, as the next reminder would count them: later ones reach fewer.
+        first: dict[str, int] = {}
+        for definition, number, _ in coming:
+            first.setdefault(definition.round, number)
+        return [
+            PlannedMailing(
+                rounds.edition_key(definition.round, number),
+                due,
+                rounds.subject(definition, number),
+                InviteesAudience(definition.round, first[definition.round]),
+            )
+            for definition, number, due in coming
+        ]
 
     def start_round(
         self, service: Service, round_: str, now: datetime, approval: Approval = APPROVAL_REQUIRED

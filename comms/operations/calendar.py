@@ -30,6 +30,7 @@ from comms.store.models import Edition, EditionStatus, TeamRole
 from comms.track.suppressions import contact_suppressed
 
 DEFAULT_WEEKS = 6
+_TICK = timedelta(microseconds=1)
 
 
 class MailingState(StrEnum):
@@ -195,9 +196,11 @@ def calendar(service: Service, now: datetime, weeks: int = DEFAULT_WEEKS) -> Cal
                 )
         for kind in kinds.every():
             if isinstance(kind, TriggeredKind):
+                sends = [s for s in schedules if s.kind is kind]
                 for planned in _planned(service, kind, now, problems):
-                    if planned.key not in entries and planned.send_at < end:
-                        entries[planned.key] = _from_plan(service, session, kind, planned)
+                    at = _goes_out(sends, planned.send_at)
+                    if planned.key not in entries and at < end:
+                        entries[planned.key] = _from_plan(service, session, kind, planned, at)
     ordered = sorted(entries.values(), key=lambda e: (e.send_at or now, e.kind.listing_order, e.key))
     return Calendar(now, end, ordered, [p for p in problems if p.is_error])
 
@@ -273,8 +276,15 @@ def _from_edition(
     )
 
 
+def _goes_out(sends: list[Schedule], planned: datetime) -> datetime:
+    """The first send step of the kind's schedules at or after the planned time (which starts what
+    is due then); the planned time itself when the kind has no schedule."""
+    runs = [run for s in sends for run in s.next_runs(Step.SEND, planned - _TICK, 1)]
+    return min(runs, default=planned)
+
+
 def _from_plan(
-    service: Service, session: Session, kind: MailingKind, planned: PlannedMailing
+    service: Service, session: Session, kind: MailingKind, planned: PlannedMailing, at: datetime
 ) -> CalendarEntry:
     return CalendarEntry(
         kind,
@@ -282,7 +292,7 @@ def _from_plan(
         planned.subject,
         planned.audience.label,
         _size(service, session, kind, planned.audience),
-        planned.send_at,
+        at,
         MailingState.PLANNED,
         NOTHING,  # a triggered kind builds and releases its own mailings
         False,

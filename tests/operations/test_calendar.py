@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from comms.editions import lifecycle
+from comms.kinds.survey import KIND as SURVEY
 from comms.operations import calendar as calendars
 from comms.operations.calendar import MailingState, need_for
 from comms.store.editions import find_edition
@@ -121,3 +122,35 @@ def test_only_what_waits_for_the_team_now_counts_as_needing_action(approved_edit
     assert seen.needing_action == 1  # December's draft; January's approval is asked after its build
     january = next(e for e in seen.entries if e.key == "nieuwsbrief-2027-01")
     assert (january.need.who, january.need.asks_action_now) == (TeamRole.APPROVER, False)
+
+
+def test_a_survey_rounds_invitation_and_the_reminders_its_policy_plans(
+    approved_edition: EditionFactory,
+) -> None:
+    edition = approved_edition(4)
+    SURVEY.start_round(edition.service, "2026-H2", NOW)  # opens Tuesday 1 December, 9.00
+
+    seen = calendars.calendar(edition.service, NOW, weeks=6)
+
+    survey = [(e.key, e.when, e.state, e.exists) for e in seen.only(kind="survey")]
+    assert survey == [
+        (
+            "enquete-2026-h2-uitnodiging",
+            "dinsdag 1 december 2026, 9.00 uur (Nederlandse tijd)",
+            MailingState.DRAFT,
+            True,
+        ),
+        # first_after_days = 7, min_days_between = 5: due from the day, sent by the 9.00 send step
+        (
+            "enquete-2026-h2-herinnering-1",
+            "dinsdag 8 december 2026, 9.00 uur (Nederlandse tijd)",
+            MailingState.PLANNED,
+            False,
+        ),
+        (
+            "enquete-2026-h2-herinnering-2",
+            "maandag 14 december 2026, 9.00 uur (Nederlandse tijd)",
+            MailingState.PLANNED,
+            False,
+        ),
+    ]

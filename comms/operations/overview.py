@@ -63,8 +63,9 @@ class EditionOverview:
 
     @property
     def may_send_early(self) -> bool:
-        """Approved, and its planned time still to come (at its time the send step starts it)."""
-        return self.state is MailingState.APPROVED and (self.send_at is None or self.send_at > self.now)
+        """Approved and not started: before its planned time, or after a send step that could not
+        start it (outside the send window)."""
+        return self.state is MailingState.APPROVED
 
     @property
     def may_test_send(self) -> bool:

@@ -71,6 +71,8 @@ def test_each_console_page_is_accessible(site: Site, page: Page, path: str, name
     assert page.url == site_url(site, path)
     assert_accessible(page, name)
     shoot(page, name)
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # wide tables scroll inside
 
 
 def test_an_editor_is_refused_the_admins_action_with_a_dutch_page(site: Site, page: Page) -> None:

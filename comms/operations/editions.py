@@ -49,6 +49,7 @@ __all__ = [
     "SendOutcome",
     "SendPlan",
     "approve",
+    "audience_count",
     "build",
     "build_due",
     "check_period",
@@ -253,6 +254,13 @@ class SendPlan:
     @property
     def planned(self) -> str:
         return workflow.planned_text(self.send_at) if self.send_at else "geen geplande verzendtijd"
+
+
+def audience_count(service: Service, key: str) -> int:
+    """Active contacts in the edition's audience (the suppressed are skipped when it is sent)."""
+    with service.db.session() as session:
+        edition = find_edition(session, key)
+        return audience_size(session, kinds.find(edition.kind).audience_clause(service, edition))
 
 
 def send_plan(service: Service, key: str, now: datetime) -> SendPlan:

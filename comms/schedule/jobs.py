@@ -223,8 +223,7 @@ def _build_due(context: JobContext, schedule: Schedule, kind: TriggeredKind) -> 
     built = editions.build_due(service, kind.key, now, schedule.template, approval)
     started = editions.start_due(service, kind.key, context.clock, by) if kind.starts_when_built else []
     notices = [_problems_notice(kind, built.problems + source_problems)] if built.problems else []
-    if schedule.approval_required:
-        notices += [_approval_request(service, key, schedule) for key in built.created]
+    notices += _approval_requests(service, built.created, schedule)
     detail = (
         f"{len(built.created)} built: {_listed(built.created)}, {len(built.superseded)} superseded, "
         f"{len(started)} started; {len(built.problems)} problem(s)"
@@ -396,12 +395,25 @@ def _dutch_reason(why: str) -> str:
     return _DUTCH.get(why, why)
 
 
-def _approval_request(service: Service, key: str, schedule: Schedule) -> TeamNotice:
-    """For a draft a triggered build made (a survey invitation where approval is required)."""
-    [report] = editions.status(service, key)
-    deadline = report.send_at - schedule.approval_deadline if report.send_at else None
-    size = sum(report.counts.values())
-    return workflow.approval_request(service, key, report.subject, size, report.send_at, deadline)
+def _approval_requests(service: Service, keys: list[str], schedule: Schedule) -> list[TeamNotice]:
+    """The drafts a triggered build made, put before the team: one request for one draft, one
+    list for several (a schedule of agenda notices that requires approval)."""
+    drafts = [r for key in keys for r in editions.status(service, key) if r.status == EditionStatus.DRAFT]
+    if len(drafts) > 1:
+        lines = [
+            f"{len(drafts)} mailings wachten op goedkeuring:",
+            *(f"- {r.key}: {r.subject}" for r in drafts),
+        ]
+        return [TeamNotice(f"Ter goedkeuring: {len(drafts)} mailings van {schedule.name}", lines)]
+    requests = []
+    for report in drafts:
+        deadline = report.send_at - schedule.approval_deadline if report.send_at else None
+        size = editions.audience_count(service, report.key)
+        notice = workflow.approval_request(
+            service, report.key, report.subject, size, report.send_at, deadline
+        )
+        requests.append(notice)
+    return requests
 
 
 def _build_notes(problems: list[Problem]) -> list[str]:

@@ -277,3 +277,28 @@ def test_the_survey_schedule_sends_the_invitation_at_opening_and_reminders_on_th
     # first_after_days = 7 after 1 December: the 8th. Its 8.00 build makes it, its 9.00 send sends it
     # (counting 7 × 24 hours from the invitation's 9.00 used to push it to the 9th).
     assert keys["enquete-2026-h2-herinnering-1"] == (EditionStatus.SENDING, at(12, 8, 9))
+    # The reminder follows from the approved invitation: nobody is asked to approve it.
+    assert not [s for s in team_notices(service) if "herinnering" in s]
+
+
+def team_notices(service: Service) -> list[str]:
+    folder = service.outbox_dir / "meldingen" / "messages"
+    messages = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in folder.glob("*.eml")
+    ]
+    return sorted(str(m["Subject"]) for m in messages)
+
+
+def test_starting_a_round_asks_the_team_to_approve_its_invitation(service: Service) -> None:
+    from comms.operations import surveys
+
+    started = surveys.start(service, "2026-H2", FixedClock(at(11, 25, 10)))
+    assert started.start.needs_approval and not started.sent_now
+    assert team_notices(service) == ["Ter goedkeuring: enquete-2026-h2-uitnodiging"]
+    [path] = (service.outbox_dir / "meldingen" / "messages").glob("*.eml")
+    text = email.message_from_bytes(path.read_bytes(), policy=email.policy.default).get_body(("plain",))
+    assert text is not None
+    assert "Ontvangers: 6. Geplande verzending: dinsdag 1 december 2026 om 9.00 uur." in text.get_content()
+    with service.db.session() as session:
+        edition = session.scalars(select(Edition).where(Edition.key == started.edition_key)).one()
+        assert (edition.status, edition.built_by, edition.approved_by) == (EditionStatus.DRAFT, None, None)

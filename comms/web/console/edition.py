@@ -9,6 +9,7 @@ workflow's Dutch reason; nothing changed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -33,7 +34,6 @@ from comms.web.security import CONSOLE_FRAMES_CSP, CONSOLE_SCRIPT_CSP, PREVIEW_F
 router = APIRouter()
 Editor = Annotated[Member, require(TeamRole.EDITOR)]
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-MAX_TEST_ADDRESSES = 10
 NOT_FOUND = ConsoleRefusal(
     404, "Editie niet gevonden", "Deze editie bestaat niet (meer). Kies een editie in de kalender."
 )
@@ -109,7 +109,13 @@ async def preview_frame(web: Context, member: SignedIn, key: str, number: int) -
 
 
 async def _act(
-    request: Request, web: Context, member: Member, key: str, action: Any, done: str, *args: Any
+    request: Request,
+    web: Context,
+    member: Member,
+    key: str,
+    action: Callable[..., object],
+    done: str,
+    *args: object,
 ) -> Response:
     """Run one workflow operation; the edition page with its Dutch confirmation, or its refusal."""
     try:
@@ -133,28 +139,22 @@ def refusal_text(exc: CommsError) -> str:
 
 @router.post("/console/edities/{key}/testversie")
 async def test_copy(request: Request, web: Context, member: Editor, form: CheckedForm, key: str) -> Response:
+    key = _checked(key)
     addresses = [a for a in re.split(r"[\s,;]+", form.value("adressen")) if a]
     if not addresses:
-        page = await _edition_page(
-            request, web, member, _checked(key), status=400, error="Vul minstens één adres in."
+        return await _edition_page(request, web, member, key, status=400, error="Vul minstens één adres in.")
+    try:
+        outcome = await run_in_threadpool(
+            editions.send_test_copy, web.service, key, addresses, web.clock, member.username
         )
-        return page
-    done = f"Testversie verstuurd naar {counted(len(addresses), 'adres', 'adressen')}."
-    return await _act(
-        request,
-        web,
-        member,
-        _checked(key),
-        _send_test_copy,
-        done,
-        addresses[: MAX_TEST_ADDRESSES + 1],
-        member,
-        web,
-    )
-
-
-def _send_test_copy(service: Any, key: str, addresses: list[str], member: Member, web: Context) -> None:
-    editions.send_test_copy(service, key, addresses, web.clock, by=member.username)
+    except NotFound as exc:
+        raise NOT_FOUND from exc
+    except CommsError as exc:
+        return await _edition_page(request, web, member, key, status=409, error=refusal_text(exc))
+    done = f"Testversie verstuurd naar {counted(len(outcome.delivered), 'adres', 'adressen')}."
+    if outcome.failed:
+        done += " Niet gelukt voor: " + ", ".join(address for address, _ in outcome.failed) + "."
+    return redirect(request, web, f"/console/edities/{key}", done)
 
 
 @router.post("/console/edities/{key}/goedkeuren")

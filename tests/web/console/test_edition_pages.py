@@ -176,3 +176,23 @@ def test_an_unknown_edition_is_a_dutch_404(newsletter: Site, console: ConsoleCli
     response = signed_in(console, "fenna").get("/console/edities/bestaat-niet")
     assert response.status_code == 404
     assert "Editie niet gevonden" in response.text
+
+
+@pytest.mark.parametrize(
+    ("addresses", "status", "expected"),
+    [
+        ("a.test@example.org\nb.test@example.org", 303, "Testversie verstuurd naar 2 adressen."),
+        ("a.test@example.org", 303, "Testversie verstuurd naar 1 adres."),
+        ("  ", 400, "Vul minstens één adres in."),
+    ],
+)
+def test_a_test_copy_to_named_addresses(
+    newsletter: Site, console: ConsoleClient, addresses: str, status: int, expected: str
+) -> None:
+    signed_in(console, "fenna").get(f"/console/edities/{KEY}")
+    response = console.post(f"/console/edities/{KEY}/testversie", {"adressen": addresses})
+    assert response.status_code == status
+    shown = console.get(response.headers["location"]).text if status == 303 else response.text
+    assert expected in shown
+    sent = [e for e in audit.recent(newsletter.service, KEY) if e.label == "testversie verstuurd"]
+    assert len(sent) == (1 if status == 303 else 0)

@@ -167,6 +167,14 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalConfig:
+    """`[approval]`: how editions are approved (whether one is needed is each schedule's choice)."""
+
+    # Four eyes: whoever built or changed an edition's current revision cannot approve it.
+    four_eyes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ServeConfig:
     """`[serve]`: the long-running processes (`comms serve`, `comms worker`)."""
 
@@ -253,6 +261,7 @@ class Config:
     sendgrid: SendgridConfig = field(default_factory=SendgridConfig)
     team: TeamConfig = field(default_factory=TeamConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
     agenda: AgendaConfig = field(default_factory=AgendaConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)

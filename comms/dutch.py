@@ -8,6 +8,13 @@ no sentence hand-writes "melding(en)" or puts a capitalised label in mid-sentenc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from babel.numbers import format_decimal
+
+from comms.dates import long_date, time_of_day
+
+LOCAL_TIME = "Nederlandse tijd"  # the label next to a time the team reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +29,8 @@ class Noun:
         return self.one if count == 1 else self.many
 
     def count(self, count: int) -> str:
-        """'1 melding', '0 meldingen', '681 meldingen'."""
-        return f"{count} {self.form(count)}"
+        """'1 melding', '0 meldingen', '1.234 meldingen'."""
+        return f"{number(count)} {self.form(count)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,7 @@ def part_of(part: int, total: int, noun: Noun, verb: Verb) -> str:
 
     The verb agrees with the part ("1 van de … heeft"), the noun with the whole.
     """
-    return f"{part} van de {noun.count(total)} {verb.form(part)}"
+    return f"{number(part)} van de {noun.count(total)} {verb.form(part)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +81,20 @@ class DutchName:
     def definite(self) -> str:
         """'de maandelijkse nieuwsbrief voor Statenleden'."""
         return f"{self.article} {self.phrase}"
+
+
+def number(n: int) -> str:
+    """'1.234': thousands grouped with a dot."""
+    return format_decimal(n, locale="nl")
+
+
+def moment(at: datetime) -> str:
+    """'dinsdag 1 december 2026, 9.00 uur' (Europe/Amsterdam)."""
+    return f"{long_date(at)}, {time_of_day(at)}"
+
+
+def share(part: int, whole: int) -> str:
+    """'12,5%' of the whole; '–' when there is no whole."""
+    if whole <= 0:
+        return "–"
+    return format_decimal(100 * part / whole, format="#,##0.#", locale="nl") + "%"

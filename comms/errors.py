@@ -33,3 +33,32 @@ class Unavailable(CommsError):
 
 class Rejected(CommsError):
     """Input from outside that is not trusted: a forged or expired link, an unsigned webhook post."""
+
+
+class WorkflowRefused(Refused):
+    """A step of an edition's workflow that is not allowed now or not by this person.
+
+    str() is English, for the command line and the logs; `nl` is the same in a Dutch sentence,
+    for the team's console.
+    """
+
+    def __init__(self, message: str, nl: str) -> None:
+        super().__init__(message)
+        self.nl = nl
+
+
+class NotYetDue(WorkflowRefused):
+    """A send before the edition's planned time, outside its send window, or without a planned
+    time: only the separate, confirmed early send (`comms send --now`) may do that."""
+
+
+class NeedsApproval(WorkflowRefused):
+    """The edition is not approved (or was changed since): it cannot be sent."""
+
+
+class FourEyesRefused(WorkflowRefused):
+    """With [approval] four_eyes on, whoever built or changed the current revision approves it."""
+
+
+class NotPermitted(WorkflowRefused):
+    """The person named is no active team member, or their role does not allow the step."""

@@ -29,6 +29,7 @@ from comms.config import load_config
 from comms.dates import AMSTERDAM
 from comms.deliver.outbox import OutboxTransport
 from comms.editions import delivery, lifecycle
+from comms.kinds import Approval
 from comms.kinds.agenda_notice import KIND as NOTICES
 from comms.operations.agenda import build_digest, plan_report
 from comms.operations.sources import CollectOutcome
@@ -76,6 +77,9 @@ gert.griffie@groningen.example.org;Gert;;Glas;Groningen;griffier;;;
 zeno.gs@zeeland.example.org;Zeno;;Zand;Zeeland;gedeputeerde;;;IPO-bestuur (lid)
 """
 UID = "bac-lg-2027-04-01@ipo.example.org"
+
+# As schedules/agenda-notices.toml says: notices need no approval (timeliness first).
+AS_SCHEDULED = Approval(required=False, by="schema:agenda-notices")
 
 
 def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -201,7 +205,7 @@ def test_each_province_gets_the_notice_before_its_gs_agenda_closes(
 ) -> None:
     now = at(2027, 3, 1, 9)
     publish(service, now, meeting())
-    built = NOTICES.build_due(service, now)
+    built = NOTICES.build_due(service, now, approval=AS_SCHEDULED)
     assert len(built.notices) == 12 and not built.problems
     notice = notices(service)[province]
     assert local_text(notice.send_at) == send_at
@@ -213,7 +217,7 @@ def test_each_province_gets_the_notice_before_its_gs_agenda_closes(
 def test_an_agenda_published_too_late_goes_out_at_once_marked_urgent(service: Service) -> None:
     now = at(2027, 3, 26, 10)  # Groningen's agenda for 30 March closed on 23 March
     publish(service, now, meeting())
-    NOTICES.build_due(service, now)
+    NOTICES.build_due(service, now, approval=AS_SCHEDULED)
     groningen = notices(service)["Groningen"]
     assert groningen.send_at == now
     assert groningen.subject.startswith("Spoed: Agenda BAC Landelijk Gebied")
@@ -227,7 +231,7 @@ def test_an_agenda_published_too_late_goes_out_at_once_marked_urgent(service: Se
 
 def test_a_notice_reaches_gs_the_body_members_and_the_kps_in_copy_only(service: Service) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
     started = deliver_due(service, at(2027, 3, 12, 9))
     utrecht = notices(service)["Utrecht"]
     assert utrecht.key in started
@@ -249,7 +253,7 @@ def test_a_notice_reaches_gs_the_body_members_and_the_kps_in_copy_only(service: 
 
 def test_the_ics_attachment_imports_with_the_amsterdam_zone(service: Service) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
     deliver_due(service, at(2027, 3, 12, 9))
     message = next(iter(messages(service, notices(service)["Utrecht"].key).values()))
     calendar = ics_of(message)
@@ -263,13 +267,15 @@ def test_the_ics_attachment_imports_with_the_amsterdam_zone(service: Service) ->
 
 def test_updates_cancellations_and_never_twice_per_version(service: Service) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    NOTICES.build_due(service, at(2027, 3, 1, 9))
-    assert NOTICES.build_due(service, at(2027, 3, 1, 10)).created == []  # once per version
+    NOTICES.build_due(service, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
+    assert (
+        NOTICES.build_due(service, at(2027, 3, 1, 10), approval=AS_SCHEDULED).created == []
+    )  # once per version
     deliver_due(service, at(2027, 3, 15, 9))  # Utrecht's (12 March) went out; Groningen's not yet
     assert deliver_due(service, at(2027, 3, 15, 9, 30)) == []  # nothing starts twice
 
     publish(service, at(2027, 3, 16, 9), meeting(extra_item=True))
-    changed = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    changed = NOTICES.build_due(service, at(2027, 3, 16, 9), approval=AS_SCHEDULED)
     kinds = {n.province: n.kind for n in changed.notices}
     assert kinds["Utrecht"] == "update"  # had the agenda: told what changed
     assert kinds["Groningen"] == "notice"  # had nothing yet: the new version replaces the old
@@ -279,11 +285,11 @@ def test_updates_cancellations_and_never_twice_per_version(service: Service) -> 
     with service.db.session() as session:
         old = find_edition(session, changed.superseded[0])
         assert old.status == EditionStatus.CANCELLED
-    assert NOTICES.build_due(service, at(2027, 3, 16, 10)).created == []
+    assert NOTICES.build_due(service, at(2027, 3, 16, 10), approval=AS_SCHEDULED).created == []
 
     deliver_due(service, at(2027, 3, 16, 9))  # the update goes out at once; the others wait
     publish(service, at(2027, 3, 17, 9), meeting(status=MeetingStatus.CANCELLED, extra_item=True))
-    cancelled = NOTICES.build_due(service, at(2027, 3, 17, 9))
+    cancelled = NOTICES.build_due(service, at(2027, 3, 17, 9), approval=AS_SCHEDULED)
     # Only Utrecht heard of the meeting: it is told; the others' planned notices are dropped.
     assert [(n.province, n.kind) for n in cancelled.notices] == [("Utrecht", "cancellation")]
     assert len(cancelled.superseded) == 11
@@ -306,11 +312,11 @@ def moved(service: Service) -> dict[str, object]:
     """BAC LG of Thu 1 April 10.00 is planned for all; Utrecht's notice went out on 12 March.
     On 16 March the feed moves it (same uid) to Thu 8 April 14.00. Province → the plan."""
     publish(service, at(2027, 3, 1, 9), meeting())
-    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
     assert deliver_due(service, at(2027, 3, 15, 9)) == [notices(service)["Utrecht"].key]
     before = {province: edition for province, edition in notices(service).items()}
     publish(service, at(2027, 3, 16, 9), meeting(**MOVED))  # type: ignore[arg-type]
-    built = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    built = NOTICES.build_due(service, at(2027, 3, 16, 9), approval=AS_SCHEDULED)
     return {"before": before, "built": built}
 
 
@@ -383,10 +389,10 @@ def test_a_notice_for_the_old_date_never_goes_out(service: Service, moved: dict[
 
 def test_a_new_hour_on_the_same_day_is_an_update_not_a_move(service: Service) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
     deliver_due(service, at(2027, 3, 12, 9))
     publish(service, at(2027, 3, 16, 9), meeting(starts_at=at(2027, 4, 1, 11)))
-    changed = NOTICES.build_due(service, at(2027, 3, 16, 9))
+    changed = NOTICES.build_due(service, at(2027, 3, 16, 9), approval=AS_SCHEDULED)
     utrecht = next(n for n in changed.notices if n.province == "Utrecht")
     assert utrecht.kind == "update"
     assert (
@@ -399,7 +405,7 @@ def test_earlier_notices_are_found_by_uid_even_when_another_meeting_shares_the_k
     service: Service,
 ) -> None:
     publish(service, at(2027, 3, 1, 9), meeting())
-    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
     real = notices(service)["Utrecht"]
     other = dataclasses.replace(meeting(), uid="another-meeting@ipo.example.org", body="av")
     twin_key = real.key.replace("bac-landelijk-gebied-20270401", "av-20270415")  # same 6-digit hash
@@ -457,7 +463,7 @@ def from_the_feed(service: Service, project: Path) -> Path:
     """The sample agenda feeds collected on 1 March 2027 and the notices built; Utrecht's went
     out on 12 March. Returns the BAC feed, which the test then changes."""
     collect(service, at(2027, 3, 1, 9))
-    NOTICES.build_due(service, at(2027, 3, 1, 9))
+    NOTICES.build_due(service, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
     deliver_due(service, at(2027, 3, 12, 9))
     assert notices_of_gone(service)["Utrecht"].status == EditionStatus.SENT
     return project / "sample" / "agenda" / "bac.xml"
@@ -621,7 +627,7 @@ def test_a_province_missing_from_the_gs_calendar_is_reported_and_the_others_stil
     calendar.write_text(CALENDAR.replace("[provinces.Limburg]\n", ""), encoding="utf-8")
     now = at(2027, 3, 1, 9)
     publish(service, now, meeting())
-    built = NOTICES.build_due(service, now)
+    built = NOTICES.build_due(service, now, approval=AS_SCHEDULED)
     assert sorted(n.province for n in built.notices) == sorted(
         p for p in notices_provinces() if p != "Limburg"
     )
@@ -661,7 +667,7 @@ def test_through_sendgrid_a_notice_carries_its_ics_and_a_digest_is_never_tracked
     )
     sendgrid = Service(config, service.db)
     publish(sendgrid, at(2027, 3, 1, 9), meeting())
-    NOTICES.build_due(sendgrid, at(2027, 3, 1, 9))
+    NOTICES.build_due(sendgrid, at(2027, 3, 1, 9), approval=AS_SCHEDULED)
     clock = FixedClock(at(2027, 3, 12, 9))
     utrecht = notices(sendgrid)["Utrecht"].key
     (key,) = [k for k in lifecycle.start_due(sendgrid, NOTICES, clock) if k == utrecht]

@@ -29,6 +29,10 @@ def comms(project: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["--config", str(project / "comms.toml"), *args], catch_exceptions=False)
 
 
+# The edition built by hand has no planned time: it goes out with the confirmed early send.
+SEND_NOW = ("--now", "--yes", "--by", "redacteur")
+
+
 def emls(project: Path, key: str = "nieuwsbrief-2026-12") -> list[Path]:
     return sorted((project / "outbox" / key / "messages").glob("*.eml"))
 
@@ -65,16 +69,16 @@ def _build_and_approve(project: Path) -> None:
         assert comms(project, *args).exit_code == 0
     build = comms(project, "newsletter", "build", "--month", "2026-12")
     assert build.exit_code == 0, build.output
-    assert comms(project, "approve", "nieuwsbrief-2026-12").exit_code == 0
+    assert comms(project, "approve", "nieuwsbrief-2026-12", "--by", "hoofdredacteur").exit_code == 0
 
 
 def test_send_on_a_sent_edition_sends_nothing(project: Path) -> None:
     _build_and_approve(project)
-    first = comms(project, "send", "nieuwsbrief-2026-12")
+    first = comms(project, "send", "nieuwsbrief-2026-12", *SEND_NOW)
     assert first.exit_code == 0, first.output
     before = {p: p.stat().st_mtime_ns for p in emls(project)}
 
-    again = comms(project, "send", "nieuwsbrief-2026-12")
+    again = comms(project, "send", "nieuwsbrief-2026-12", *SEND_NOW)
 
     assert again.exit_code == 0
     assert "already sent; nothing sent again" in again.output
@@ -90,11 +94,10 @@ def test_an_unapproved_edition_is_not_sent(project: Path) -> None:
         ["newsletter", "build", "--month", "2026-12"],
     ):
         comms(project, *args)
-    result = comms(project, "send", "nieuwsbrief-2026-12")
+    result = comms(project, "send", "nieuwsbrief-2026-12", *SEND_NOW)
     assert result.exit_code == 1
     assert (
-        "not sent: it is a draft that nobody approved yet (run: comms approve nieuwsbrief-2026-12)"
-        in result.output
+        "is a draft (revision 1) that nobody approved yet: comms approve nieuwsbrief-2026-12" in result.output
     )
     assert emls(project) == []
 
@@ -104,9 +107,9 @@ def test_an_edition_without_items_is_held_and_reported(project: Path) -> None:
     result = comms(project, "newsletter", "build", "--month", "2026-12")  # nothing collected
     assert result.exit_code == 1
     assert "held: nieuwsbrief-2026-12: no new items since" in result.output
-    send = comms(project, "send", "nieuwsbrief-2026-12")
+    send = comms(project, "send", "nieuwsbrief-2026-12", *SEND_NOW)
     assert send.exit_code == 1
-    assert "not sent: it is held" in send.output
+    assert "nieuwsbrief-2026-12 is held: no new items since" in send.output
 
 
 def test_preview_for_a_contact_is_personal(project: Path) -> None:
@@ -138,7 +141,7 @@ def test_missing_secret_key_stops_the_send_with_a_clear_message(
 ) -> None:
     _build_and_approve(project)
     monkeypatch.delenv("COMMS_SECRET_KEY")
-    result = comms(project, "send", "nieuwsbrief-2026-12")
+    result = comms(project, "send", "nieuwsbrief-2026-12", *SEND_NOW)
     assert result.exit_code == 1
     assert "COMMS_SECRET_KEY is not set" in result.output
     assert emls(project) == []
@@ -334,7 +337,7 @@ def test_status_counts_uncertain_messages_apart_with_their_reason(project: Path)
     from comms.store.models import Message, MessageStatus
 
     _build_and_approve(project)
-    assert comms(project, "send", "nieuwsbrief-2026-12").exit_code == 0
+    assert comms(project, "send", "nieuwsbrief-2026-12", *SEND_NOW).exit_code == 0
     config, _ = load_config(project / "comms.toml")
     assert config is not None
     db = Database(config.database_url, config.base_dir)

@@ -199,14 +199,15 @@ def _send_everything(service: Service) -> None:
     delivery.send(service, build.key, OutboxTransport(service.outbox_dir, build.key), clock)
     # The survey: invitation, then two reminders.
     started = surveys.start(service, "2026-H2", FixedClock(SURVEY_AT))
-    _deliver(service, [started.edition_key], SURVEY_AT)
+    lifecycle.approve(service, started.edition_key, "redactie", SURVEY_AT)  # the schedule asks for it
+    _deliver(service, editions.start_due(service, "survey", FixedClock(SURVEY_AT)), SURVEY_AT)
     for moment in REMINDERS_AT:
         _deliver(service, surveys.remind(service, FixedClock(moment)).started, moment)
     # An agenda notice (with a long agenda item) and its test copy; the digest.
     long_item = dataclasses.replace(agenda.meeting().items[1], title=LONG_TITLE)
     meeting = dataclasses.replace(agenda.meeting(), items=(agenda.meeting().items[0], long_item))
     agenda.publish(service, NOTICE_AT, meeting)
-    NOTICES.build_due(service, NOTICE_AT)
+    NOTICES.build_due(service, NOTICE_AT, approval=agenda.AS_SCHEDULED)
     started_notices = lifecycle.start_due(service, NOTICES, FixedClock(NOTICE_AT))
     _deliver(service, started_notices, NOTICE_AT)
     send_proofs(service, started_notices[0], ["redactie@ipo.example.org"], FixedClock(NOTICE_AT))
@@ -269,7 +270,8 @@ def test_every_message_has_its_own_message_id(sent: Sent) -> None:
     assert len(ids) > 20 and len(set(ids)) == len(ids)
     # Service mail twice in one second is still two messages (a mail system would drop one).
     service = [m for row in TABLE if row.folder == "meldingen" for m in sent.messages(row)]
-    assert len(service) == 4 and len({str(m["Message-ID"]) for m in service}) == 4
+    # Two of each, and the request to approve the survey invitation.
+    assert len(service) == 5 and len({str(m["Message-ID"]) for m in service}) == 5
 
 
 def test_a_bulk_message_keeps_its_stable_id_per_edition_and_recipient(sent: Sent) -> None:

@@ -30,6 +30,11 @@ class Audience(Protocol):
     @property
     def stored(self) -> str: ...
 
+    @property
+    def label(self) -> str:
+        """Who it is, in Dutch, for the team's console ("segment statenleden", "GS van Utrecht")."""
+        ...
+
     def clause(self, segments: SegmentSource) -> ColumnElement[bool]: ...
 
 
@@ -42,6 +47,10 @@ class SegmentAudience:
     @property
     def stored(self) -> str:
         return self.name
+
+    @property
+    def label(self) -> str:
+        return f"segment {self.name}"
 
     def clause(self, segments: SegmentSource) -> ColumnElement[bool]:
         return segment_clause(segments.segment(self.name))

@@ -22,6 +22,7 @@ from comms.dates import local
 from comms.errors import CommsError
 from comms.problems import Problem, ValidationFailed
 from comms.service import Service
+from comms.store.actors import is_schedule
 
 P = ParamSpec("P")
 # Wide when piped, so tables in logs and tests are not squeezed to 80 columns.
@@ -61,6 +62,25 @@ def handles_failures(command: Callable[P, None]) -> Callable[P, None]:
             raise Failed(str(exc)) from exc
 
     return wrapper
+
+
+def _check_person(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and (is_schedule(value) or not value.strip()):
+        raise click.BadParameter("name a team member's username", param_hint="--by")
+    return value.strip() if value else value
+
+
+def by_option(required: bool = True) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """--by USERNAME (or COMMS_USER): who takes the step, in the audit log. Once console
+    accounts exist it must be an active one whose role allows the step."""
+    return click.option(
+        "--by",
+        envvar="COMMS_USER",
+        required=required,
+        metavar="USERNAME",
+        callback=_check_person,
+        help="Who does this: a team member's username (default: $COMMS_USER).",
+    )
 
 
 def config_of(ctx: click.Context) -> Config:

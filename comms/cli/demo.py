@@ -71,7 +71,8 @@ def run_demo(config: Config, outbox: Path | None) -> None:
         build = build_and_show(service, NEWSLETTER, BuildRequest(now))
         shutil.rmtree(outbox_dir / build.key, ignore_errors=True)  # a previous demo's copies of it
         editions.approve(service, build.key, "demo", now)
-        sent = send_and_show(service, build.key, clock=FixedClock(now))
+        # The demo's edition has no planned time: it goes out at once, as `comms send --now` would.
+        sent = send_and_show(service, build.key, "demo", FixedClock(now), early=True)
     finally:
         service.db.dispose()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -12,13 +11,14 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from comms.cli.base import Failed, counts_text, err, handles_failures, out, report, service_of
+from comms.cli.base import Failed, by_option, counts_text, err, handles_failures, out, report, service_of
 from comms.clock import Clock, SystemClock
 from comms.dates import local, utcnow
 from comms.deliver.transport import TransportUnavailable
 from comms.kinds import BuildOutcome, BuildRequest
 from comms.operations import editions
 from comms.operations.editions import SendOutcome
+from comms.operations.workflow import planned_text
 from comms.service import Service
 
 NEWSLETTER = "newsletter"
@@ -30,17 +30,26 @@ def newsletter() -> None:
 
 
 @newsletter.command("build")
-@click.option("--month", "month_text", metavar="YYYY-MM", help="Edition month (default: this month).")
+@click.option(
+    "--month",
+    "month_text",
+    metavar="YYYY-MM",
+    help="Edition month (default: the next edition the schedule plans).",
+)
+@by_option(required=False)
 @click.pass_context
 @handles_failures
-def newsletter_build(ctx: click.Context, month_text: str | None) -> None:
-    """Compose and render the month's edition from the item ledger, as a draft."""
+def newsletter_build(ctx: click.Context, month_text: str | None, by: str | None) -> None:
+    """Compose and render an edition from the item ledger, as a draft (an approved edition
+    rebuilt becomes a draft again and must be approved again)."""
     if month_text:
         try:  # a usage error (exit 2), before the configuration is read
             editions.check_period(NEWSLETTER, month_text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--month") from exc
-    build_and_show(service_of(ctx), NEWSLETTER, BuildRequest(utcnow(), period=month_text))
+    service, now = service_of(ctx), utcnow()
+    month = month_text or editions.next_period(service, NEWSLETTER, now)
+    build_and_show(service, NEWSLETTER, BuildRequest(now, period=month, by=by))
 
 
 def build_and_show(service: Service, kind: str, request: BuildRequest) -> BuildOutcome:
@@ -48,11 +57,44 @@ def build_and_show(service: Service, kind: str, request: BuildRequest) -> BuildO
     report(outcome.problems)
     if outcome.is_held:
         err.print(f"held: {outcome.key}: {outcome.status_reason}")
-        raise Failed(f"{outcome.key} is held and will not be sent")
+        raise Failed(f"{outcome.key} is held and will not be sent (discard it: comms discard {outcome.key})")
     out.print(
-        f"built {outcome.key} ({outcome.status}): {outcome.contents}, {outcome.audience_size} recipients"
+        f"built {outcome.key} revision {outcome.revision} ({outcome.status}): {outcome.contents}, "
+        f"{outcome.audience_size} recipients"
     )
+    if outcome.needs_reapproval:
+        out.print(f"{outcome.key} was approved; this revision needs approving again (the team is told)")
     return outcome
+
+
+@click.command()
+@click.argument("edition")
+@by_option(required=False)
+@click.pass_context
+@handles_failures
+def rebuild(ctx: click.Context, edition: str, by: str | None) -> None:
+    """Build an edition again for its own period: a new revision, a draft to approve."""
+    outcome = editions.rebuild(service_of(ctx), edition, by or "", utcnow())
+    report(outcome.problems)
+    out.print(f"rebuilt {outcome.key}: revision {outcome.revision} ({outcome.status}), {outcome.contents}")
+    if outcome.needs_reapproval:
+        out.print(f"{outcome.key} was approved; this revision needs approving again (the team is told)")
+
+
+@click.command()
+@click.argument("edition")
+@click.pass_context
+@handles_failures
+def revisions(ctx: click.Context, edition: str) -> None:
+    """Every revision of an edition, the newest first: who built and who approved it."""
+    table = Table("revision", "built", "built by", "approved", "approved by", "subject")
+    for r in editions.revisions(service_of(ctx), edition):
+        number = f"{r.number}{' (current)' if r.is_current else ''}"
+        approved = _minute(r.approved_at) if r.approved_at else "-"
+        table.add_row(
+            number, _minute(r.built_at), r.built_by or "-", approved, r.approved_by or "-", r.subject
+        )
+    out.print(table)
 
 
 @click.command()
@@ -83,49 +125,69 @@ def preview(
 
 @click.command()
 @click.argument("edition")
-@click.option("--by", default=None, help="Who approves (default: the current user).")
+@by_option()
 @click.pass_context
 @handles_failures
-def approve(ctx: click.Context, edition: str, by: str | None) -> None:
-    """Approve a draft edition for sending."""
-    approved = editions.approve(service_of(ctx), edition, by or getpass.getuser(), utcnow())
-    out.print(f"approved {approved.key} by {approved.approved_by}")
+def approve(ctx: click.Context, edition: str, by: str) -> None:
+    """Approve a draft edition: it goes out at its planned time (not earlier: send --now)."""
+    service = service_of(ctx)
+    approved = editions.approve(service, edition, by, utcnow())
+    when = (
+        f"it goes out {_planned(approved.send_at)}"
+        if approved.send_at
+        else "no planned time: comms send --now"
+    )
+    out.print(f"approved {approved.key} by {approved.approved_by} (revision {approved.revision}); {when}")
+
+
+def _planned(send_at: datetime) -> str:
+    return f"gepland voor {planned_text(send_at)}"
 
 
 @click.command()
 @click.argument("edition")
 @click.option("--reason", required=True, help="Why it is held (the team sees this).")
-@click.option("--by", default=None, help="Who holds it (default: the current user).")
+@by_option()
 @click.pass_context
 @handles_failures
-def hold(ctx: click.Context, edition: str, reason: str, by: str | None) -> None:
+def hold(ctx: click.Context, edition: str, reason: str, by: str) -> None:
     """Hold a draft or approved edition: it does not go out until it is rebuilt and approved."""
-    held = editions.hold(service_of(ctx), edition, by or getpass.getuser(), reason)
+    held = editions.hold(service_of(ctx), edition, by, reason, utcnow())
     out.print(f"held {held.key}: {held.status_reason}")
 
 
 @click.command()
 @click.argument("edition")
-@click.option("--by", default=None, help="Who discards it (default: the current user).")
+@by_option()
 @click.pass_context
 @handles_failures
-def discard(ctx: click.Context, edition: str, by: str | None) -> None:
-    """Discard an edition that has not started sending: it does not go out."""
-    discarded = editions.discard(service_of(ctx), edition, by or getpass.getuser())
+def discard(ctx: click.Context, edition: str, by: str) -> None:
+    """Discard an edition that has not started sending: it does not go out, and no schedule
+    builds it again (building it by hand makes a new draft revision)."""
+    discarded = editions.discard(service_of(ctx), edition, by, utcnow())
     out.print(f"discarded {discarded.key}")
 
 
 @click.command()
 @click.argument("edition")
 @click.option(
+    "--now",
+    "early",
+    is_flag=True,
+    help="Send now, before the planned time or outside the send window (asks to confirm).",
+)
+@click.option("--yes", is_flag=True, help="With --now: do not ask to confirm.")
+@click.option(
     "--dry-run",
     is_flag=True,
     help="SendGrid sandbox: validate every request, deliver nothing, change no ledger.",
 )
+@by_option(required=False)
 @click.pass_context
 @handles_failures
-def send(ctx: click.Context, edition: str, dry_run: bool) -> None:
-    """Send an approved edition; resumes one that was interrupted, never sends twice."""
+def send(ctx: click.Context, edition: str, early: bool, yes: bool, dry_run: bool, by: str | None) -> None:
+    """Send an approved edition whose planned time has come, inside its send window; resumes
+    one that was interrupted, never sends twice. --now sends earlier (confirmed, needs --by)."""
     service = service_of(ctx)
     if dry_run:
         name, outcome = editions.dry_run(service, edition)
@@ -135,10 +197,27 @@ def send(ctx: click.Context, edition: str, dry_run: bool) -> None:
         if outcome.failures:
             raise Failed(f"{sum(n for _, n in outcome.failures)} message(s) would fail")
         return
-    send_and_show(service, edition)
+    clock = SystemClock()
+    if early:
+        if not by:
+            raise click.UsageError("send --now needs --by USERNAME (or COMMS_USER)")
+        _confirm_early(service, edition, clock.now(), yes)
+    send_and_show(service, edition, by or "", clock, early=early)
 
 
-def send_and_show(service: Service, key: str, clock: Clock | None = None) -> SendOutcome:
+def _confirm_early(service: Service, key: str, now: datetime, yes: bool) -> None:
+    plan = editions.send_plan(service, key, now)
+    if plan.has_started:
+        return  # a send that started already is resumed: nothing new goes out early
+    when = "its planned time has come" if plan.is_due else f"gepland voor {plan.planned}"
+    question = f"Send {plan.key} ({plan.subject}) to {plan.recipients} recipient(s) now ({when})?"
+    if not yes and not click.confirm(question, default=False):
+        raise Failed(f"{key} not sent")
+
+
+def send_and_show(
+    service: Service, key: str, by: str, clock: Clock | None = None, *, early: bool = False
+) -> SendOutcome:
     clock = clock or SystemClock()
     with _progress() as progress:
         task = progress.add_task(f"sending {key}", total=None)
@@ -149,7 +228,7 @@ def send_and_show(service: Service, key: str, clock: Clock | None = None) -> Sen
                 print(f"sent {int(progress.tasks[0].completed)}/{total}", flush=True)
 
         try:
-            outcome = editions.send_now(service, key, clock, advance)
+            outcome = editions.send(service, key, by, early=early, clock=clock, progress=advance)
         except TransportUnavailable as exc:
             raise Failed(
                 f"{exc}; stopped, the unsent messages wait in the ledger (run comms send again)"
@@ -206,14 +285,15 @@ def _minute(moment: datetime) -> str:
     metavar="ADDRESS",
     help="Where the test copy goes (repeat for more, at most 10).",
 )
+@by_option()
 @click.pass_context
 @handles_failures
-def test_copy(ctx: click.Context, edition: str, addresses: tuple[str, ...]) -> None:
+def test_copy(ctx: click.Context, edition: str, addresses: tuple[str, ...], by: str) -> None:
     """Send one marked test copy of EDITION (even a draft) to these addresses only; the real send
     is not affected."""
     service = service_of(ctx)
     try:
-        outcome = editions.send_test_copy(service, edition, addresses, SystemClock())
+        outcome = editions.send_test_copy(service, edition, addresses, SystemClock(), by)
     except TransportUnavailable as exc:
         raise Failed(f"{exc}; no test copy was sent") from exc
     for address in outcome.delivered:
@@ -224,4 +304,4 @@ def test_copy(ctx: click.Context, edition: str, addresses: tuple[str, ...]) -> N
         raise Failed(f"the test copy did not reach {len(outcome.failed)} address(es)")
 
 
-commands = [newsletter, preview, approve, hold, discard, send, status, test_copy]
+commands = [newsletter, preview, approve, hold, discard, send, status, test_copy, rebuild, revisions]

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from comms.cli.base import handles_failures, local_or_dash, out, service_of
+from comms.cli.base import by_option, handles_failures, local_or_dash, out, service_of
 from comms.clock import SystemClock
 from comms.dates import utcnow
 from comms.operations import surveys
@@ -24,14 +24,22 @@ def survey() -> None:
 
 @survey.command("start")
 @click.argument("round_", metavar="ROUND")
+@by_option(required=False)
 @click.pass_context
 @handles_failures
-def survey_start(ctx: click.Context, round_: str) -> None:
-    """Invite the round's audience (once); the invitation goes out when the round opens."""
-    started = surveys.start(service_of(ctx), round_, SystemClock())
+def survey_start(ctx: click.Context, round_: str, by: str | None) -> None:
+    """Invite the round's audience (once); the invitation goes out when the round opens, once
+    approved where the survey schedule requires approval."""
+    started = surveys.start(service_of(ctx), round_, SystemClock(), by)
+    key, invited = started.edition_key, started.start.invited
     when = "now" if started.sent_now else f"at {local_or_dash(started.start.send_at)}"
-    invited = started.start.invited
-    out.print(f"round {round_}: {invited} invitee(s); invitation {started.edition_key} goes out {when}")
+    if started.start.needs_approval:
+        out.print(
+            f"round {round_}: {invited} invitee(s); invitation {key} waits for approval "
+            f"(comms approve {key}), then goes out {when}"
+        )
+        return
+    out.print(f"round {round_}: {invited} invitee(s); invitation {key} goes out {when}")
 
 
 @survey.command("remind")

@@ -90,6 +90,12 @@ class NoticeAudience:
     def stored(self) -> str:
         return f"{self.PREFIX}{self.province_slug}:{self.body_id}"
 
+    @property
+    def label(self) -> str:
+        province = next((p.name for p in PROVINCES if p.slug == self.province_slug), self.province_slug)
+        body = next((b.name for b in BODIES if b.id == self.body_id), self.body_id)
+        return f"GS van {province} (agenda {body})"
+
     def clause(self, segments: SegmentSource) -> ColumnElement[bool]:
         return notice_audience(self.province_slug, self.body_id)
 

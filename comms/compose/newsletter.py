@@ -56,9 +56,11 @@ class Month:
     def label(self) -> str:
         return month_name(self.year, self.month)
 
+    KEY_PREFIX = "nieuwsbrief-"
+
     @property
     def edition_key(self) -> str:
-        return f"nieuwsbrief-{self}"
+        return f"{self.KEY_PREFIX}{self}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ def compose_newsletter(
     items, left_out = within_cap(eligible, config.newsletter.max_items, now)
     for item in items:
         item.edition_id = edition.id
-    intro_html, problems = _intro(config, month)
+    intro_html, problems = _intro(config, month, edition.introduction)
     problems += left_out_problems(config, left_out)
     content = _group(config, themes, month, intro_html, items)
     if content.is_empty:
@@ -298,13 +300,29 @@ def _without_duplicate_links(items: list[Item]) -> list[Item]:
     return unique
 
 
-def _intro(config: Config, month: Month) -> tuple[str, list[Problem]]:
+def _intro(config: Config, month: Month, edited: str | None) -> tuple[str, list[Problem]]:
+    """The editor's introduction: as edited in the console, else the month's content file;
+    Markdown, sanitised alike."""
+    if edited is not None:
+        return introduction_html(edited), []
     path: Path = config.resolve(config.newsletter.intro_dir) / f"{month}.md"
     if not path.exists():
         return "", [Problem(str(path), "no editor's introduction for this month", severity=Severity.WARNING)]
-    html = markdown.markdown(path.read_text(encoding="utf-8"))
-    cleaned, _ = clean_html(html)
-    return cleaned, []
+    return introduction_html(path.read_text(encoding="utf-8")), []
+
+
+def introduction_html(text: str) -> str:
+    """The editor's Markdown as safe HTML (scripts, styles and foreign attributes removed)."""
+    cleaned, _ = clean_html(markdown.markdown(text))
+    return cleaned
+
+
+def introduction_of(config: Config, month: Month, edited: str | None) -> str:
+    """The Markdown an editor starts from: the edited text, else the month's content file."""
+    if edited is not None:
+        return edited
+    path: Path = config.resolve(config.newsletter.intro_dir) / f"{month}.md"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 def _group(

@@ -3,23 +3,34 @@ discarded, and the planned send time.
 
 Each step checks the state it starts from and refuses (ValidationFailed, Refused) anything
 else, so no front end can move an edition past a step: an unapproved edition is never sent.
+Each step also checks who takes it (editions.team) and writes the audit log in the same
+transaction as the change.
 What differs per kind (its audience, who is skipped, what happens once it started) the
 edition's kind answers.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy import func, select
 
 from comms import kinds
 from comms.clock import Clock
+from comms.dates import utcnow
 from comms.deliver import queue
+from comms.editions.team import check_actor, check_four_eyes
 from comms.errors import Refused
 from comms.kinds import TriggeredKind
+from comms.kinds.base import UNKNOWN_ACTOR
 from comms.problems import Problem, ValidationFailed
 from comms.service import Service
-from comms.store.editions import due_for_sending, find_edition
-from comms.store.models import Edition, EditionStatus
+from comms.store import audit
+from comms.store.actors import schedule_actor
+from comms.store.audit import AuditAction
+from comms.store.editions import current_revision, due_for_sending, find_edition
+from comms.store.models import Edition, EditionStatus, Message
 
 # The team may stop an edition until its audience is in the message ledger.
 _HOLDABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED)
@@ -27,46 +38,68 @@ _DISCARDABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD)
 
 
 def approve(service: Service, key: str, by: str, now: datetime) -> Edition:
-    """draft → approved: released for its planned send."""
+    """draft → approved: the current revision is released for its planned send (not earlier:
+    that is `start_early`). With [approval] four_eyes, not by whoever built or changed it."""
     with service.db.session() as session:
+        check_actor(session, by, AuditAction.APPROVE)
         edition = find_edition(session, key)
         if edition.status != EditionStatus.DRAFT:
             reason = f": {edition.status_reason}" if edition.status_reason else ""
             problem = Problem(key, f"only a draft can be approved; this edition is {edition.status}{reason}")
             raise ValidationFailed([problem])
+        if service.config.approval.four_eyes:
+            check_four_eyes(edition, by)
         edition.status, edition.approved_at, edition.approved_by = EditionStatus.APPROVED, now, by
+        revision = current_revision(session, edition)
+        if revision is not None:
+            revision.approved_at, revision.approved_by = now, by
+        audit.record(session, now, by, AuditAction.APPROVE, key, f"versie {edition.revision}")
         return edition
 
 
-def hold(service: Service, key: str, by: str, reason: str) -> Edition:
+def hold(service: Service, key: str, by: str, reason: str, now: datetime | None = None) -> Edition:
     """draft or approved → held: it does not go out until it is rebuilt (and approved again)."""
     if not reason.strip():
         raise ValidationFailed([Problem(key, "say why the edition is held")])
     why = f"held by {by}: {reason.strip()}"
-    return _withdraw(service, key, EditionStatus.HELD, why, _HOLDABLE, "a draft or an approved edition")
+    step = _Withdrawal(EditionStatus.HELD, AuditAction.HOLD, _HOLDABLE, "a draft or an approved edition")
+    return _withdraw(service, key, by, why, step, now, f"reden: {reason.strip()}")
 
 
-def discard(service: Service, key: str, by: str) -> Edition:
-    """draft, approved or held → cancelled: it does not go out."""
+def discard(service: Service, key: str, by: str, now: datetime | None = None) -> Edition:
+    """draft, approved or held → cancelled: it does not go out, and no schedule builds it again
+    (a person may: `comms newsletter build --month`)."""
     allowed = "a draft, an approved or a held edition"
-    return _withdraw(service, key, EditionStatus.CANCELLED, f"discarded by {by}", _DISCARDABLE, allowed)
+    step = _Withdrawal(EditionStatus.CANCELLED, AuditAction.DISCARD, _DISCARDABLE, allowed)
+    return _withdraw(service, key, by, f"discarded by {by}", step, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Withdrawal:
+    status: EditionStatus
+    action: AuditAction
+    allowed: tuple[EditionStatus, ...]
+    allowed_text: str
 
 
 def _withdraw(
     service: Service,
     key: str,
-    status: EditionStatus,
+    by: str,
     why: str,
-    allowed: tuple[EditionStatus, ...],
-    allowed_text: str,
+    step: _Withdrawal,
+    now: datetime | None,
+    detail: str = "",
 ) -> Edition:
     with service.db.session() as session:
+        check_actor(session, by, step.action)
         edition = find_edition(session, key)
-        if edition.status not in allowed:
-            action = "held" if status == EditionStatus.HELD else "discarded"
-            raise Refused(f"{key} is {edition.status}; only {allowed_text} can be {action}")
+        if edition.status not in step.allowed:
+            done = "held" if step.status == EditionStatus.HELD else "discarded"
+            raise Refused(f"{key} is {edition.status}; only {step.allowed_text} can be {done}")
         kinds.find(edition.kind).on_withdrawn(session, edition)
-        edition.status, edition.status_reason = status, why
+        edition.status, edition.status_reason = step.status, why
+        audit.record(session, now or utcnow(), by, step.action, key, detail)
         return edition
 
 
@@ -82,10 +115,13 @@ def schedule_send(service: Service, key: str, send_at: datetime, schedule: str |
         return edition
 
 
-def start_sending(service: Service, key: str, clock: Clock) -> Edition:
+def start_sending(
+    service: Service, key: str, clock: Clock, by: str | None = None, *, early: bool = False
+) -> Edition:
     """approved → sending: the audience is snapshotted into the message ledger, once.
 
     From here any worker may deliver it. Refuses (ValidationFailed) anything not approved.
+    `by` is logged (a schedule: "schema:<name>"); `early` logs it as sent before its time.
     """
     with service.db.session() as session:
         edition = find_edition(session, key)
@@ -96,10 +132,14 @@ def start_sending(service: Service, key: str, clock: Clock) -> Edition:
             edition.status, edition.sending_at = EditionStatus.SENDING, clock.now()
             if isinstance(kind, TriggeredKind):
                 kind.on_started(session, edition, clock.now())
+            action = AuditAction.SEND_EARLY if early else AuditAction.SEND_START
+            count = session.scalar(select(func.count(Message.id)).where(Message.edition_id == edition.id))
+            detail = f"versie {edition.revision}, {count} ontvanger" + ("" if count == 1 else "s")
+            audit.record(session, clock.now(), by or UNKNOWN_ACTOR, action, key, detail)
         return edition
 
 
-def start_due(service: Service, kind: TriggeredKind, clock: Clock) -> list[str]:
+def start_due(service: Service, kind: TriggeredKind, clock: Clock, by: str | None = None) -> list[str]:
     """Start every approved edition of the kind whose planned time has come; returns their keys.
 
     One the kind no longer wants (a survey that closed meanwhile) is cancelled, with the reason.
@@ -115,7 +155,7 @@ def start_due(service: Service, kind: TriggeredKind, clock: Clock) -> list[str]:
             if reason is not None:
                 edition.status, edition.status_reason = EditionStatus.CANCELLED, reason
         if reason is None:
-            start_sending(service, key, clock)
+            start_sending(service, key, clock, by or schedule_actor(kind.key))
             started.append(key)
     return started
 

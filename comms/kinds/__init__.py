@@ -17,21 +17,25 @@ from contextlib import contextmanager
 
 from comms.errors import NotFound
 from comms.kinds.base import (
+    Approval,
     BuildOutcome,
     BuildRequest,
     DueBuild,
     MailingKind,
     PeriodicKind,
+    PlannedMailing,
     Step,
     TriggeredKind,
 )
 
 __all__ = [
+    "Approval",
     "BuildOutcome",
     "BuildRequest",
     "DueBuild",
     "MailingKind",
     "PeriodicKind",
+    "PlannedMailing",
     "Step",
     "TriggeredKind",
     "UnknownKind",

@@ -17,7 +17,14 @@ from comms.compose.agenda import digest_key, digest_period, meeting_fields
 from comms.config import Config
 from comms.dates import AMSTERDAM, local
 from comms.dutch import DutchName
-from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind
+from comms.kinds.base import (
+    BuildOutcome,
+    BuildRequest,
+    ListIdentity,
+    PeriodicKind,
+    check_rebuildable,
+    note_build,
+)
 from comms.kinds.samples import sample_meeting
 from comms.problems import Problem, ValidationFailed
 from comms.service import Service
@@ -71,16 +78,23 @@ class AgendaDigestKind(PeriodicKind):
         audience = request.audience or self.default_audience(config)
         with service.db.session() as session:
             edition = edition_or_none(session, key)
-            if edition is not None and edition.status not in (EditionStatus.DRAFT, EditionStatus.APPROVED):
+            if edition is not None and edition.status in (EditionStatus.SENDING, EditionStatus.SENT):
                 raise ValidationFailed([Problem(key, f"the digest is {edition.status}; it is never rebuilt")])
+            check_rebuildable(edition, request)
+            was_approved = edition is not None and edition.status == EditionStatus.APPROVED
             if edition is None:
                 edition = Edition(key=key, kind=self.key, built_at=now, status=EditionStatus.DRAFT)
                 session.add(edition)
             edition.subject, edition.audience = subject, audience
             edition.html, edition.text, edition.built_at = output.html, output.text, now
             edition.status, edition.approved_at, edition.approved_by = EditionStatus.DRAFT, None, None
+            edition.status_reason = None
+            revision = note_build(session, edition, request.by, now)
             size = audience_size(session, self.audience_clause(service, edition))
-        return BuildOutcome(key, EditionStatus.DRAFT, None, size, f"{len(meetings)} meeting(s)")
+        contents = f"{len(meetings)} meeting(s)"
+        return BuildOutcome(
+            key, EditionStatus.DRAFT, None, size, contents, revision=revision, was_approved=was_approved
+        )
 
     def sample_context(self, service: Service) -> dict[str, Any]:
         meeting = sample_meeting()

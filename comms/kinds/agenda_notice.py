@@ -1,8 +1,9 @@
 """Agenda notices: every IPO-bestuur, BAC and AV agenda to each province's GS meeting in time.
 
 One edition per meeting version and province (compose.agenda says which should exist and
-when each goes out). They need no approval: timeliness comes first, and the content is the
-IPO's own agenda. A notice published too late for a GS agenda goes out as soon as it is built.
+when each goes out). Whether they wait for approval is their schedule's choice: the shipped
+one says no (timeliness comes first, and the content is the IPO's own agenda). A notice
+published too late for a GS agenda goes out as soon as it is built (and approved).
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ from comms.compose.agenda import (
 from comms.compose.agenda_plan import NoticePlan
 from comms.config import Config
 from comms.dutch import DutchName
-from comms.kinds.base import DueBuild, ListIdentity, TriggeredKind
+from comms.kinds.base import (
+    APPROVAL_REQUIRED,
+    Approval,
+    DueBuild,
+    ListIdentity,
+    PlannedMailing,
+    TriggeredKind,
+    note_build,
+)
 from comms.kinds.samples import sample_meeting
 from comms.problems import Problem, ValidationFailed
 from comms.render.agenda import notice_attachment
@@ -42,8 +51,6 @@ from comms.render.templates import Rendered
 from comms.service import Service
 from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus
-
-NO_APPROVAL = "agenda notices need no approval (timeliness first)"
 
 
 @dataclass
@@ -105,7 +112,25 @@ class AgendaNoticeKind(TriggeredKind):
         result.problems = problems + result.problems
         return result
 
-    def build_due(self, service: Service, now: datetime, template: str | None = None) -> NoticeBuild:
+    def planned_mailings(self, service: Service, now: datetime) -> list[PlannedMailing]:
+        """The notices the plan says should exist, with their send times (urgent ones: now)."""
+        return [
+            PlannedMailing(
+                notice.key,
+                notice.plan.send_at if notice.plan else now,
+                notice_subject(notice),
+                NoticeAudience.of(notice),
+            )
+            for notice in self.plan(service, now).notices
+        ]
+
+    def build_due(
+        self,
+        service: Service,
+        now: datetime,
+        template: str | None = None,
+        approval: Approval = APPROVAL_REQUIRED,
+    ) -> NoticeBuild:
         """Create every notice that is due to exist; an unsent older version is superseded.
 
         A template error stops the whole build before anything is stored (ValidationFailed).
@@ -121,7 +146,10 @@ class AgendaNoticeKind(TriggeredKind):
                     "superseded by a newer agenda version",
                 )
             for notice, output in rendered:
-                session.add(self._edition(notice, output, now))
+                edition = self._edition(notice, output, now)
+                approval.release(edition, now)
+                session.add(edition)
+                note_build(session, edition, approval.by, now)
         created = [n.key for n in planned.notices]
         return NoticeBuild(created, planned.superseded, planned.problems, planned.notices, planned.missing)
 
@@ -131,9 +159,6 @@ class AgendaNoticeKind(TriggeredKind):
             kind=self.key,
             subject=notice_subject(notice),
             audience=NoticeAudience.of(notice).stored,
-            status=EditionStatus.APPROVED,
-            approved_at=now,
-            approved_by=NO_APPROVAL,
             built_at=now,
             send_at=notice.plan.send_at if notice.plan else now,
             summary=meeting_summary(notice),

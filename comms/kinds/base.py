@@ -39,12 +39,16 @@ from comms.render.message import Attachment, MailingIdentity, Recipient
 from comms.render.personalise import Personaliser
 from comms.render.templates import Rendered
 from comms.service import Service
-from comms.store.editions import audience_size, edition_or_none
+from comms.store import audit
+from comms.store.actors import is_schedule
+from comms.store.audit import AuditAction
+from comms.store.editions import audience_size, edition_or_none, new_revision
 from comms.store.models import Edition, EditionStatus
 
 PersonalLinks = Callable[[Recipient], dict[str, str]]
 # Gmail clips a message whose HTML is over 102 KB ("[Bericht ingekort]"); warn a little below.
 HTML_WARNING_BYTES = 100 * 1024
+UNKNOWN_ACTOR = "onbekend"  # a build or approval nobody was named for (a test, an old script)
 
 
 class Step(StrEnum):
@@ -73,6 +77,35 @@ class BuildRequest:
     send_at: datetime | None = None  # the planned send the edition is for (a schedule's)
     audience: str | None = None  # a segment name
     template: str | None = None  # a folder in templates/
+    by: str | None = None  # who builds: a team member's username, or "schema:<name>" for a schedule
+
+    @property
+    def by_schedule(self) -> bool:
+        return is_schedule(self.by)
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """What a schedule says about approving the editions a triggered build makes, and who builds.
+
+    Left out, approval is required: every mailing waits for the team unless its schedule says
+    otherwise (`[approval] required = false`)."""
+
+    required: bool = True
+    by: str | None = None  # as BuildRequest.by
+
+    @property
+    def status(self) -> EditionStatus:
+        return EditionStatus.DRAFT if self.required else EditionStatus.APPROVED
+
+    def release(self, edition: Edition, now: datetime) -> None:
+        """An edition that needs no approval is approved by its schedule as it is made."""
+        edition.status = self.status
+        if not self.required:
+            edition.approved_at, edition.approved_by = now, self.by or UNKNOWN_ACTOR
+
+
+APPROVAL_REQUIRED = Approval()
 
 
 @dataclass
@@ -86,11 +119,29 @@ class BuildOutcome:
     contents: str  # for the operator's line: "37 items", "3 meeting(s)"
     sections: dict[str, int] = field(default_factory=dict)  # items per section, where it has them
     problems: list[Problem] = field(default_factory=list)
+    revision: int = 1  # the revision this build made (EditionRevision.number)
+    was_approved: bool = False  # the edition was approved before this build changed it
     held_because: str | None = None  # Dutch, for the team's mail: why a held edition is not sent
 
     @property
     def is_held(self) -> bool:
         return self.status == EditionStatus.HELD
+
+    @property
+    def needs_reapproval(self) -> bool:
+        """An approved edition was changed: it is a draft again and does not go out until the
+        team approves this revision."""
+        return self.was_approved and self.status == EditionStatus.DRAFT
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMailing:
+    """A mailing a triggered kind will make but has not built yet (the team's calendar)."""
+
+    key: str
+    send_at: datetime
+    subject: str
+    audience: Audience
 
 
 @dataclass
@@ -120,6 +171,7 @@ class MailingKind(ABC):
     bulk: bool = True  # sent to a list: List-Id and one-click List-Unsubscribe (MailingIdentity.bulk)
     has_web_version: bool = False  # a public page per sent edition (/nieuwsbrief/KEY)
     by_theme: bool = False  # its content follows the recipient's themes (the preference centre asks)
+    edits_introduction: bool = False  # the team edits an introduction in the console (Edition.introduction)
     steps: frozenset[Step] = frozenset({Step.BUILD, Step.SEND})
 
     def __repr__(self) -> str:
@@ -226,6 +278,10 @@ class MailingKind(ABC):
         """Links of the recipient's own beyond unsubscribe and preferences (a survey link)."""
         return None
 
+    def introduction(self, service: Service, edition: Edition) -> str:
+        """The introduction an editor starts from (Markdown), where `edits_introduction`."""
+        return ""
+
     def on_withdrawn(self, session: Session, edition: Edition) -> None:
         """Called when the team holds or discards an unsent edition (before its status changes)."""
         return None
@@ -264,12 +320,23 @@ class PeriodicKind(MailingKind):
     def edition_key(self, request: BuildRequest) -> str:
         """The key of the edition a build with this request makes (before it is made)."""
 
+    def rebuild_request(self, edition: Edition, by: str, now: datetime, template: str | None) -> BuildRequest:
+        """A build of this existing edition again, for its own period; Refused when the kind can
+        no longer build that period (a digest is built for the coming weeks only)."""
+        request = BuildRequest(
+            now, send_at=edition.send_at, audience=edition.audience, template=template, by=by
+        )
+        if self.edition_key(request) != edition.key:
+            raise Refused(f"{edition.key} can no longer be rebuilt: its period has passed")
+        return request
+
     @abstractmethod
     def build(self, service: Service, request: BuildRequest) -> BuildOutcome:
         """Compose and render the edition as a draft (rebuilt while unsent).
 
         Raises ValidationFailed (nothing stored) for a broken template or audience, and
-        Refused for an edition that is sending or sent.
+        Refused for an edition that is sending or sent, or that the team discarded and a
+        schedule would build again (only a person revives a discarded edition).
         """
 
     def save_draft(
@@ -281,8 +348,8 @@ class PeriodicKind(MailingKind):
         audience = request.audience or self.default_audience(service.config)
         with service.db.session() as session:
             edition = edition_or_none(session, key)
-            if edition is not None and edition.status in (EditionStatus.SENDING, EditionStatus.SENT):
-                raise Refused(f"{key} is {edition.status}; a sent edition is never rebuilt")
+            check_rebuildable(edition, request)
+            was_approved = edition is not None and edition.status == EditionStatus.APPROVED
             if edition is None:
                 edition = Edition(key=key, kind=self.key, built_at=request.now, status=EditionStatus.DRAFT)
                 session.add(edition)
@@ -290,9 +357,17 @@ class PeriodicKind(MailingKind):
             edition.html, edition.text = rendered.html, rendered.text
             edition.status, edition.status_reason = EditionStatus.DRAFT, None
             edition.approved_at = edition.approved_by = None
+            revision = note_build(session, edition, request.by, request.now)
             size = audience_size(session, self.audience_clause(service, edition))
         return BuildOutcome(
-            key, EditionStatus.DRAFT, None, size, contents, problems=self.size_warnings(key, rendered)
+            key,
+            EditionStatus.DRAFT,
+            None,
+            size,
+            contents,
+            problems=self.size_warnings(key, rendered),
+            revision=revision,
+            was_approved=was_approved,
         )
 
 
@@ -306,8 +381,15 @@ class TriggeredKind(MailingKind):
     collects_before_build: bool = False
 
     @abstractmethod
-    def build_due(self, service: Service, now: datetime, template: str | None = None) -> DueBuild:
-        """Make every edition that is due to exist now; each is approved with its send time."""
+    def build_due(
+        self,
+        service: Service,
+        now: datetime,
+        template: str | None = None,
+        approval: Approval = APPROVAL_REQUIRED,
+    ) -> DueBuild:
+        """Make every edition that is due to exist now, each with its send time: a draft for the
+        team to approve, or approved at once where the schedule says none is required."""
 
     def cancel_reason(self, edition: Edition, now: datetime) -> str | None:
         """Why an approved edition must not go out after all (a survey that closed), or None."""
@@ -316,6 +398,32 @@ class TriggeredKind(MailingKind):
     def on_started(self, session: Session, edition: Edition, now: datetime) -> None:
         """Called once its audience is in the message ledger (a survey notes who was invited)."""
         return None
+
+    def planned_mailings(self, service: Service, now: datetime) -> list[PlannedMailing]:
+        """What the kind will build and send, as far as it is known now (not built yet)."""
+        return []
+
+
+def check_rebuildable(edition: Edition | None, request: BuildRequest) -> None:
+    """Refused for an edition that is sending or sent, and for a discarded one when a schedule
+    builds: the team discarded it on purpose, the next scheduled build must not bring it back."""
+    if edition is None:
+        return
+    if edition.status in (EditionStatus.SENDING, EditionStatus.SENT):
+        raise Refused(f"{edition.key} is {edition.status}; a sent edition is never rebuilt")
+    if edition.status == EditionStatus.CANCELLED and request.by_schedule:
+        raise Refused(f"{edition.key} was discarded; a schedule does not build it again")
+
+
+def note_build(session: Session, edition: Edition, by: str | None, now: datetime, detail: str = "") -> int:
+    """Keep what was just built as a new revision and log it (in the session of the build);
+    returns the revision's number."""
+    revision = new_revision(session, edition, by, now)
+    action = AuditAction.BUILD if revision.number == 1 else AuditAction.REBUILD
+    if not detail:
+        detail = f"versie {revision.number}" + (" (inleiding bewerkt)" if edition.introduction else "")
+    audit.record(session, now, by or UNKNOWN_ACTOR, action, edition.key, detail)
+    return revision.number
 
 
 def render_checked(service: Service, template: str, context: dict[str, Any]) -> Rendered:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -18,15 +18,23 @@ from comms.compose.newsletter import (
     NewsletterContent,
     Section,
     compose_newsletter,
+    introduction_of,
 )
 from comms.config import Config
 from comms.dates import local, utcnow
 from comms.domain import PROVINCES, THEMES
 from comms.dutch import DutchName
-from comms.kinds.base import BuildOutcome, BuildRequest, ListIdentity, PeriodicKind
+from comms.kinds.base import (
+    BuildOutcome,
+    BuildRequest,
+    ListIdentity,
+    PeriodicKind,
+    check_rebuildable,
+    note_build,
+)
 from comms.render.newsletter import blocks_for, context, label
 from comms.service import Service
-from comms.store.editions import audience_size
+from comms.store.editions import audience_size, edition_or_none
 from comms.store.models import Edition, EditionStatus, Item
 
 
@@ -39,6 +47,7 @@ class NewsletterKind(PeriodicKind):
     period_format = "%Y-%m"  # one edition a month
     has_web_version = True
     by_theme = True
+    edits_introduction = True
 
     def list_identity(self, config: Config) -> ListIdentity:
         return ListIdentity(config.newsletter.list_name, config.newsletter.list_id)
@@ -76,6 +85,12 @@ class NewsletterKind(PeriodicKind):
     def edition_key(self, request: BuildRequest) -> str:
         return self.month(request).edition_key
 
+    def rebuild_request(self, edition: Edition, by: str, now: datetime, template: str | None) -> BuildRequest:
+        period = edition.key.removeprefix(Month.KEY_PREFIX)
+        return BuildRequest(
+            now, period=period, send_at=edition.send_at, audience=edition.audience, template=template, by=by
+        )
+
     def build(self, service: Service, request: BuildRequest) -> BuildOutcome:
         """The month's items since the previous edition, rendered once with optional blocks; with
         nothing new the edition is held (and keeps no item back from the next one)."""
@@ -85,6 +100,9 @@ class NewsletterKind(PeriodicKind):
         audience = request.audience or self.default_audience(config)
         segment = service.segment(audience, problems)
         with service.db.session() as session:
+            existing = edition_or_none(session, month.edition_key)
+            check_rebuildable(existing, request)
+            was_approved = existing is not None and existing.status == EditionStatus.APPROVED
             composition = compose_newsletter(
                 session, config, themes, month, request.now, kind=self.key, audience=audience
             )
@@ -98,6 +116,7 @@ class NewsletterKind(PeriodicKind):
                 )
                 edition.html, edition.text = rendered.html, rendered.text
                 problems += self.size_warnings(edition.key, rendered)
+            revision = note_build(session, edition, request.by, request.now)
             size = audience_size(session, segment_clause(segment))
             return BuildOutcome(
                 edition.key,
@@ -108,8 +127,14 @@ class NewsletterKind(PeriodicKind):
                 + (f" ({composition.left_out} left out)" if composition.left_out else ""),
                 content.summary(),
                 problems,
-                composition.held_because,
+                revision=revision,
+                was_approved=was_approved,
+                held_because=composition.held_because,
             )
+
+    def introduction(self, service: Service, edition: Edition) -> str:
+        month = Month.parse(edition.key.removeprefix(Month.KEY_PREFIX))
+        return introduction_of(service.config, month, edition.introduction)
 
     def on_withdrawn(self, session: Session, edition: Edition) -> None:
         # Its items go back to the ledger: a held or discarded edition keeps nothing back from the next.

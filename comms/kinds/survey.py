@@ -1,7 +1,8 @@
 """Survey mailings: a round's invitation and its reminders, each with the invitee's own link.
 
 A round is started by the team (`comms survey start`): its invitees are recorded and the
-invitation planned for the opening. A schedule's build makes the reminders the round's
+invitation planned for the opening, as a draft for the team to approve where the survey
+schedule says `[approval] required = true`. A schedule's build makes the reminders the round's
 policy says are due; its send starts what is due. Nobody who answered gets a reminder, and
 nobody gets anything after the round closed: checked when sending starts and for every batch.
 """
@@ -22,12 +23,21 @@ from comms.config import Config
 from comms.dates import time_of_day
 from comms.deliver.queue import Skip
 from comms.dutch import DutchName
-from comms.kinds.base import DueBuild, ListIdentity, PersonalLinks, TriggeredKind
+from comms.kinds.base import (
+    APPROVAL_REQUIRED,
+    Approval,
+    DueBuild,
+    ListIdentity,
+    PersonalLinks,
+    PlannedMailing,
+    TriggeredKind,
+    note_build,
+)
 from comms.render.message import Recipient
 from comms.render.personalise import RecipientFields
 from comms.render.templates import Rendered
 from comms.service import Service
-from comms.store.models import Edition, EditionStatus
+from comms.store.models import Edition
 from comms.survey import pool, rounds
 from comms.survey.definitions import DEFAULT_REMINDERS, Question, QuestionType, SurveyDefinition
 from comms.survey.rounds import InviteesAudience
@@ -40,6 +50,7 @@ class RoundStart:
     invited: int
     edition_key: str
     send_at: datetime
+    needs_approval: bool = True  # the invitation waits for the team's approval
 
 
 class SurveyKind(TriggeredKind):
@@ -88,19 +99,50 @@ class SurveyKind(TriggeredKind):
 
     # -- building -----------------------------------------------------------------------------
 
-    def start_round(self, service: Service, round_: str, now: datetime) -> RoundStart:
-        """Invite the round's audience: once. The invitation goes out when the round opens."""
+    def planned_mailings(self, service: Service, now: datetime) -> list[PlannedMailing]:
+        """The reminders the rounds' policies still plan (the invitation is an edition already)."""
+        with service.db.session() as session:
+            coming = rounds.coming_reminders(session, now)
+        # Who has not answered yet, as the next reminder would count them: later ones reach fewer.
+        first: dict[str, int] = {}
+        for definition, number, _ in coming:
+            first.setdefault(definition.round, number)
+        return [
+            PlannedMailing(
+                rounds.edition_key(definition.round, number),
+                due,
+                rounds.subject(definition, number),
+                InviteesAudience(definition.round, first[definition.round]),
+            )
+            for definition, number, due in coming
+        ]
+
+    def start_round(
+        self, service: Service, round_: str, now: datetime, approval: Approval = APPROVAL_REQUIRED
+    ) -> RoundStart:
+        """Invite the round's audience: once. The invitation goes out when the round opens, once
+        approved (unless the schedule needs no approval)."""
         definition = rounds.find_definition(self._surveys_dir(service), round_)
         rounds.check_not_closed(definition, now)
         rendered = self._render(service, definition, 0)
         send_at = max(now, definition.opens_at)
         with service.db.session() as session:
             invited = rounds.create_round(session, definition, now)
-            key = self._add_edition(session, definition, 0, rendered, send_at, now)
-        return RoundStart(round_, invited, key, send_at)
+            key = self._add_edition(session, definition, 0, rendered, send_at, now, approval)
+        return RoundStart(round_, invited, key, send_at, approval.required)
 
-    def build_due(self, service: Service, now: datetime, template: str | None = None) -> DueBuild:
-        """The reminders that are due now, per open round, each once (and closed rounds tidied)."""
+    def build_due(
+        self,
+        service: Service,
+        now: datetime,
+        template: str | None = None,
+        approval: Approval = APPROVAL_REQUIRED,
+    ) -> DueBuild:
+        """The reminders that are due now, per open round, each once (and closed rounds tidied).
+
+        A reminder follows from its round's invitation, which the team approved (a reminder is
+        only due once the invitation went out): it is approved with it, never asked again. Its
+        text is the invitation's, and only those who have not answered get it."""
         with service.db.session() as session:
             rounds.purge_closed_drafts(session, now)
         pool.write_closed(service.db, pool.Seal(service.config.secret_key or ""), now)
@@ -116,7 +158,9 @@ class SurveyKind(TriggeredKind):
             with service.db.session() as session:
                 key = rounds.edition_key(definition.round, number)
                 if session.scalar(select(Edition.id).where(Edition.key == key)) is None:
-                    built.created.append(self._add_edition(session, definition, number, rendered, now, now))
+                    follows = Approval(required=False, by=approval.by or f"enquête {definition.round}")
+                    added = self._add_edition(session, definition, number, rendered, now, now, follows)
+                    built.created.append(added)
         return built
 
     def _add_edition(
@@ -127,24 +171,23 @@ class SurveyKind(TriggeredKind):
         rendered: Rendered,
         send_at: datetime,
         now: datetime,
+        approval: Approval,
     ) -> str:
         key = rounds.edition_key(definition.round, number)
-        session.add(
-            Edition(
-                key=key,
-                kind=self.key,
-                subject=rounds.subject(definition, number),
-                audience=InviteesAudience(definition.round, number).stored,
-                status=EditionStatus.APPROVED,
-                approved_at=now,
-                approved_by=f"survey round {definition.round}",
-                built_at=now,
-                send_at=send_at,
-                summary=definition.to_json(),
-                html=rendered.html,
-                text=rendered.text,
-            )
+        edition = Edition(
+            key=key,
+            kind=self.key,
+            subject=rounds.subject(definition, number),
+            audience=InviteesAudience(definition.round, number).stored,
+            built_at=now,
+            send_at=send_at,
+            summary=definition.to_json(),
+            html=rendered.html,
+            text=rendered.text,
         )
+        approval.release(edition, now)
+        session.add(edition)
+        note_build(session, edition, approval.by, now)
         return key
 
     def _render(

@@ -22,6 +22,7 @@ from comms.kinds import BuildOutcome, BuildRequest
 from comms.kinds.agenda_digest import KIND as DIGEST
 from comms.kinds.agenda_notice import KIND as NOTICES
 from comms.notify import TeamNotice, notify_team
+from comms.operations import workflow
 from comms.problems import Problem
 from comms.service import MissingSecret, Service
 from comms.store.editions import audience_size
@@ -41,7 +42,8 @@ class NoticesBuilt:
 
 def build_notices(service: Service, clock: Clock, template: str | None = None) -> NoticesBuilt:
     """Build every notice that is due to exist now, and start the ones whose time has come."""
-    built = NOTICES.build_due(service, clock.now(), template)
+    approval = workflow.approval_for(service, NOTICES.key, None, clock.now())
+    built = NOTICES.build_due(service, clock.now(), template, approval)
     started = lifecycle.start_due(service, NOTICES, clock)
     return NoticesBuilt(built.created, built.superseded, started, built.problems, built.missing)
 

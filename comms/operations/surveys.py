@@ -17,7 +17,9 @@ from comms.dates import utcnow
 from comms.editions import lifecycle
 from comms.kinds.survey import KIND as SURVEYS
 from comms.kinds.survey import RoundStart
+from comms.operations import workflow
 from comms.service import Service
+from comms.store.editions import find_edition
 from comms.survey import pool, rounds
 from comms.survey.definitions import Answer, check_answers
 from comms.survey.report import write_files
@@ -59,11 +61,30 @@ class RoundStarted:
         return self.start.edition_key
 
 
-def start(service: Service, round_: str, clock: Clock) -> RoundStarted:
-    """Invite the round's audience (once); the invitation goes out when the round opens."""
-    started = SURVEYS.start_round(service, round_, clock.now())
-    sent = lifecycle.start_due(service, SURVEYS, clock)
+def start(service: Service, round_: str, clock: Clock, by: str | None = None) -> RoundStarted:
+    """Invite the round's audience (once). The invitation goes out when the round opens, once
+    approved where the survey schedule requires it (the team is asked to)."""
+    now = clock.now()
+    approval = workflow.approval_for(service, SURVEYS.key, by, now)
+    started = SURVEYS.start_round(service, round_, now, approval)
+    if started.needs_approval:
+        notice = workflow.approval_request(
+            service,
+            started.edition_key,
+            _subject(service, started.edition_key),
+            started.invited,
+            started.send_at,
+            started.send_at,
+        )
+        workflow.tell_team(service, notice, clock)
+        return RoundStarted(started, False)
+    sent = lifecycle.start_due(service, SURVEYS, clock, by)
     return RoundStarted(started, started.edition_key in sent)
+
+
+def _subject(service: Service, key: str) -> str:
+    with service.db.session() as session:
+        return find_edition(session, key).subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +95,9 @@ class Reminded:
 
 def remind(service: Service, clock: Clock) -> Reminded:
     """Build the reminders the policy says are due and start what is due (the workers deliver)."""
-    built = SURVEYS.build_due(service, clock.now())
+    built = SURVEYS.build_due(
+        service, clock.now(), approval=workflow.approval_for(service, SURVEYS.key, None, clock.now())
+    )
     return Reminded(built.created, lifecycle.start_due(service, SURVEYS, clock))
 
 

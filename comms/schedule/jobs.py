@@ -25,18 +25,17 @@ from comms.clock import Clock
 from comms.dates import date_and_time
 from comms.dutch import CAN, Noun, counted
 from comms.errors import Refused, Unavailable
-from comms.kinds import BuildOutcome, BuildRequest, MailingKind, PeriodicKind, Step, TriggeredKind
+from comms.kinds import Approval, BuildOutcome, BuildRequest, MailingKind, PeriodicKind, Step, TriggeredKind
 from comms.notify import TeamNotice, notify_team
-from comms.operations import editions, sources
-from comms.operations.editions import EditionStatusReport
+from comms.operations import editions, sources, workflow
 from comms.problems import Problem, ValidationFailed
 from comms.schedules import Schedule
 from comms.send_window import SendWindow
 from comms.service import Service
 from comms.store import job_runs
+from comms.store.actors import schedule_actor
 from comms.store.database import database_away, database_reason
 from comms.store.models import EditionStatus, JobRunOutcome
-from comms.tokens import Purpose
 
 log = logging.getLogger(__name__)
 NOTE = Noun("melding", "meldingen")
@@ -44,7 +43,6 @@ HOUR = Noun("uur", "uur")
 MINUTE = Noun("minuut", "minuten")
 SOURCE = Noun("bron", "bronnen")
 APPROVAL_DEADLINE = Step.APPROVAL_REMINDER  # the one-off step a build plans when approval is needed
-PREVIEW_LINK_DAYS = 14  # after the planned send, the preview link in an approval request expires
 RETRY_MAX_SECONDS = 300  # a run cut short by the database is tried again at least this often
 
 
@@ -234,11 +232,13 @@ def _build(context: JobContext, schedule: Schedule, planned_for: datetime, key: 
 def _build_due(context: JobContext, schedule: Schedule, kind: TriggeredKind) -> StepResult:
     """Make what is due (reading the sources first where the kind needs them); a kind that
     says so starts the urgent ones at once."""
-    service, now = context.service, context.clock.now()
+    service, now, by = context.service, context.clock.now(), schedule_actor(schedule.name)
     source_problems = sources.collect(service, now).problems if kind.collects_before_build else []
-    built = editions.build_due(service, kind.key, now, schedule.template)
-    started = editions.start_due(service, kind.key, context.clock) if kind.starts_when_built else []
+    approval = Approval(required=schedule.approval_required, by=by)
+    built = editions.build_due(service, kind.key, now, schedule.template, approval)
+    started = editions.start_due(service, kind.key, context.clock, by) if kind.starts_when_built else []
     notices = [_problems_notice(kind, built.problems + source_problems)] if built.problems else []
+    notices += _approval_requests(service, built.created, schedule)
     detail = (
         f"{len(built.created)} built: {_listed(built.created)}, {len(built.superseded)} superseded, "
         f"{len(started)} started; {len(built.problems)} problem(s)"
@@ -253,7 +253,13 @@ def _build_edition(
     schedule or put before the team."""
     service, now = context.service, context.clock.now()
     send_at = _next_send(schedule, planned_for)
-    request = BuildRequest(now, send_at=send_at, audience=schedule.audience, template=schedule.template)
+    request = BuildRequest(
+        now,
+        send_at=send_at,
+        audience=schedule.audience,
+        template=schedule.template,
+        by=schedule_actor(schedule.name),
+    )
     key = kind.edition_key(request)
     broken = [p for p in sources.collect(service, now).problems if p.is_error]
     try:
@@ -289,13 +295,18 @@ def _after_build(
     note = f"; {len(broken)} source problem(s)" if broken else ""
     detail = f"built {key} for {outcome.audience_size} recipients, send at {send_at:%Y-%m-%d %H:%M} UTC{note}"
     if not schedule.approval_required:
-        editions.approve(service, key, f"schedule {schedule.name} (no approval required)", now)
+        editions.approve(service, key, schedule_actor(schedule.name), now)
         return StepResult(JobRunOutcome.DONE, detail + "; approved by the schedule", key)
     deadline = send_at - schedule.approval_deadline
     if Step.APPROVAL_REMINDER in schedule.kind.steps:
         context.add_reminder(schedule, key, deadline)
     [report] = editions.status(service, key)
-    request = _approval_request(service, report, send_at, deadline, outcome.audience_size, broken)
+    request = workflow.approval_request(
+        service, key, report.subject, outcome.audience_size, send_at, deadline
+    )
+    if broken:
+        note = f"Let op: {counted(len(broken), SOURCE, CAN)} niet worden gelezen; zie 'comms collect'."
+        request = dataclasses.replace(request, lines=[*request.lines, note])
     request = dataclasses.replace(request, lines=[*request.lines, *_build_notes(outcome.problems)])
     return StepResult(JobRunOutcome.DONE, detail + "; waiting for approval", key, [request])
 
@@ -317,7 +328,7 @@ def _approval_deadline(
             f"Geplande verzending: {date_and_time(send_at) if send_at else 'onbekend'}.",
             f"Goedkeuren: comms approve {report.key}",
         ],
-        _preview_link(service, report.key, send_at or planned_for),
+        workflow.preview_link(service, report.key, send_at or planned_for),
     )
     return StepResult(JobRunOutcome.DONE, "reminder sent: still a draft", report.key, [notice])
 
@@ -326,7 +337,9 @@ def _send(context: JobContext, schedule: Schedule, planned_for: datetime, key: s
     if isinstance(schedule.kind, TriggeredKind):
         if not schedule.window.allows(context.clock.now()):
             return StepResult(JobRunOutcome.HELD, _outside_window(schedule.window).en)
-        started = editions.start_due(context.service, schedule.kind.key, context.clock)
+        started = editions.start_due(
+            context.service, schedule.kind.key, context.clock, schedule_actor(schedule.name)
+        )
         shown = ", ".join(started[:5]) + (f" and {len(started) - 5} more" if len(started) > 5 else "")
         return StepResult(JobRunOutcome.DONE, f"{len(started)} mailing(s) started: {shown or 'none due'}")
     return _send_edition(context, schedule, planned_for)
@@ -352,7 +365,7 @@ def _send_edition(context: JobContext, schedule: Schedule, planned_for: datetime
         return _held(schedule, key, planned_for, NOT_APPROVED)
     if status != EditionStatus.APPROVED:
         return _held(schedule, key, planned_for, _withdrawn(status, reason))
-    editions.start_sending(service, key, context.clock)
+    editions.start_sending(service, key, context.clock, schedule_actor(schedule.name))
     return StepResult(JobRunOutcome.DONE, f"{key} is sending; the workers deliver it", key)
 
 
@@ -426,23 +439,25 @@ def late_text(delta: timedelta) -> str:
     return " en ".join(parts)
 
 
-def _approval_request(
-    service: Service,
-    edition: EditionStatusReport,
-    send_at: datetime,
-    deadline: datetime,
-    size: int,
-    broken: list[Problem],
-) -> TeamNotice:
-    lines = [
-        f"{edition.key} ({edition.subject}) is opgebouwd en wacht op goedkeuring.",
-        f"Ontvangers: {size}. Geplande verzending: {date_and_time(send_at)}.",
-        f"Graag goedkeuren vóór {date_and_time(deadline)}: comms approve {edition.key}",
-        "Zonder goedkeuring wordt de editie niet verstuurd.",
-    ]
-    if broken:
-        lines.append(f"Let op: {counted(len(broken), SOURCE, CAN)} niet worden gelezen; zie 'comms collect'.")
-    return TeamNotice(f"Ter goedkeuring: {edition.key}", lines, _preview_link(service, edition.key, send_at))
+def _approval_requests(service: Service, keys: list[str], schedule: Schedule) -> list[TeamNotice]:
+    """The drafts a triggered build made, put before the team: one request for one draft, one
+    list for several (a schedule of agenda notices that requires approval)."""
+    drafts = [r for key in keys for r in editions.status(service, key) if r.status == EditionStatus.DRAFT]
+    if len(drafts) > 1:
+        lines = [
+            f"{len(drafts)} mailings wachten op goedkeuring:",
+            *(f"- {r.key}: {r.subject}" for r in drafts),
+        ]
+        return [TeamNotice(f"Ter goedkeuring: {len(drafts)} mailings van {schedule.name}", lines)]
+    requests = []
+    for report in drafts:
+        deadline = report.send_at - schedule.approval_deadline if report.send_at else None
+        size = editions.audience_count(service, report.key)
+        notice = workflow.approval_request(
+            service, report.key, report.subject, size, report.send_at, deadline
+        )
+        requests.append(notice)
+    return requests
 
 
 def _build_notes(problems: list[Problem]) -> list[str]:
@@ -450,12 +465,6 @@ def _build_notes(problems: list[Problem]) -> list[str]:
     if not problems:
         return []
     return ["Meldingen bij het opbouwen:", *(f"- {p}" for p in problems[:25])]
-
-
-def _preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, str]:
-    expires = send_at + timedelta(days=PREVIEW_LINK_DAYS)
-    token = service.signer().sign(Purpose.PREVIEW, key, "team", expires)
-    return ("Bekijk de editie", f"{service.config.web_base_url}/voorbeeld/{token}")
 
 
 def _problems_notice(kind: MailingKind, problems: list[Problem]) -> TeamNotice:

@@ -78,6 +78,12 @@ class InviteesAudience:
         return f"{self.PREFIX}{self.round}:{self.number}"
 
     @property
+    def label(self) -> str:
+        if self.is_invitation:
+            return f"genodigden van ronde {self.round}"
+        return f"genodigden van ronde {self.round} die nog niet antwoordden"
+
+    @property
     def is_invitation(self) -> bool:
         return self.number == 0
 
@@ -214,6 +220,29 @@ def due_reminder(session: Session, survey_id: int, definition: SurveyDefinition,
         return None  # nobody left who has not answered, or the invitation has not gone out
     due = definition.reminders.next_reminder_at(invited_at, sent, reminded_at)
     return sent + 1 if due is not None and now >= due else None
+
+
+def coming_reminders(session: Session, now: datetime) -> list[tuple[SurveyDefinition, int, datetime]]:
+    """(definition, reminder number, when it is due) for every reminder the policies of rounds that
+    have not closed still plan, before closing; for the team's calendar."""
+    found = []
+    for survey in session.scalars(select(Survey).where(Survey.closes_at > now)):
+        definition = SurveyDefinition.from_json(survey.definition)
+        sent, invited_at, reminded_at = session.execute(
+            select(
+                func.min(SurveyInvitation.reminders_sent),
+                func.max(SurveyInvitation.invited_at),
+                func.max(SurveyInvitation.last_reminded_at),
+            ).where(SurveyInvitation.survey_id == survey.id, SurveyInvitation.submitted.is_(False))
+        ).one()
+        invited_at = invited_at or max(now, definition.opens_at)  # the invitation goes out when it opens
+        number = sent or 0
+        while (due := definition.reminders.next_reminder_at(invited_at, number, reminded_at)) is not None:
+            if due >= definition.closes_at:
+                break
+            number, reminded_at = number + 1, due
+            found.append((definition, number, max(due, now)))
+    return found
 
 
 def note_sent(session: Session, edition_id: int, audience: InviteesAudience, now: datetime) -> None:

@@ -22,12 +22,21 @@ WEB_VERSION_CSP = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The console's edition page frames its own previews; its progress page polls with a script of ours.
+CONSOLE_FRAMES_CSP = CSP + "; frame-src 'self'"
+CONSOLE_SCRIPT_CSP = CSP + "; script-src 'self'; connect-src 'self'"
+# A preview in the console's frames: the mail's own HTML, sandboxed (no scripts, no forms, its
+# links open outside the frame), framed by console pages only.
+PREVIEW_FRAME_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'none'; "
+    "frame-ancestors 'self'; base-uri 'none'; sandbox allow-popups allow-popups-to-escape-sandbox"
+)
 ALWAYS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # tokens are in URLs: they must not leak in Referer
-    "X-Frame-Options": "DENY",
 }
 UNLESS_SET = {
+    "X-Frame-Options": "DENY",  # SAMEORIGIN for the console's preview frames only
     "Content-Security-Policy": CSP,
     "Cache-Control": "no-store",  # token pages, webhook answers; public pages say otherwise
 }

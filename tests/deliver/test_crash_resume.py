@@ -37,6 +37,10 @@ def comms_process(project: Path, *args: str, **kwargs: object) -> subprocess.Pop
     )
 
 
+# The edition has no planned time: the confirmed early send starts it; a plain send resumes it.
+SEND_NOW = ("--now", "--yes", "--by", "redacteur")
+
+
 def run(project: Path, *args: str) -> str:
     process = comms_process(project, *args)
     stdout, stderr = process.communicate(timeout=300)
@@ -75,11 +79,11 @@ def test_kill_9_mid_send_then_resume_leaves_exactly_one_message_each(big_project
     run(big_project, "audience", "import")
     run(big_project, "collect")
     run(big_project, "newsletter", "build", "--month", "2026-12")
-    run(big_project, "approve", KEY)
+    run(big_project, "approve", KEY, "--by", "redacteur")
 
     kill_after = random.Random(seed).randint(1, RECIPIENTS // BATCH // 2)
     context = f"seed {seed}: killed after {kill_after} batches"
-    sender = comms_process(big_project, "send", KEY)
+    sender = comms_process(big_project, "send", KEY, *SEND_NOW)
     assert sender.stdout is not None
     for _ in range(kill_after):
         line = sender.stdout.readline()
@@ -123,14 +127,14 @@ def test_kill_9_mid_smtp_send_then_resume_duplicates_only_inside_the_window(
         ["audience", "import"],
         ["collect"],
         ["newsletter", "build", "--month", "2026-12"],
-        ["approve", KEY],
+        ["approve", KEY, "--by", "redacteur"],
     ):
         run(big_project, *args)
 
     kill_at = random.Random(seed).randint(1, RECIPIENTS // 2)
     context = f"seed {seed}: killed after {kill_at} arrivals"
     arrived = smtp_server.when_received(kill_at)
-    sender = comms_process(big_project, "send", KEY)
+    sender = comms_process(big_project, "send", KEY, *SEND_NOW)
     assert arrived.wait(timeout=300), f"{context}: the send never reached the kill point"
     sender.send_signal(signal.SIGKILL)
     sender.wait(timeout=30)

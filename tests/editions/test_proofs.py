@@ -176,9 +176,22 @@ def test_the_command_says_where_the_copies_went(approved_edition: EditionFactory
     edition = approved_edition(5)
     run = CliRunner().invoke
 
-    sent = run(main, ["--config", str(project / "comms.toml"), "test-send", edition.key, "--to", TEAM[0]])
+    sent = run(
+        main,
+        ["--config", str(project / "comms.toml"), "test-send", edition.key, "--to", TEAM[0], "--by", "els"],
+    )
     refused = run(
-        main, ["--config", str(project / "comms.toml"), "test-send", edition.key, "--to", "x\ny@a.nl"]
+        main,
+        [
+            "--config",
+            str(project / "comms.toml"),
+            "test-send",
+            edition.key,
+            "--to",
+            "x\ny@a.nl",
+            "--by",
+            "els",
+        ],
     )
 
     assert sent.exit_code == 0, sent.output

@@ -23,14 +23,13 @@ from sqlalchemy.orm import Session
 from comms.audience.contacts import read_audience
 from comms.audience.sync import import_contacts
 from comms.config import load_config
-from comms.kinds.survey import KIND as SURVEYS
 from comms.operations import surveys
 from comms.service import Service
 from comms.store.models import Contact, SurveyInvitation, SurveyPoolEntry, SurveyResponse
 from comms.survey.pool import OTHER, Pooled, Seal, batch_labels
 from comms.survey.responses import TokenFailure
 from tests.conftest import SECRET
-from tests.survey.test_rounds import at, recipients, send_due
+from tests.survey.test_rounds import at, recipients, send_due, start_approved
 
 K = 5
 SURVEY = f"""
@@ -176,7 +175,7 @@ def physical_order(session: Session, postgres: bool) -> list[str]:
 
 
 def run_round(service: Service, postgres: bool) -> Watch:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     watch = Watch()
@@ -271,7 +270,7 @@ def test_no_join_identifies_a_respondent(service: Service, database_url: str) ->
 def test_answers_that_never_reach_the_pool_leave_the_invitation_open(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     link = recipients(service, "enquete-2026-h2-uitnodiging")["cdk00"]
     form = {"bekendheid": ["4"], "toelichting": ["Prima"]}

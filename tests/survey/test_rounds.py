@@ -136,14 +136,23 @@ def answer(service: Service, token: str, form: dict[str, list[str]], now: dateti
     return outcome.submitted
 
 
+def start_approved(service: Service) -> str:
+    """Start the round on 25 November and approve its invitation, as the team does."""
+    started = SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    lifecycle.approve(service, started.edition_key, "redacteur", at(11, 25, 11))
+    return started.edition_key
+
+
 def test_a_whole_round(service: Service) -> None:
     started = SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
-    assert started.invited == 6
+    assert started.invited == 6 and started.needs_approval
     assert send_due(service, at(11, 25, 10)) == {}  # the round opens on 1 December
     with pytest.raises(ValidationFailed, match="started already"):
         SURVEYS.start_round(service, "2026-H2", at(11, 26, 10))
+    assert send_due(service, at(12, 1, 9)) == {}  # open, but nobody approved the invitation yet
 
-    assert send_due(service, at(12, 1, 9)) == {"enquete-2026-h2-uitnodiging": 6}
+    lifecycle.approve(service, started.edition_key, "redacteur", at(12, 1, 9, 5))
+    assert send_due(service, at(12, 1, 9, 5)) == {"enquete-2026-h2-uitnodiging": 6}
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     assert len(set(links.values())) == 6  # a token of one's own
     for name, form in ANSWERS.items():
@@ -191,7 +200,7 @@ def compute_results_for(service: Service):  # type: ignore[no-untyped-def]
 
 
 def test_a_reminder_queued_before_closing_is_not_sent_after_it(service: Service) -> None:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     SURVEYS.build_due(service, at(12, 8, 9))
     clock = FixedClock(at(12, 8, 9))
@@ -202,7 +211,7 @@ def test_a_reminder_queued_before_closing_is_not_sent_after_it(service: Service)
 
 
 def test_an_answer_given_after_the_reminder_was_queued_stops_that_reminder(service: Service) -> None:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     SURVEYS.build_due(service, at(12, 8, 9))
@@ -215,7 +224,7 @@ def test_an_answer_given_after_the_reminder_was_queued_stops_that_reminder(servi
 
 
 def test_no_stored_answer_links_to_an_invitee_in_an_anonymous_round(service: Service) -> None:
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, at(12, 1, 9))
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     for name, form in ANSWERS.items():
@@ -254,7 +263,7 @@ def test_the_survey_schedule_sends_the_invitation_at_opening_and_reminders_on_th
     for other in (project / "schedules").glob("*.toml"):
         if other.name != "surveys.toml":
             other.unlink()
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     with time_machine.travel(at(11, 30, 12), tick=False) as traveller:
         runner = ScheduleRunner(service, SystemClock())
         runner.start()
@@ -268,3 +277,28 @@ def test_the_survey_schedule_sends_the_invitation_at_opening_and_reminders_on_th
     # first_after_days = 7 after 1 December: the 8th. Its 8.00 build makes it, its 9.00 send sends it
     # (counting 7 × 24 hours from the invitation's 9.00 used to push it to the 9th).
     assert keys["enquete-2026-h2-herinnering-1"] == (EditionStatus.SENDING, at(12, 8, 9))
+    # The reminder follows from the approved invitation: nobody is asked to approve it.
+    assert not [s for s in team_notices(service) if "herinnering" in s]
+
+
+def team_notices(service: Service) -> list[str]:
+    folder = service.outbox_dir / "meldingen" / "messages"
+    messages = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in folder.glob("*.eml")
+    ]
+    return sorted(str(m["Subject"]) for m in messages)
+
+
+def test_starting_a_round_asks_the_team_to_approve_its_invitation(service: Service) -> None:
+    from comms.operations import surveys
+
+    started = surveys.start(service, "2026-H2", FixedClock(at(11, 25, 10)))
+    assert started.start.needs_approval and not started.sent_now
+    assert team_notices(service) == ["Ter goedkeuring: enquete-2026-h2-uitnodiging"]
+    [path] = (service.outbox_dir / "meldingen" / "messages").glob("*.eml")
+    text = email.message_from_bytes(path.read_bytes(), policy=email.policy.default).get_body(("plain",))
+    assert text is not None
+    assert "Ontvangers: 6. Geplande verzending: dinsdag 1 december 2026 om 9.00 uur." in text.get_content()
+    with service.db.session() as session:
+        edition = session.scalars(select(Edition).where(Edition.key == started.edition_key)).one()
+        assert (edition.status, edition.built_by, edition.approved_by) == (EditionStatus.DRAFT, None, None)

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from comms.dates import utcnow
+from comms.editions import lifecycle
 from comms.kinds.survey import KIND as SURVEYS
 from comms.operations import surveys
 from comms.service import Service
@@ -113,7 +114,8 @@ def test_a_whole_round_over_http_leaves_no_token_in_any_log(
     )
     caplog.set_level(logging.DEBUG)
     now = utcnow()
-    SURVEYS.start_round(service, "2026-H2", now - timedelta(minutes=5))
+    started = SURVEYS.start_round(service, "2026-H2", now - timedelta(minutes=5))
+    lifecycle.approve(service, started.edition_key, "redacteur", now)
     send_due(service, now)
     tokens = issued_tokens(service.outbox_dir)
     survey_links = {}

@@ -13,7 +13,7 @@ from comms.operations.surveys import results_link
 from comms.service import Service
 from comms.web import create_app
 from tests.survey.test_pool import ORDER, K, at, service  # noqa: F401  (the round's fixture)
-from tests.survey.test_rounds import recipients, send_due
+from tests.survey.test_rounds import recipients, send_due, start_approved
 from tests.web.support import check_response, serve
 
 PROCESSED = re.compile(r"<p>(\d+) reacties? verwerkt\.")
@@ -31,9 +31,7 @@ def processed(page: str) -> int:
 
 def test_no_single_response_can_be_read_from_two_views_of_the_results_page(service: Service) -> None:  # noqa: F811
     start = at(12, 1, 9)
-    from comms.kinds.survey import KIND as SURVEYS
-
-    SURVEYS.start_round(service, "2026-H2", at(11, 25, 10))
+    start_approved(service)
     send_due(service, start)
     links = recipients(service, "enquete-2026-h2-uitnodiging")
     clock = FixedClock(start)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from comms.web.console import agenda, calendar, logbook, signin, suppressions, surveys
+from comms.web.console import agenda, calendar, edition, logbook, signin, suppressions, surveys
 from comms.web.console.auth import ConsoleRefusal, SignInNeeded
 from comms.web.console.cookies import ConsoleCookies, queue_cookie, queue_flash
 from comms.web.console.rendering import render
@@ -21,6 +21,7 @@ from comms.web.context import WebContext
 ROUTERS = (
     signin.router,
     calendar.router,
+    edition.router,
     agenda.router,
     surveys.router,
     suppressions.router,

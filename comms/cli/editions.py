@@ -1,5 +1,6 @@
-"""Editions of any kind: `comms newsletter build`, `preview`, `test-send`, `approve`, `hold`,
-`discard`, `send` and `status`."""
+"""Editions of any kind: `comms newsletter build`, `rebuild`, `revisions`, `preview`,
+`test-send`, `approve`, `hold`, `discard`, `send` (at the planned time, or `--now`) and `status`.
+Who takes a step is `--by` (or COMMS_USER), never the operating-system user."""
 
 from __future__ import annotations
 
@@ -188,6 +189,8 @@ def discard(ctx: click.Context, edition: str, by: str) -> None:
 def send(ctx: click.Context, edition: str, early: bool, yes: bool, dry_run: bool, by: str | None) -> None:
     """Send an approved edition whose planned time has come, inside its send window; resumes
     one that was interrupted, never sends twice. --now sends earlier (confirmed, needs --by)."""
+    if early and not by:
+        raise click.UsageError("send --now needs --by USERNAME (or COMMS_USER)")
     service = service_of(ctx)
     if dry_run:
         name, outcome = editions.dry_run(service, edition)
@@ -199,8 +202,6 @@ def send(ctx: click.Context, edition: str, early: bool, yes: bool, dry_run: bool
         return
     clock = SystemClock()
     if early:
-        if not by:
-            raise click.UsageError("send --now needs --by USERNAME (or COMMS_USER)")
         _confirm_early(service, edition, clock.now(), yes)
     send_and_show(service, edition, by or "", clock, early=early)
 

@@ -23,11 +23,10 @@ from comms.deliver import queue
 from comms.editions.team import check_actor, check_four_eyes
 from comms.errors import Refused
 from comms.kinds import TriggeredKind
-from comms.kinds.base import UNKNOWN_ACTOR
 from comms.problems import Problem, ValidationFailed
 from comms.service import Service
 from comms.store import audit
-from comms.store.actors import schedule_actor
+from comms.store.actors import UNKNOWN_ACTOR, schedule_actor
 from comms.store.audit import AuditAction
 from comms.store.editions import current_revision, due_for_sending, find_edition
 from comms.store.models import Edition, EditionStatus, Message

@@ -40,7 +40,7 @@ from comms.render.personalise import Personaliser
 from comms.render.templates import Rendered
 from comms.service import Service
 from comms.store import audit
-from comms.store.actors import is_schedule
+from comms.store.actors import UNKNOWN_ACTOR, is_schedule
 from comms.store.audit import AuditAction
 from comms.store.editions import audience_size, edition_or_none, new_revision
 from comms.store.models import Edition, EditionStatus
@@ -48,7 +48,6 @@ from comms.store.models import Edition, EditionStatus
 PersonalLinks = Callable[[Recipient], dict[str, str]]
 # Gmail clips a message whose HTML is over 102 KB ("[Bericht ingekort]"); warn a little below.
 HTML_WARNING_BYTES = 100 * 1024
-UNKNOWN_ACTOR = "onbekend"  # a build or approval nobody was named for (a test, an old script)
 
 
 class Step(StrEnum):
@@ -422,6 +421,8 @@ def note_build(session: Session, edition: Edition, by: str | None, now: datetime
     action = AuditAction.BUILD if revision.number == 1 else AuditAction.REBUILD
     if not detail:
         detail = f"versie {revision.number}" + (" (inleiding bewerkt)" if edition.introduction else "")
+        if edition.status == EditionStatus.APPROVED:
+            detail += ", goedkeuring niet vereist volgens het schema"
     audit.record(session, now, by or UNKNOWN_ACTOR, action, edition.key, detail)
     return revision.number
 

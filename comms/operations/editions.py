@@ -27,11 +27,12 @@ from comms.editions.lifecycle import approve, discard, hold, schedule_send, star
 from comms.editions.proofs import ProofOutcome
 from comms.editions.team import check_actor
 from comms.editions.views import EditionStatusReport, planned_for, preview, status
-from comms.errors import NeedsApproval, Refused, WorkflowRefused
+from comms.errors import CommsError, NeedsApproval, Refused, WorkflowRefused
 from comms.kinds import Approval, BuildOutcome, BuildRequest, DueBuild, PeriodicKind, TriggeredKind
 from comms.operations import workflow
 from comms.service import Service
 from comms.store import audit
+from comms.store.actors import UNKNOWN_ACTOR
 from comms.store.audit import AuditAction
 from comms.store.editions import audience_size, find_edition, revisions_of
 from comms.store.models import Edition, EditionStatus
@@ -128,7 +129,7 @@ def edit_introduction(service: Service, key: str, markdown: str, by: str, now: d
         audit.record(session, now, by, AuditAction.EDIT_INTRODUCTION, key, f"na versie {edition.revision}")
     try:
         return rebuild(service, key, by, now)
-    except Exception:
+    except CommsError:
         with service.db.session() as session:  # the build failed: the edition keeps what it showed
             find_edition(session, key).introduction = previous
         raise
@@ -147,7 +148,7 @@ def _ask_reapproval(service: Service, outcome: BuildOutcome, by: str | None, now
     with service.db.session() as session:
         edition = find_edition(session, outcome.key)
         notice = workflow.reapproval_request(
-            service, edition.key, edition.subject, outcome.revision, by or "onbekend", edition.send_at
+            service, edition.key, edition.subject, outcome.revision, by or UNKNOWN_ACTOR, edition.send_at
         )
     workflow.tell_team(service, notice, FixedClock(now))
 
@@ -236,7 +237,7 @@ def send_test_copy(
         with service.db.session() as session:
             count = len(outcome.delivered)
             detail = f"{count} testversie{'' if count == 1 else 's'}"
-            audit.record(session, clock.now(), by or "onbekend", AuditAction.TEST_SEND, key, detail)
+            audit.record(session, clock.now(), by or UNKNOWN_ACTOR, AuditAction.TEST_SEND, key, detail)
     return outcome
 
 

@@ -63,10 +63,10 @@ def check_due(service: Service, edition: Edition, now: datetime) -> None:
     if schedule is not None and not schedule.window.allows(now):
         raise NotYetDue(
             f"{key} is due, but now is outside the send window of schedule {schedule.name} "
-            f"({schedule.window.describe()}); the next send step inside it starts it. "
-            f"To send it now anyway: comms send {key} --now",
-            f"Het is nu buiten de verzendperiode ({schedule.window.describe()}); de editie gaat "
-            "daarna vanzelf uit. Nu toch versturen kan met 'nu versturen'.",
+            f"({schedule.window.describe()}): send it inside the window, or now anyway: "
+            f"comms send {key} --now",
+            f"Het is nu buiten de verzendperiode ({schedule.window.describe()}). Verstuur de editie "
+            "binnen die periode, of nu toch met 'nu versturen'.",
         )
 
 

@@ -7,6 +7,7 @@ these helpers keep the one convention for a schedule in one place.
 from __future__ import annotations
 
 SCHEDULE_PREFIX = "schema:"
+UNKNOWN_ACTOR = "onbekend"  # a step nobody was named for (no console accounts yet, a test, a script)
 
 
 def schedule_actor(name: str) -> str:

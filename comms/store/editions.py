@@ -49,6 +49,7 @@ def new_revision(session: Session, edition: Edition, by: str | None, now: dateti
     """Keep what was just built as the edition's next revision (1, 2, …) and make it current.
     Earlier revisions stay as they were: what was approved can always be shown again."""
     session.flush()  # a new edition needs its id
+    by = by or None  # nobody named: stored as unknown, never as ""
     latest = session.scalar(
         select(func.max(EditionRevision.number)).where(EditionRevision.edition_id == edition.id)
     )

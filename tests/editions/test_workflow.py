@@ -430,6 +430,13 @@ def test_by_is_required_and_never_a_schedule(service: Service, project: Path, co
     assert schedule.exit_code == 2 and "name a team member's username" in schedule.output
 
 
+def test_send_now_needs_someone_named(service: Service, project: Path) -> None:
+    planned_and_approved(service)
+    result = comms(project, "send", KEY, "--now", "--yes")
+    assert result.exit_code == 2 and "send --now needs --by USERNAME (or COMMS_USER)" in result.output
+    assert emls(project) == []
+
+
 def test_comms_user_names_who_approves(
     service: Service, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,7 +2,7 @@
 
 `add_member(service, "fenna", TeamRole.APPROVER)` makes an account (password PASSWORD);
 `sign_in_page(page, site, "fenna")` signs a Chromium page in through the form (fixtures `page`
-and `signed_in_page` in conftest.py). `ConsoleClient` keeps the console's cookies itself: httpx
+and `signed_in_page` in conftest.py); `checked(page, name)` runs axe-core on it and photographs it. `ConsoleClient` keeps the console's cookies itself: httpx
 would not send a Secure cookie over the tests' plain-http loopback (the base URL is https).
 """
 
@@ -19,7 +19,9 @@ from comms.operations import team
 from comms.service import Service
 from comms.store.models import TeamRole
 from comms.web.console.sessions import COOKIE, FLASH_COOKIE
+from tests.web.screenshots import shoot
 from tests.web.support import NOW, Site
+from tests.web.test_survey_accessibility import axe_violations, report
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -100,3 +102,13 @@ def sign_in_page(page: Page, site: Site, username: str, password: str = PASSWORD
 
 def site_url(site: Site, path: str) -> str:
     return str(site.client.base_url).rstrip("/") + path
+
+
+def checked(page: Page, name: str) -> None:
+    """axe-core finds nothing on the console page as it is; then its screenshots at both widths.
+    (Unlike the recipients' pages, the progress page may carry our one script.)"""
+    violations = axe_violations(page)
+    assert violations == [], f"axe found {len(violations)} violation(s) on {name}:\n{report(violations)}"
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert page.locator("h1").count() == 1
+    shoot(page, name)

@@ -26,10 +26,10 @@ from comms.schedules import schedules_of
 from comms.store.models import TeamRole
 from comms.worker import Worker
 from tests.web.console.editions import KEY, MONDAY, SEND_AT, add_statenleden, build_newsletter
-from tests.web.console.support import PASSWORD, add_member
-from tests.web.screenshots import screenshot_dir, shoot
+from tests.web.console.support import PASSWORD, add_member, checked
+from tests.web.screenshots import screenshot_dir
 from tests.web.support import Site, SiteFactory
-from tests.web.test_survey_accessibility import axe_violations, browser, report
+from tests.web.test_survey_accessibility import browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -78,15 +78,6 @@ def member_page(browser: Browser, site: Site) -> Iterator[object]:
         context.close()
 
 
-def checked(page: Page, name: str) -> None:
-    """axe-core finds nothing on the page as it is; then its screenshots at both widths."""
-    violations = axe_violations(page)
-    assert violations == [], f"axe found {len(violations)} violation(s) on {name}:\n{report(violations)}"
-    assert page.locator("html").get_attribute("lang") == "nl"
-    assert page.locator("h1").count() == 1
-    shoot(page, name)
-
-
 def press(page: Page, button: str) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name=button).click()
@@ -133,6 +124,7 @@ def test_plan_check_approve_and_send_on_time(site: Site, member_page: object) ->
     joris.goto(f"/console/edities/{KEY}")
     press(joris, "Goedkeuren")
     assert "(vier-ogenprincipe)" in joris.get_by_role("alert").inner_text()
+    checked(joris, "console-editie-vier-ogen")
     assert editions.status(site.service, KEY)[0].status == "draft"
 
     # Aylin approves; the early send asks first, and she keeps the planned time.

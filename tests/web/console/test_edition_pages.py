@@ -9,22 +9,12 @@ from comms.config import ApprovalConfig
 from comms.operations import audit, editions
 from comms.store.models import TeamRole
 from tests.web.console.conftest import ConsoleFactory
-from tests.web.console.editions import KEY, MONDAY, add_statenleden, build_newsletter
+from tests.web.console.editions import KEY, MONDAY, build_newsletter
 from tests.web.console.support import ConsoleClient, add_member
 from tests.web.support import Site, SiteFactory
 
 # One database is enough here: the pages, not the storage, are under test.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def newsletter(site: Site) -> Site:
-    add_member(site.service, "fenna", TeamRole.EDITOR)
-    add_member(site.service, "joris", TeamRole.APPROVER)
-    add_statenleden(site.service)
-    site.clock.moment = MONDAY
-    build_newsletter(site.service, "fenna")
-    return site
 
 
 def signed_in(console: ConsoleClient, username: str) -> ConsoleClient:

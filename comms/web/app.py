@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
@@ -75,8 +77,16 @@ def create_app(
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/webhooks/"):
             return json_error(exc.status_code, str(exc.detail))
+        if request.url.path.startswith("/console/"):
+            return await console.missing_page(request, context, exc.status_code)
         problem = "not-found" if exc.status_code == 404 else "not-allowed"
         return context.pages.problem(exc.status_code, problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/console/"):  # a hand-edited address: a Dutch page, not JSON
+            return await console.missing_page(request, context, 400)
+        return await request_validation_exception_handler(request, exc)
 
     for module in ROUTERS:
         app.include_router(module.router)

@@ -186,3 +186,36 @@ def test_a_test_copy_to_named_addresses(
     assert expected in shown
     sent = [e for e in audit.recent(newsletter.service, KEY) if e.label == "testversie verstuurd"]
     assert len(sent) == (1 if status == 303 else 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "signed_in_as", "status", "expected"),
+    [
+        (
+            "/console/bestaat-niet",
+            "fenna",
+            404,
+            ("Pagina niet gevonden", "Uitloggen", "Kies een pagina in het menu."),
+        ),
+        ("/console/bestaat-niet", None, 404, ("Pagina niet gevonden", "Log in en kies", "Naar inloggen")),
+        ("/console/uitloggen", "fenna", 405, ("Dit kan hier niet", "Naar de kalender")),  # a form's address
+        ("/console/?weken=veel", "fenna", 400, ("Dit adres klopt niet", "Naar de kalender")),
+        (f"/console/edities/{KEY}/voorbeeld/een", "fenna", 400, ("Dit adres klopt niet",)),
+    ],
+)
+def test_a_console_path_without_a_page_gets_the_consoles_own_page(
+    newsletter: Site,
+    console: ConsoleClient,
+    path: str,
+    signed_in_as: str | None,
+    status: int,
+    expected: tuple[str, ...],
+) -> None:
+    if signed_in_as:
+        signed_in(console, signed_in_as)
+    response = console.get(path)
+    assert response.status_code == status
+    assert all(text in response.text for text in expected), response.text
+    assert "Console IPO-communicatie" in response.text
+    public = newsletter.client.get("/bestaat-niet")  # outside /console: the recipients' page, as before
+    assert (public.status_code, "Console" in public.text) == (404, False)

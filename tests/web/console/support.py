@@ -2,8 +2,9 @@
 
 `add_member(service, "fenna", TeamRole.APPROVER)` makes an account (password PASSWORD);
 `sign_in_page(page, site, "fenna")` signs a Chromium page in through the form (fixtures `page`
-and `signed_in_page` in conftest.py); `checked(page, name)` runs axe-core on it and photographs it. `ConsoleClient` keeps the console's cookies itself: httpx
-would not send a Secure cookie over the tests' plain-http loopback (the base URL is https).
+and `signed_in_page` in conftest.py); `checked(page, name)` runs axe-core on it and photographs
+it. `ConsoleClient` keeps the console's cookies itself: httpx would not send a Secure cookie over
+the tests' plain-http loopback (the base URL is https).
 """
 
 from __future__ import annotations

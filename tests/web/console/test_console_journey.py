@@ -140,6 +140,7 @@ def test_plan_check_approve_and_send_on_time(site: Site, member_page: object) ->
         aylin.get_by_role("link", name="Nee, terug naar de editie").click()
     aylin.goto(f"/console/edities/{KEY}/voortgang")
     assert aylin.get_by_text("Deze editie wordt nog niet verstuurd.").is_visible()
+    checked(aylin, "console-voortgang-nog-niet")
 
     # Thursday 9.00: the schedule's send step starts it; the progress page shows it waiting.
     # (Monday's sessions have ended meanwhile: Aylin signs in again.)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 
-def follow(page: Page, role: str, name: str | re.Pattern[str]) -> None:
+def follow(page: Page, role: Literal["button", "link"], name: str | re.Pattern[str]) -> None:
     """Click a button or link and wait for the next page (a form post or a plain link)."""
     with page.expect_navigation():
-        page.get_by_role(role, name=name).click()  # type: ignore[arg-type]
+        page.get_by_role(role, name=name).click()
 
 
 def flash(page: Page) -> str:

@@ -176,20 +176,22 @@ def discard(page: Page, site: Site) -> None:
     press(page, "Vervallen verklaren")
 
 
+# (what is pressed, the state it leads to, the confirmation or refusal shown, the screenshot's name)
+EDITION_STATES = [
+    (approve, "goedgekeurd", "Goedgekeurd. De editie gaat uit op de geplande tijd.", "goedgekeurd"),
+    (hold, "aangehouden", "Aangehouden. De editie gaat niet uit tot ze opnieuw is", "aangehouden"),
+    (hold_without_reason, "concept", "Vul in waarom de editie wordt aangehouden.", "zonder reden"),
+    (discard, "vervallen verklaard", "Vervallen verklaard. Deze editie gaat niet uit.", "vervallen"),
+    (start, "wordt verstuurd", "De verzending is gestart.", "wordt verstuurd"),
+    (send, "verstuurd", "", "verstuurd"),
+]
+
+
 @pytest.mark.parametrize(
-    ("change", "state", "message"),
-    [
-        (approve, "goedgekeurd", "Goedgekeurd. De editie gaat uit op de geplande tijd."),
-        (hold, "aangehouden", "Aangehouden. De editie gaat niet uit tot ze opnieuw is opgebouwd"),
-        (hold_without_reason, "concept", "Vul in waarom de editie wordt aangehouden."),
-        (discard, "vervallen verklaard", "Vervallen verklaard. Deze editie gaat niet uit."),
-        (start, "wordt verstuurd", "De verzending is gestart."),
-        (send, "verstuurd", ""),
-    ],
-    ids=lambda value: value.__name__ if callable(value) else None,
+    ("change", "state", "message", "name"), EDITION_STATES, ids=[row[3] for row in EDITION_STATES]
 )
 def test_the_edition_page_in_each_state(
-    newsletter: Site, page: Page, change: Callable[[Page, Site], None], state: str, message: str
+    newsletter: Site, page: Page, change: Callable[[Page, Site], None], state: str, message: str, name: str
 ) -> None:
     """Each action's form, pressed in the browser, and the edition page in the state it leads
     to, with its confirmation or refusal (the draft itself and four eyes: the journey)."""
@@ -203,7 +205,9 @@ def test_the_edition_page_in_each_state(
         page.goto(site_url(newsletter, f"/console/edities/{KEY}"))
 
     assert page.locator("dl.facts .state").inner_text() == state
-    checked(page, f"console editie {change.__name__}")
+    checked(page, f"console editie {name}")
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # the previews scroll inside
 
 
 def test_a_page_beyond_ones_role_is_a_dutch_403(newsletter: Site, page: Page) -> None:

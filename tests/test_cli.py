@@ -54,13 +54,14 @@ def test_demo_writes_one_valid_message_per_statenlid(project: Path) -> None:
         recipients.add(message["To"].addresses[0].addr_spec)
     assert len(recipients) == 572
     index = (project / "outbox" / "index.html").read_text(encoding="utf-8")
-    link = r'href="(nieuwsbrief-2026-12/preview/[^"]+)">([^<]+)</a> \((\d+) ontvangers\)'
+    link = r'href="(nieuwsbrief-2026-12/preview/[^"]+)">([^<]+)</a> \((\d+) ontvangers?\)'
     previews = re.findall(link, index)
-    # one preview per distinct selection of blocks: province news (5 provinces have some) × AV
-    assert len(previews) == 10
+    # one preview per distinct selection of blocks: province news (5 provinces have some) × AV ×
+    # the themes of each Statenlid's export row (nobody in the sample chose their own yet)
+    assert len(previews) == 127
     assert sum(int(count) for _, _, count in previews) == 572
     assert all((project / "outbox" / path).exists() for path, _, _ in previews)
-    assert "Fryslân, AV-lid, alle thema&#x27;s" in {label for _, label, _ in previews}
+    assert "Fryslân, AV-lid, thema&#x27;s: Wonen &amp; Bereikbaarheid" in {label for _, label, _ in previews}
     assert "572 messages" in result.output
 
 

@@ -60,11 +60,11 @@ def calendar_command(ctx: click.Context, weeks: int, kind: str | None) -> None:
 
 
 def _what(group: CalendarGroup) -> str:
-    """The kind and subject, and the edition key(s) to use in other commands."""
-    if group.is_single:
-        entry = group.first
-        return f"{entry.what}\n{entry.key}"
-    return "\n".join([group.what, *(e.key for e in group.entries)])
+    """The kind and subject, and the key of each edition that exists (to approve it, for one):
+    one planned but not built has none to use yet."""
+    first = group.first
+    lines = [first.kind.label, first.subject] if group.is_single and first.subject else [group.what]
+    return "\n".join([*lines, *(e.key for e in group.entries if e.exists)])
 
 
 commands = [calendar_command]

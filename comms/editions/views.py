@@ -46,9 +46,9 @@ class EditionStatusReport:
         return self.status is EditionStatus.SENT and (self.sent_at or self.built_at) >= now - RECENTLY
 
     @property
-    def timeline_moment(self) -> datetime:
-        """Where it stands in time: its planned send, else when it went out, else its build."""
-        return self.send_at or self.sent_at or self.built_at
+    def timeline_moment(self) -> datetime | None:
+        """Where it stands in time: its planned send, else when it went out; None: not planned."""
+        return self.send_at or self.sent_at
 
 
 RECENTLY = timedelta(days=30)  # sent editions `comms status` still lists
@@ -60,13 +60,17 @@ class StatusListing:
     left_out: int  # finished editions not listed (sent before RECENTLY, or discarded)
 
 
+def _in_time(report: EditionStatusReport) -> tuple[bool, datetime, str]:
+    """By planned time; those without one last, by their build."""
+    moment = report.timeline_moment
+    return (moment is None, moment or report.built_at, report.key)
+
+
 def listing(service: Service, now: datetime, everything: bool = False) -> StatusListing:
-    """The editions to look at now, by planned time: every unfinished one and those sent in the
-    last 30 days (`everything`: all of them)."""
+    """The editions to look at now, by planned time (unplanned ones last): every unfinished one
+    and those sent in the last 30 days (`everything`: all of them)."""
     reports = status(service)
-    shown = sorted(
-        (r for r in reports if everything or r.is_current(now)), key=lambda r: (r.timeline_moment, r.key)
-    )
+    shown = sorted((r for r in reports if everything or r.is_current(now)), key=_in_time)
     return StatusListing(shown, len(reports) - len(shown))
 
 

@@ -277,8 +277,8 @@ def _missing_notice(
             "alsnog uit."
         )
         lines += [
-            f"De aangehouden berichten in de console: {workflow.console_url(service)}agenda?stand=held",
-            "of op de opdrachtregel vervallen verklaren: comms discard BERICHT --by GEBRUIKERSNAAM",
+            f"De aangehouden berichten in de console:\n{workflow.console_url(service)}agenda?stand=held",
+            "Vervallen verklaren op de opdrachtregel:\ncomms discard BERICHT --by GEBRUIKERSNAAM",
         ]
     for report in back:
         again = f"; {_count(report.held, GOES)} weer volgens plan uit" if report.held else ""

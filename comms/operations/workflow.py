@@ -96,10 +96,11 @@ def console_action(
     service: Service, key: str, action: str = "Bekijken en goedkeuren", command: str = "approve"
 ) -> list[str]:
     """What a team notice asks: the edition's page in the console first, the command line as the
-    alternative (with --by: the CLI never guesses who it is)."""
+    alternative (with --by: the CLI never guesses who it is). The link and the command each start
+    a line of their own, so wrapping does not cut them."""
     return [
-        f"{action}: {console_url(service, key)}",
-        f"of op de opdrachtregel: comms {command} {key} --by GEBRUIKERSNAAM",
+        f"{action}:\n{console_url(service, key)}",
+        f"of op de opdrachtregel:\ncomms {command} {key} --by GEBRUIKERSNAAM",
     ]
 
 

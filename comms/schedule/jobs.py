@@ -205,8 +205,8 @@ def report_missed(
             "is niet uitgevoerd.",
             f"Reden: {why.nl}.",
             "Er is niets te laat verstuurd. Bekijk de stand in de console en verstuur zo nodig met de "
-            f"hand: {workflow.console_url(context.service)}",
-            "of op de opdrachtregel: comms calendar",
+            f"hand:\n{workflow.console_url(context.service)}",
+            "of op de opdrachtregel:\ncomms calendar",
         ],
     )
     notify_team(context.service.config, context.service.signer(), notice, schedule.notify, context.clock)
@@ -390,12 +390,12 @@ def _held(
         "Er gaat niets ongemerkt of te laat de deur uit.",
     ]
     if key is None:
-        lines.append(f"Bekijk de kalender in de console: {workflow.console_url(service)}")
+        lines.append(f"Bekijk de kalender in de console:\n{workflow.console_url(service)}")
     elif why is NOT_APPROVED:
         lines += [
-            "Na goedkeuring kan de editie met de hand worden verstuurd ('Nu versturen' op haar pagina, "
-            f"of: comms send {key} --now --by GEBRUIKERSNAAM).",
             *workflow.console_action(service, key),
+            "Na goedkeuring kan de editie met de hand worden verstuurd: met 'Nu versturen' op haar "
+            f"pagina, of op de opdrachtregel:\ncomms send {key} --now --by GEBRUIKERSNAAM",
         ]
     else:
         lines += workflow.console_action(service, key, "Bekijken en zo nodig met de hand versturen", "send")
@@ -447,8 +447,8 @@ def _approval_requests(service: Service, keys: list[str], schedule: Schedule) ->
     if len(drafts) > 1:
         lines = [
             f"{len(drafts)} mailings wachten op goedkeuring. Bekijken en goedkeuren:",
-            *(f"- {r.subject}: {workflow.console_url(service, r.key)}" for r in drafts),
-            "of op de opdrachtregel: comms approve EDITIE --by GEBRUIKERSNAAM",
+            *(f"- {r.subject}:\n  {workflow.console_url(service, r.key)}" for r in drafts),
+            "of op de opdrachtregel:\ncomms approve EDITIE --by GEBRUIKERSNAAM",
         ]
         return [TeamNotice(f"Ter goedkeuring: {len(drafts)} mailings van {schedule.name}", lines)]
     requests = []

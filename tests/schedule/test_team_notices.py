@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,16 @@ def service(project: Path) -> Iterator[Service]:
     yield service
     jobs.install(None)
     service.db.dispose()
+
+
+def team_html(project: Path, subject: str) -> str:
+    for path in (project / "outbox" / "meldingen" / "messages").glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if message["Subject"] == subject:
+            body = message.get_body(("html",))
+            assert body is not None
+            return str(body.get_content())
+    raise AssertionError(f"no notice {subject!r}")
 
 
 def run_step(service: Service, step: str, at: datetime, key: str | None = None) -> None:
@@ -174,5 +185,7 @@ def test_a_team_notice_leads_to_the_console_and_names_the_command_line_as_the_al
     text = team_text(project, subject)
     for phrase in says:
         assert phrase in text
+    page = re.search(rf"{CONSOLE}/[a-z0-9-]+", text)
+    assert page is not None and f'<a href="{page[0]}">' in team_html(project, subject)  # a link there too
     commands = re.findall(r"comms (?:approve|send|discard) \S+(?: --now)?( --by GEBRUIKERSNAAM)?", text)
     assert commands and all(commands), "every command names who takes the step"

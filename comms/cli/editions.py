@@ -285,7 +285,7 @@ def status(ctx: click.Context, edition: str | None, everything: bool) -> None:
         state = r.status + (f" ({r.reason.en})" if r.reason else "")
         planned = local_or_dash(r.send_at)
         table.add_row(r.key, state, planned, _minute(r.built_at), *(str(r.counts[k]) for k in counted))
-    out.print(table if reports else "no editions to list")
+    out.print(table if reports else "no current editions" if left_out else "no editions yet")
     if left_out:
         out.print(
             f"{left_out} finished edition{'' if left_out == 1 else 's'} not listed "

@@ -7,6 +7,7 @@ but not through the message ledger: a notice is about a mailing, not part of one
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from comms.tokens import Signer
 
 log = logging.getLogger(__name__)
 OUTBOX_KEY = "meldingen"  # the outbox folder for team notices
+_URL = re.compile(r"https?://[^\s<>\"']+")  # in escaped text: no quote or bracket is part of one
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ class TeamNotice:
         return tidy_text("\n\n".join([*parts, f"--\n{signature}"]))
 
     def html(self, signature: str) -> str:
-        paragraphs = "".join(f"<p>{escape(line)}</p>" for line in self.lines)
+        paragraphs = "".join(f"<p>{_linked(line)}</p>" for line in self.lines)
         if self.link:
             label, url = self.link
             paragraphs += f'<p><a href="{escape(url)}">{escape(label)}</a></p>'
@@ -48,6 +50,12 @@ class TeamNotice:
             f"<title>{escape(self.subject)}</title></head><body>{paragraphs}"
             f"<p>{signed}</p></body></html>"
         )
+
+
+def _linked(line: str) -> str:
+    """A line as HTML: escaped, its line breaks kept, its web addresses (a console page) links."""
+    html = escape(line).replace("\n", "<br>")
+    return _URL.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', html)
 
 
 def notify_team(

@@ -13,10 +13,10 @@ from comms.deliver.outbox import _edition_block
 from comms.dutch import CAN, HAS, DutchName, Noun, counted, part_of
 from comms.kinds.newsletter import KIND as NEWSLETTER
 from comms.problems import Problem
+from comms.reasons import Reason
 from comms.schedule.jobs import (
     NOT_APPROVED,
     SOURCE,
-    Reason,
     _outside_window,
     _problems_notice,
     _too_late,
@@ -184,9 +184,12 @@ def test_the_send_window_reads_in_dutch_local_time(days: list[int], expected: st
             "buiten de verzendtijden (maandag tot en met vrijdag, 8.00 tot 18.00 uur)",
         ),
         (
-            _withdrawn(EditionStatus.HELD, "wacht op de nieuwe begroting"),
-            "held: wacht op de nieuwe begroting",
-            "de editie is aangehouden (wacht op de nieuwe begroting)",
+            _withdrawn(
+                EditionStatus.HELD,
+                Reason("held by els: wacht op de begroting", "aangehouden door els: wacht op de begroting"),
+            ),
+            "held: held by els: wacht op de begroting",
+            "de editie is aangehouden (aangehouden door els: wacht op de begroting)",
         ),
         (_withdrawn(EditionStatus.CANCELLED, None), "cancelled", "de editie is vervallen"),
     ],

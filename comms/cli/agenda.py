@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from comms.cli.base import handles_failures, local_or_dash, out, report, service_of
+from comms.cli.base import by_option, handles_failures, local_or_dash, out, report, service_of
 from comms.clock import SystemClock
 from comms.dates import utcnow
 from comms.operations import agenda as service_agenda
@@ -40,11 +40,12 @@ def agenda_plan(ctx: click.Context) -> None:
 
 
 @agenda.command("build")
+@by_option(required=False)
 @click.pass_context
 @handles_failures
-def agenda_build(ctx: click.Context) -> None:
+def agenda_build(ctx: click.Context, by: str | None) -> None:
     """Build every notice that is due to exist now, and start the ones whose time has come."""
-    built = service_agenda.build_notices(service_of(ctx), SystemClock())
+    built = service_agenda.build_notices(service_of(ctx), SystemClock(), by=by)
     report(built.problems)
     for key in built.created:
         out.print(f"built {key}")

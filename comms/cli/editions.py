@@ -12,7 +12,17 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from comms.cli.base import Failed, by_option, counts_text, err, handles_failures, out, report, service_of
+from comms.cli.base import (
+    Failed,
+    by_option,
+    counts_text,
+    err,
+    handles_failures,
+    local_or_dash,
+    out,
+    report,
+    service_of,
+)
 from comms.clock import Clock, SystemClock
 from comms.dates import local, utcnow
 from comms.deliver.transport import TransportUnavailable
@@ -57,7 +67,7 @@ def build_and_show(service: Service, kind: str, request: BuildRequest) -> BuildO
     outcome = editions.build(service, kind, request)
     report(outcome.problems)
     if outcome.is_held:
-        err.print(f"held: {outcome.key}: {outcome.status_reason}")
+        err.print(f"held: {outcome.key}: {outcome.reason}")
         raise Failed(f"{outcome.key} is held and will not be sent (discard it: comms discard {outcome.key})")
     out.print(
         f"built {outcome.key} revision {outcome.revision} ({outcome.status}): {outcome.contents}, "
@@ -254,17 +264,33 @@ def _progress() -> Progress:
 
 @click.command()
 @click.argument("edition", required=False)
+@click.option(
+    "--all", "everything", is_flag=True, help="Also sent editions older than 30 days, and discarded ones."
+)
 @click.pass_context
 @handles_failures
-def status(ctx: click.Context, edition: str | None) -> None:
-    """Editions and their message counts; with EDITION, also the failure reasons."""
-    reports = editions.status(service_of(ctx), edition)
+def status(ctx: click.Context, edition: str | None, everything: bool) -> None:
+    """Editions by planned send time, with their message counts: those still to go out and those
+    sent in the last 30 days (--all: every edition). With EDITION, also the failure reasons.
+    For the team's view of what goes out when, see `comms calendar`."""
+    service = service_of(ctx)
+    if edition:
+        reports, left_out = editions.status(service, edition), 0
+    else:
+        listed = editions.listing(service, utcnow(), everything)
+        reports, left_out = listed.shown, listed.left_out
     counted = ("pending", "claimed", "sent", "failed", "uncertain", "suppressed")
-    table = Table("edition", "status", "built", *counted)
+    table = Table("edition", "status", "planned (Dutch time)", "built", *counted)
     for r in reports:
-        state = r.status + (f" ({r.status_reason})" if r.status_reason else "")
-        table.add_row(r.key, state, _minute(r.built_at), *(str(r.counts[k]) for k in counted))
-    out.print(table if reports else "no editions yet")
+        state = r.status + (f" ({r.reason.en})" if r.reason else "")
+        planned = local_or_dash(r.send_at)
+        table.add_row(r.key, state, planned, _minute(r.built_at), *(str(r.counts[k]) for k in counted))
+    out.print(table if reports else "no current editions" if left_out else "no editions yet")
+    if left_out:
+        out.print(
+            f"{left_out} finished edition{'' if left_out == 1 else 's'} not listed "
+            "(sent more than 30 days ago, or discarded): comms status --all"
+        )
     if edition:
         for reason, count in reports[0].failures:
             out.print(f"  failed {count}×: {reason}")

@@ -30,7 +30,9 @@ def schedule() -> None:
 )
 @click.pass_context
 def schedule_list(ctx: click.Context, count: int, start: datetime | None) -> None:
-    """Each job's next runs in Dutch time, with the approval deadline and the send window."""
+    """Each job's next runs in Dutch time, with the approval deadline and the send window: the
+    operator's view of the cron jobs. What goes out when, to whom and in which state (the team's
+    view) is `comms calendar`."""
     config = config_of(ctx)
     # Just before midnight, so a run at 00:00 on the first day is listed (runs are strictly after).
     after = start_of_day(start.date()) - timedelta(microseconds=1) if start else utcnow()

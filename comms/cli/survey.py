@@ -43,11 +43,12 @@ def survey_start(ctx: click.Context, round_: str, by: str | None) -> None:
 
 
 @survey.command("remind")
+@by_option(required=False)
 @click.pass_context
 @handles_failures
-def survey_remind(ctx: click.Context) -> None:
+def survey_remind(ctx: click.Context, by: str | None) -> None:
     """Build the reminders the policy says are due and start them (the workers deliver)."""
-    reminded = surveys.remind(service_of(ctx), SystemClock())
+    reminded = surveys.remind(service_of(ctx), SystemClock(), by)
     started = reminded.started
     out.print(
         f"{len(reminded.created)} reminder(s) built, {len(started)} mailing(s) started: "

@@ -38,9 +38,13 @@ from comms.compose.agenda_plan import NoticePlan, plan_notice
 from comms.dates import local, local_text, long_date, time_of_day
 from comms.domain import BODIES, PROVINCES
 from comms.problems import Problem
+from comms.reasons import Reason
 from comms.store.models import Contact, Edition, EditionStatus, MeetingRecord
 
 IN_COPY_BLOCK = "in-kopie"
+SUPERSEDED = Reason(
+    "superseded by a newer agenda version", "vervangen door een nieuwere versie van de agenda"
+)
 NoticeKind = Literal["notice", "update", "moved", "cancellation"]
 
 

@@ -24,6 +24,7 @@ from comms.dates import date_and_time, local_text, long_date, month_name, time_r
 from comms.domain import THEMES, province_by_name
 from comms.errors import Refused
 from comms.problems import Problem, Severity
+from comms.reasons import Reason
 from comms.store.models import Edition, EditionStatus, Item
 from comms.text import strip_invisible
 
@@ -139,14 +140,13 @@ class Composition:
     def is_held(self) -> bool:
         return self.edition.status == EditionStatus.HELD
 
-    @property
-    def held_because(self) -> str | None:
-        """Why a held edition is not sent, in Dutch for the team's mail (status_reason is the
-        operator's English)."""
-        start = self.edition.window_start
-        if not self.is_held or start is None:
-            return None
-        return f"er zijn sinds {date_and_time(start)} geen nieuwe berichten"
+
+def nothing_new(since: datetime) -> Reason:
+    """Why an edition with nothing to say is held."""
+    return Reason(
+        f"no new items since {local_text(since)}; not sent",
+        f"er zijn sinds {date_and_time(since)} geen nieuwe berichten",
+    )
 
 
 class AlreadySent(Refused):
@@ -182,8 +182,7 @@ def compose_newsletter(
     if content.is_empty:
         for item in items:
             item.edition_id = None  # a held edition keeps nothing back from the next one
-        edition.status = EditionStatus.HELD
-        edition.status_reason = f"no new items since {local_text(window_start)}; not sent"
+        edition.set_status(EditionStatus.HELD, nothing_new(window_start))
     edition.summary = json.dumps(content.summary(), ensure_ascii=False)
     return Composition(edition, content, problems, len(left_out))
 
@@ -196,7 +195,7 @@ def _fresh_edition(
         if edition.status in (EditionStatus.SENDING, EditionStatus.SENT):
             raise AlreadySent(f"{edition.key} is {edition.status}; a sent edition is never rebuilt")
         session.execute(update(Item).where(Item.edition_id == edition.id).values(edition_id=None))
-        edition.status, edition.status_reason = EditionStatus.DRAFT, None
+        edition.set_status(EditionStatus.DRAFT)
         edition.approved_at = edition.approved_by = None
         edition.built_at = now
     else:

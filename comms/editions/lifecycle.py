@@ -24,6 +24,7 @@ from comms.editions.team import check_actor, check_four_eyes
 from comms.errors import Refused
 from comms.kinds import TriggeredKind
 from comms.problems import Problem, ValidationFailed
+from comms.reasons import Reason
 from comms.service import Service
 from comms.store import audit
 from comms.store.actors import UNKNOWN_ACTOR, schedule_actor
@@ -60,7 +61,7 @@ def hold(service: Service, key: str, by: str, reason: str, now: datetime | None 
     """draft or approved → held: it does not go out until it is rebuilt (and approved again)."""
     if not reason.strip():
         raise ValidationFailed([Problem(key, "say why the edition is held")])
-    why = f"held by {by}: {reason.strip()}"
+    why = Reason(f"held by {by}: {reason.strip()}", f"aangehouden door {by}: {reason.strip()}")
     step = _Withdrawal(EditionStatus.HELD, AuditAction.HOLD, _HOLDABLE, "a draft or an approved edition")
     return _withdraw(service, key, by, why, step, now, f"reden: {reason.strip()}")
 
@@ -70,7 +71,9 @@ def discard(service: Service, key: str, by: str, now: datetime | None = None) ->
     (a person may: `comms newsletter build --month`)."""
     allowed = "a draft, an approved or a held edition"
     step = _Withdrawal(EditionStatus.CANCELLED, AuditAction.DISCARD, _DISCARDABLE, allowed)
-    return _withdraw(service, key, by, f"discarded by {by}", step, now)
+    return _withdraw(
+        service, key, by, Reason(f"discarded by {by}", f"vervallen verklaard door {by}"), step, now
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,7 @@ def _withdraw(
     service: Service,
     key: str,
     by: str,
-    why: str,
+    why: Reason,
     step: _Withdrawal,
     now: datetime | None,
     detail: str = "",
@@ -97,7 +100,7 @@ def _withdraw(
             done = "held" if step.status == EditionStatus.HELD else "discarded"
             raise Refused(f"{key} is {edition.status}; only {step.allowed_text} can be {done}")
         kinds.find(edition.kind).on_withdrawn(session, edition)
-        edition.status, edition.status_reason = step.status, why
+        edition.set_status(step.status, why)
         audit.record(session, now or utcnow(), by, step.action, key, detail)
         return edition
 
@@ -152,7 +155,7 @@ def start_due(service: Service, kind: TriggeredKind, clock: Clock, by: str | Non
             edition = find_edition(session, key)
             reason = kind.cancel_reason(edition, now)
             if reason is not None:
-                edition.status, edition.status_reason = EditionStatus.CANCELLED, reason
+                edition.set_status(EditionStatus.CANCELLED, reason)
         if reason is None:
             start_sending(service, key, clock, by or schedule_actor(kind.key))
             started.append(key)

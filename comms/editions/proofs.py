@@ -28,12 +28,8 @@ from comms.store.editions import find_edition
 from comms.store.models import Edition, EditionStatus
 
 MAX_ADDRESSES = 10
-STATUS_NL = {
-    EditionStatus.DRAFT: "concept",
-    EditionStatus.APPROVED: "goedgekeurd",
-    EditionStatus.SENDING: "wordt verzonden",
-    EditionStatus.SENT: "verzonden",
-}
+# A test copy shows what is or will be sent: not of a held or discarded edition.
+_SHOWABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.SENDING, EditionStatus.SENT)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN = re.compile(r"^[^@\s<>\"(),;:\[\]\\]+@[^@\s<>\"(),;:\[\]\\]+$")
 
@@ -114,11 +110,11 @@ def _check_address(raw: str) -> tuple[str | None, str]:
 def proof_mailing(service: Service, edition: Edition, now: datetime) -> Mailing:
     """The edition's own output with the test notice on top, under its own key and subject."""
     status = EditionStatus(edition.status)
-    if status not in STATUS_NL or not edition.html or not edition.text:
+    if status not in _SHOWABLE or not edition.html or not edition.text:
         why = f": {edition.status_reason}" if edition.status_reason else ""
         reason = f"no test copy: the edition is {edition.status}{why} (nothing to show)"
         raise ValidationFailed([Problem(edition.key, reason)])
     real = kinds.find(edition.kind).identity(service, edition)
-    notice = proof_notice(edition.key, real.subject, STATUS_NL[status])
+    notice = proof_notice(edition.key, real.subject, status.label)
     rendered = proof_rendered(edition.html, edition.text, notice)
     return ProofMailing(proof_identity(real), rendered, service.signer(), now)

@@ -87,8 +87,8 @@ class AgendaDigestKind(PeriodicKind):
                 session.add(edition)
             edition.subject, edition.audience = subject, audience
             edition.html, edition.text, edition.built_at = output.html, output.text, now
-            edition.status, edition.approved_at, edition.approved_by = EditionStatus.DRAFT, None, None
-            edition.status_reason = None
+            edition.set_status(EditionStatus.DRAFT)
+            edition.approved_at = edition.approved_by = None
             revision = note_build(session, edition, request.by, now)
             size = audience_size(session, self.audience_clause(service, edition))
         contents = f"{len(meetings)} meeting(s)"

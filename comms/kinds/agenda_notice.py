@@ -21,6 +21,7 @@ from comms.audience.resolve import Audience
 from comms.collect.meetings.model import Meeting
 from comms.compose.agenda import (
     IN_COPY_BLOCK,
+    SUPERSEDED,
     AgendaPlan,
     NoticeAudience,
     PlannedNotice,
@@ -141,10 +142,7 @@ class AgendaNoticeKind(TriggeredKind):
         with service.db.session() as session:
             for key in planned.superseded:
                 old = find_edition(session, key)
-                old.status, old.status_reason = (
-                    EditionStatus.CANCELLED,
-                    "superseded by a newer agenda version",
-                )
+                old.set_status(EditionStatus.CANCELLED, SUPERSEDED)
             for notice, output in rendered:
                 edition = self._edition(notice, output, now)
                 approval.release(edition, now)

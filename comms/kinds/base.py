@@ -35,6 +35,7 @@ from comms.deliver.queue import Skip
 from comms.dutch import DutchName
 from comms.errors import Refused
 from comms.problems import Problem, Severity, ValidationFailed
+from comms.reasons import Reason
 from comms.render.message import Attachment, MailingIdentity, Recipient
 from comms.render.personalise import Personaliser
 from comms.render.templates import Rendered
@@ -113,14 +114,13 @@ class BuildOutcome:
 
     key: str
     status: EditionStatus
-    status_reason: str | None
+    reason: Reason | None  # why it is held (English for the operator, Dutch for the team)
     audience_size: int
     contents: str  # for the operator's line: "37 items", "3 meeting(s)"
     sections: dict[str, int] = field(default_factory=dict)  # items per section, where it has them
     problems: list[Problem] = field(default_factory=list)
     revision: int = 1  # the revision this build made (EditionRevision.number)
     was_approved: bool = False  # the edition was approved before this build changed it
-    held_because: str | None = None  # Dutch, for the team's mail: why a held edition is not sent
 
     @property
     def is_held(self) -> bool:
@@ -354,7 +354,7 @@ class PeriodicKind(MailingKind):
                 session.add(edition)
             edition.subject, edition.audience, edition.built_at = subject, audience, request.now
             edition.html, edition.text = rendered.html, rendered.text
-            edition.status, edition.status_reason = EditionStatus.DRAFT, None
+            edition.set_status(EditionStatus.DRAFT)
             edition.approved_at = edition.approved_by = None
             revision = note_build(session, edition, request.by, request.now)
             size = audience_size(session, self.audience_clause(service, edition))
@@ -390,7 +390,7 @@ class TriggeredKind(MailingKind):
         """Make every edition that is due to exist now, each with its send time: a draft for the
         team to approve, or approved at once where the schedule says none is required."""
 
-    def cancel_reason(self, edition: Edition, now: datetime) -> str | None:
+    def cancel_reason(self, edition: Edition, now: datetime) -> Reason | None:
         """Why an approved edition must not go out after all (a survey that closed), or None."""
         return None
 

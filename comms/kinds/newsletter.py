@@ -121,7 +121,7 @@ class NewsletterKind(PeriodicKind):
             return BuildOutcome(
                 edition.key,
                 EditionStatus(edition.status),
-                edition.status_reason,
+                edition.reason,
                 size,
                 f"{content.item_count} items"
                 + (f" ({composition.left_out} left out)" if composition.left_out else ""),
@@ -129,7 +129,6 @@ class NewsletterKind(PeriodicKind):
                 problems,
                 revision=revision,
                 was_approved=was_approved,
-                held_because=composition.held_because,
             )
 
     def introduction(self, service: Service, edition: Edition) -> str:

@@ -33,6 +33,7 @@ from comms.kinds.base import (
     TriggeredKind,
     note_build,
 )
+from comms.reasons import Reason
 from comms.render.message import Recipient
 from comms.render.personalise import RecipientFields
 from comms.render.templates import Rendered
@@ -42,6 +43,10 @@ from comms.survey import pool, rounds
 from comms.survey.definitions import DEFAULT_REMINDERS, Question, QuestionType, SurveyDefinition
 from comms.survey.rounds import InviteesAudience
 from comms.tokens import Purpose
+
+SURVEY_CLOSED = Reason(
+    "the survey closed before it went out", "de enquête was al gesloten voordat dit bericht uit zou gaan"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +91,9 @@ class SurveyKind(TriggeredKind):
 
         return links
 
-    def cancel_reason(self, edition: Edition, now: datetime) -> str | None:
+    def cancel_reason(self, edition: Edition, now: datetime) -> Reason | None:
         if now >= definition_of(edition).closes_at:
-            return "the survey closed before it went out"
+            return SURVEY_CLOSED
         return None
 
     def on_started(self, session: Session, edition: Edition, now: datetime) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from comms.clock import Clock
 from comms.collect.meeting_ledger import MissingMeetings
 from comms.collect.meetings.model import Meeting
-from comms.compose.agenda import NoticeAudience, notices_of
+from comms.compose.agenda import SUPERSEDED, NoticeAudience, notices_of
 from comms.dates import date_and_time, local, local_text, long_date
 from comms.dutch import IS, Noun, Verb, counted
 from comms.editions import lifecycle
@@ -23,7 +23,9 @@ from comms.kinds.agenda_digest import KIND as DIGEST
 from comms.kinds.agenda_notice import KIND as NOTICES
 from comms.notify import TeamNotice, notify_team
 from comms.operations import workflow
+from comms.operations.calendar import NOT_BUILT
 from comms.problems import Problem
+from comms.reasons import Reason
 from comms.service import MissingSecret, Service
 from comms.store.editions import audience_size
 from comms.store.models import Edition, EditionStatus
@@ -40,11 +42,14 @@ class NoticesBuilt:
     missing: list[str] = field(default_factory=list)  # meetings gone from their feed, one line each
 
 
-def build_notices(service: Service, clock: Clock, template: str | None = None) -> NoticesBuilt:
-    """Build every notice that is due to exist now, and start the ones whose time has come."""
-    approval = workflow.approval_for(service, NOTICES.key, None, clock.now())
+def build_notices(
+    service: Service, clock: Clock, template: str | None = None, by: str | None = None
+) -> NoticesBuilt:
+    """Build every notice that is due to exist now, and start the ones whose time has come;
+    `by` is who ran it, for the audit log."""
+    approval = workflow.approval_for(service, NOTICES.key, by, clock.now())
     built = NOTICES.build_due(service, clock.now(), template, approval)
-    started = lifecycle.start_due(service, NOTICES, clock)
+    started = lifecycle.start_due(service, NOTICES, clock, by)
     return NoticesBuilt(built.created, built.superseded, started, built.problems, built.missing)
 
 
@@ -66,18 +71,10 @@ class PlanStage(StrEnum):
 
     @property
     def label(self) -> str:
-        return _STAGE_LABELS[self]
-
-
-_STAGE_LABELS = {
-    PlanStage.PLANNED: "gepland, nog niet opgebouwd",
-    PlanStage.DRAFT: "concept, wacht op goedkeuring",
-    PlanStage.APPROVED: "goedgekeurd",
-    PlanStage.SENDING: "wordt verzonden",
-    PlanStage.SENT: "verzonden",
-    PlanStage.HELD: "aangehouden",
-    PlanStage.CANCELLED: "vervallen",
-}
+        if self is PlanStage.PLANNED:
+            return NOT_BUILT
+        status = EditionStatus(self.value)
+        return status.label + (", wacht op goedkeuring" if status is EditionStatus.DRAFT else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +172,8 @@ def plan_report(service: Service, now: datetime) -> PlanReport:
 
 def _state(edition: Edition, summary: dict[str, object]) -> str:
     state = edition.status + (" (urgent)" if summary.get("urgent") else "")
-    if edition.status == EditionStatus.HELD and edition.status_reason:
-        state += f": {edition.status_reason}"
+    if edition.status == EditionStatus.HELD and edition.reason:
+        state += f": {edition.reason.en}"
     return state
 
 
@@ -212,7 +209,7 @@ def settle_missing(service: Service, missing: MissingMeetings, clock: Clock) -> 
     with service.db.session() as session:
         gone = [_hold(session, meeting, now) for meeting in missing.gone]
         back = [_release(session, meeting) for meeting in missing.back]
-    notice = _missing_notice(gone, back, now)
+    notice = _missing_notice(service, gone, back, now)
     try:
         signer = service.signer()
     except MissingSecret as exc:  # collecting must go on; `comms check` reports the missing key
@@ -227,11 +224,17 @@ def _hold(session: Session, meeting: Meeting, now: datetime) -> MissingReport:
     held = []
     for edition in editions:
         if edition.status in _UNSENT:
-            edition.status = EditionStatus.HELD
-            edition.status_reason = f"{MISSING_HOLD} since {local_text(now)}; the team was told"
+            edition.set_status(EditionStatus.HELD, _gone_from_feed(now))
             held.append(edition.key)
     sent_to = sorted({json.loads(e.summary)["province"] for e in editions if e.status in _OUT})
     return MissingReport(meeting, sent_to, held)
+
+
+def _gone_from_feed(now: datetime) -> Reason:
+    return Reason(
+        f"{MISSING_HOLD} since {local_text(now)}; the team was told",
+        f"de vergadering staat sinds {date_and_time(now)} niet meer in de agendafeed; het team is ingelicht",
+    )
 
 
 def _release(session: Session, meeting: Meeting) -> MissingReport:
@@ -243,17 +246,16 @@ def _release(session: Session, meeting: Meeting) -> MissingReport:
             continue
         announced = Meeting.from_json(json.loads(edition.summary)["meeting"])
         if announced.content_hash == meeting.content_hash:  # the source it came back in does not count
-            edition.status, edition.status_reason = EditionStatus.APPROVED, None
+            edition.set_status(EditionStatus.APPROVED)
             released.append(edition.key)
         else:
-            edition.status, edition.status_reason = (
-                EditionStatus.CANCELLED,
-                "superseded by a newer agenda version",
-            )
+            edition.set_status(EditionStatus.CANCELLED, SUPERSEDED)
     return MissingReport(meeting, [], released)
 
 
-def _missing_notice(gone: list[MissingReport], back: list[MissingReport], now: datetime) -> TeamNotice:
+def _missing_notice(
+    service: Service, gone: list[MissingReport], back: list[MissingReport], now: datetime
+) -> TeamNotice:
     lines: list[str] = []
     for report in gone:
         lines.append(
@@ -272,8 +274,12 @@ def _missing_notice(gone: list[MissingReport], back: list[MissingReport], now: d
             "Er is niets geannuleerd en niets verstuurd. Gaat de vergadering niet door, vraag het IPO dan "
             "haar in de feed als geannuleerd te markeren: wie het bericht al had, krijgt dan vanzelf een "
             "annulering. Komt de vergadering ongewijzigd terug in de feed, dan gaan de aangehouden berichten "
-            "alsnog uit. Een aangehouden bericht laat u vervallen met: comms discard BERICHT"
+            "alsnog uit."
         )
+        lines += [
+            f"De aangehouden berichten in de console:\n{workflow.console_url(service)}agenda?stand=held",
+            "Vervallen verklaren op de opdrachtregel:\ncomms discard BERICHT --by GEBRUIKERSNAAM",
+        ]
     for report in back:
         again = f"; {_count(report.held, GOES)} weer volgens plan uit" if report.held else ""
         lines.append(

@@ -35,6 +35,7 @@ RECIPIENTS = Noun("ontvanger", "ontvangers")
 
 DEFAULT_WEEKS = 6
 _TICK = timedelta(microseconds=1)
+NOT_BUILT = "gepland, nog niet opgebouwd"  # the one state that is not an edition's
 
 
 class MailingState(StrEnum):
@@ -50,22 +51,15 @@ class MailingState(StrEnum):
 
     @property
     def label(self) -> str:
-        return _STATE_LABELS[self]
+        if self is MailingState.PLANNED:
+            return NOT_BUILT
+        return EditionStatus(self.value).label
 
     @classmethod
     def of(cls, status: str) -> MailingState:
         return cls(EditionStatus(status).value)
 
 
-_STATE_LABELS = {
-    MailingState.PLANNED: "gepland, nog niet opgebouwd",
-    MailingState.DRAFT: "concept",
-    MailingState.APPROVED: "goedgekeurd",
-    MailingState.HELD: "aangehouden",
-    MailingState.SENDING: "wordt verstuurd",
-    MailingState.SENT: "verstuurd",
-    MailingState.CANCELLED: "vervallen verklaard",
-}
 _COMING = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD, EditionStatus.SENDING)
 _ROLE_NAMES = {TeamRole.EDITOR: "een redacteur", TeamRole.APPROVER: "een goedkeurder"}
 

@@ -26,7 +26,7 @@ from comms.editions.delivery import deliver_edition as deliver
 from comms.editions.lifecycle import approve, discard, hold, schedule_send, start_sending
 from comms.editions.proofs import ProofOutcome
 from comms.editions.team import check_actor
-from comms.editions.views import EditionStatusReport, planned_for, preview, status
+from comms.editions.views import EditionStatusReport, StatusListing, listing, planned_for, preview, status
 from comms.errors import CommsError, NeedsApproval, Refused, WorkflowRefused
 from comms.kinds import Approval, BuildOutcome, BuildRequest, DueBuild, PeriodicKind, TriggeredKind
 from comms.operations import workflow
@@ -39,7 +39,7 @@ from comms.store.models import Edition, EditionStatus
 
 # Several operations are the editions package's own functions: approve, hold, discard,
 # schedule_send, start_sending (lifecycle), deliver, sending, has_due_work (delivery), planned_for,
-# preview and status (views).
+# preview, status and listing (views).
 __all__ = [
     "BuildOutcome",
     "DryRunOutcome",
@@ -49,6 +49,7 @@ __all__ = [
     "RevisionView",
     "SendOutcome",
     "SendPlan",
+    "StatusListing",
     "approve",
     "audience_count",
     "build",
@@ -61,6 +62,7 @@ __all__ = [
     "has_due_work",
     "hold",
     "introduction",
+    "listing",
     "next_period",
     "planned_for",
     "preview",
@@ -332,10 +334,10 @@ def _check_approved(edition: Edition) -> None:
         )
     if status in (EditionStatus.SENDING, EditionStatus.SENT):
         raise WorkflowRefused(f"{edition.key} is already {status}", "Deze editie wordt al verstuurd.")
-    reason = f": {edition.status_reason}" if edition.status_reason else ""
+    why = edition.reason
     raise WorkflowRefused(
-        f"{edition.key} is {status}{reason}; it is not sent",
-        "Deze editie is aangehouden of vervallen en wordt niet verstuurd.",
+        f"{edition.key} is {status}{f': {why.en}' if why else ''}; it is not sent",
+        f"Deze editie is {status.label}{f' ({why.nl})' if why else ''} en wordt niet verstuurd.",
     )
 
 

@@ -17,6 +17,7 @@ from comms.kinds import MailingKind
 from comms.operations import editions, workflow
 from comms.operations.calendar import MailingState, Need, need_for
 from comms.operations.editions import RevisionView
+from comms.reasons import Reason
 from comms.service import Service
 from comms.store.editions import find_edition
 from comms.store.models import EditionStatus
@@ -28,7 +29,7 @@ class EditionOverview:
     kind: MailingKind
     subject: str
     state: MailingState
-    status_reason: str | None
+    reason: Reason | None  # why it is held or cancelled; the page shows `.nl`
     send_at: datetime | None
     approval_due: datetime | None
     built_at: datetime
@@ -96,7 +97,7 @@ def overview(service: Service, key: str, now: datetime) -> EditionOverview:
             kind,
             edition.subject,
             MailingState(EditionStatus(edition.status).value),
-            edition.status_reason,
+            edition.reason,
             edition.send_at,
             due,
             edition.built_at,

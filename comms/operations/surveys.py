@@ -93,12 +93,13 @@ class Reminded:
     started: list[str]
 
 
-def remind(service: Service, clock: Clock) -> Reminded:
-    """Build the reminders the policy says are due and start what is due (the workers deliver)."""
+def remind(service: Service, clock: Clock, by: str | None = None) -> Reminded:
+    """Build the reminders the policy says are due and start what is due (the workers deliver);
+    `by` is who ran it, for the audit log."""
     built = SURVEYS.build_due(
-        service, clock.now(), approval=workflow.approval_for(service, SURVEYS.key, None, clock.now())
+        service, clock.now(), approval=workflow.approval_for(service, SURVEYS.key, by, clock.now())
     )
-    return Reminded(built.created, lifecycle.start_due(service, SURVEYS, clock))
+    return Reminded(built.created, lifecycle.start_due(service, SURVEYS, clock, by))
 
 
 def status(service: Service) -> list[RoundStatus]:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from comms.clock import Clock
 from comms.dates import date_and_time, long_date, time_of_day
+from comms.dutch import number
 from comms.errors import NotYetDue
 from comms.kinds import Approval
 from comms.notify import TeamNotice, notify_team
@@ -85,6 +86,24 @@ def preview_link(service: Service, key: str, send_at: datetime) -> tuple[str, st
     return ("Bekijk de editie", f"{service.config.web_base_url}/voorbeeld/{token}")
 
 
+def console_url(service: Service, key: str | None = None) -> str:
+    """The console's page of an edition (it asks to sign in), or its calendar."""
+    base = f"{service.config.web_base_url}/console"
+    return f"{base}/edities/{key}" if key else f"{base}/"
+
+
+def console_action(
+    service: Service, key: str, action: str = "Bekijken en goedkeuren", command: str = "approve"
+) -> list[str]:
+    """What a team notice asks: the edition's page in the console first, the command line as the
+    alternative (with --by: the CLI never guesses who it is). The link and the command each start
+    a line of their own, so wrapping does not cut them."""
+    return [
+        f"{action}:\n{console_url(service, key)}",
+        f"of op de opdrachtregel:\ncomms {command} {key} --by GEBRUIKERSNAAM",
+    ]
+
+
 def approval_request(
     service: Service,
     key: str,
@@ -98,11 +117,10 @@ def approval_request(
     due = deadline or send_at
     lines = [
         f"{key} ({subject}) is opgebouwd en wacht op goedkeuring.",
-        f"Ontvangers: {size}. Geplande verzending: {planned}.",
-        f"Graag goedkeuren vóór {date_and_time(due)}: comms approve {key}"
-        if due
-        else f"Goedkeuren: comms approve {key}",
-        "Zonder goedkeuring wordt de editie niet verstuurd.",
+        f"Ontvangers: {number(size)}. Geplande verzending: {planned}.",
+        (f"Graag goedkeuren vóór {date_and_time(due)}. " if due else "")
+        + "Zonder goedkeuring wordt de editie niet verstuurd.",
+        *console_action(service, key),
     ]
     link = preview_link(service, key, send_at) if send_at else None
     return TeamNotice(f"Ter goedkeuring: {key}", lines, link)
@@ -116,7 +134,8 @@ def reapproval_request(
     lines = [
         f"{key} ({subject}) was goedgekeurd, maar is gewijzigd door {by}: er is nu versie {revision}.",
         "Opnieuw goedkeuren nodig: deze versie wordt niet verstuurd voordat iemand haar goedkeurt.",
-        f"Geplande verzending: {planned}. Goedkeuren: comms approve {key}",
+        f"Geplande verzending: {planned}.",
+        *console_action(service, key),
     ]
     link = preview_link(service, key, send_at) if send_at else None
     return TeamNotice(f"Opnieuw goedkeuren nodig: {key}", lines, link)

@@ -29,6 +29,7 @@ from comms.kinds import Approval, BuildOutcome, BuildRequest, MailingKind, Perio
 from comms.notify import TeamNotice, notify_team
 from comms.operations import editions, sources, workflow
 from comms.problems import Problem, ValidationFailed
+from comms.reasons import Reason
 from comms.schedules import Schedule
 from comms.send_window import SendWindow
 from comms.service import Service
@@ -189,15 +190,6 @@ def _reason(exc: BaseException) -> str:
     return database_reason(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {exc}"
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a run did nothing: in English for the job ledger and the operator, in Dutch for the
-    team's mail (one language per message)."""
-
-    en: str
-    nl: str
-
-
 def report_missed(
     context: JobContext, schedule: Schedule, step: str, planned_for: datetime, why: Reason
 ) -> None:
@@ -212,8 +204,9 @@ def report_missed(
             f"De geplande {_step_label(step)} van {schedule.name} op {date_and_time(planned_for)} "
             "is niet uitgevoerd.",
             f"Reden: {why.nl}.",
-            "Er is niets te laat verstuurd. Bekijk de stand met 'comms status' en verstuur zo nodig "
-            "met de hand ('comms send').",
+            "Er is niets te laat verstuurd. Bekijk de stand in de console en verstuur zo nodig met de "
+            f"hand:\n{workflow.console_url(context.service)}",
+            "of op de opdrachtregel:\ncomms calendar",
         ],
     )
     notify_team(context.service.config, context.service.signer(), notice, schedule.notify, context.clock)
@@ -278,12 +271,13 @@ def _build_edition(
             f"Aangehouden: {outcome.key}",
             [
                 f"{outcome.key} wordt niet verstuurd op {date_and_time(send_at)}.",
-                f"Reden: {outcome.held_because}."
-                if outcome.held_because
-                else "De reden staat bij 'comms status'.",
+                f"Reden: {outcome.reason.nl}." if outcome.reason else "De reden staat in de console.",
+                "Komt er nog nieuws, dan wordt de editie bij de volgende opbouw opnieuw gemaakt.",
+                *workflow.console_action(service, outcome.key, "Bekijken of vervallen verklaren", "discard"),
             ],
         )
-        return StepResult(JobRunOutcome.HELD, outcome.status_reason or "held", outcome.key, [notice])
+        why = outcome.reason.en if outcome.reason else "held"
+        return StepResult(JobRunOutcome.HELD, why, outcome.key, [notice])
     return _after_build(context, schedule, outcome, send_at, broken)
 
 
@@ -325,8 +319,8 @@ def _approval_deadline(
         f"Nog niet goedgekeurd: {report.key}",
         [
             f"{report.key} is nog niet goedgekeurd en wordt zonder goedkeuring niet verstuurd.",
-            f"Geplande verzending: {date_and_time(send_at) if send_at else 'onbekend'}.",
-            f"Goedkeuren: comms approve {report.key}",
+            f"Geplande verzending: {date_and_time(send_at) if send_at else 'nog niet gepland'}.",
+            *workflow.console_action(service, report.key),
         ],
         workflow.preview_link(service, report.key, send_at or planned_for),
     )
@@ -348,23 +342,23 @@ def _send(context: JobContext, schedule: Schedule, planned_for: datetime, key: s
 def _send_edition(context: JobContext, schedule: Schedule, planned_for: datetime) -> StepResult:
     service, now = context.service, context.clock.now()
     late = now - planned_for
+    key = editions.planned_for(service, schedule.name, planned_for)
     if late > schedule.send_stale_after:
         # Belt and braces: the executor checks the grace time too, but a slow job before
         # this one may have pushed the start past it.
-        return _held(schedule, None, planned_for, _too_late(late))
+        return _held(service, schedule, key, planned_for, _too_late(late))
     if not schedule.window.allows(now):
-        return _held(schedule, None, planned_for, _outside_window(schedule.window))
-    key = editions.planned_for(service, schedule.name, planned_for)
+        return _held(service, schedule, key, planned_for, _outside_window(schedule.window))
     if key is None:
-        return _held(schedule, None, planned_for, NOTHING_BUILT)
+        return _held(service, schedule, None, planned_for, NOTHING_BUILT)
     [report] = editions.status(service, key)
-    status, reason = EditionStatus(report.status), report.status_reason
+    status, reason = report.status, report.reason
     if status in (EditionStatus.SENDING, EditionStatus.SENT):
         return StepResult(JobRunOutcome.DONE, f"{key} is already {status}", key)
     if status == EditionStatus.DRAFT:
-        return _held(schedule, key, planned_for, NOT_APPROVED)
+        return _held(service, schedule, key, planned_for, NOT_APPROVED)
     if status != EditionStatus.APPROVED:
-        return _held(schedule, key, planned_for, _withdrawn(status, reason))
+        return _held(service, schedule, key, planned_for, _withdrawn(status, reason))
     editions.start_sending(service, key, context.clock, schedule_actor(schedule.name))
     return StepResult(JobRunOutcome.DONE, f"{key} is sending; the workers deliver it", key)
 
@@ -386,18 +380,26 @@ def _next_send(schedule: Schedule, after: datetime) -> datetime:
     return upcoming[0]
 
 
-def _held(schedule: Schedule, key: str | None, planned_for: datetime, why: Reason) -> StepResult:
+def _held(
+    service: Service, schedule: Schedule, key: str | None, planned_for: datetime, why: Reason
+) -> StepResult:
     what = key or f"de verzending van {schedule.name}"
-    notice = TeamNotice(
-        f"Niet verstuurd: {what}",
-        [
-            f"{what} is niet verstuurd op {date_and_time(planned_for)}.",
-            f"Reden: {why.nl}.",
-            "Er gaat niets ongemerkt of te laat de deur uit. Na goedkeuring kan de editie met de hand "
-            f"worden verstuurd: comms send {key or 'EDITIE'}",
-        ],
-    )
-    return StepResult(JobRunOutcome.HELD, why.en, key, [notice])
+    lines = [
+        f"{what} is niet verstuurd op {date_and_time(planned_for)}.",
+        f"Reden: {why.nl}.",
+        "Er gaat niets ongemerkt of te laat de deur uit.",
+    ]
+    if key is None:
+        lines.append(f"Bekijk de kalender in de console:\n{workflow.console_url(service)}")
+    elif why is NOT_APPROVED:
+        lines += [
+            *workflow.console_action(service, key),
+            "Na goedkeuring kan de editie met de hand worden verstuurd: met 'Nu versturen' op haar "
+            f"pagina, of op de opdrachtregel:\ncomms send {key} --now --by GEBRUIKERSNAAM",
+        ]
+    else:
+        lines += workflow.console_action(service, key, "Bekijken en zo nodig met de hand versturen", "send")
+    return StepResult(JobRunOutcome.HELD, why.en, key, [TeamNotice(f"Niet verstuurd: {what}", lines)])
 
 
 NOT_APPROVED = Reason(
@@ -406,7 +408,6 @@ NOT_APPROVED = Reason(
 NOTHING_BUILT = Reason(
     "no edition was built for this send", "er is voor deze verzending geen editie opgebouwd"
 )
-_WITHDRAWN = {EditionStatus.HELD: "aangehouden", EditionStatus.CANCELLED: "vervallen"}
 
 
 def _too_late(late: timedelta) -> Reason:
@@ -422,10 +423,10 @@ def _outside_window(window: SendWindow) -> Reason:
     )
 
 
-def _withdrawn(status: EditionStatus, reason: str | None) -> Reason:
-    english = f"{status}: {reason or ''}".rstrip(": ")
+def _withdrawn(status: EditionStatus, reason: Reason | None) -> Reason:
     return Reason(
-        english, f"de editie is {_WITHDRAWN.get(status, status)}" + (f" ({reason})" if reason else "")
+        f"{status}: {reason.en}" if reason else str(status),
+        f"de editie is {status.label}" + (f" ({reason.nl})" if reason else ""),
     )
 
 
@@ -445,8 +446,9 @@ def _approval_requests(service: Service, keys: list[str], schedule: Schedule) ->
     drafts = [r for key in keys for r in editions.status(service, key) if r.status == EditionStatus.DRAFT]
     if len(drafts) > 1:
         lines = [
-            f"{len(drafts)} mailings wachten op goedkeuring:",
-            *(f"- {r.key}: {r.subject}" for r in drafts),
+            f"{len(drafts)} mailings wachten op goedkeuring. Bekijken en goedkeuren:",
+            *(f"- {r.subject}:\n  {workflow.console_url(service, r.key)}" for r in drafts),
+            "of op de opdrachtregel:\ncomms approve EDITIE --by GEBRUIKERSNAAM",
         ]
         return [TeamNotice(f"Ter goedkeuring: {len(drafts)} mailings van {schedule.name}", lines)]
     requests = []

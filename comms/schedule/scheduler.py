@@ -32,6 +32,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from comms.dates import AMSTERDAM
+from comms.reasons import Reason
 from comms.schedule import jobs
 from comms.schedules import Schedule
 from comms.store.database import database_away
@@ -126,13 +127,13 @@ class LedgerExecutor(BaseExecutor):
             if due and run_time == due[-1]:
                 continue
             why = (
-                jobs.Reason(
+                Reason(
                     f"{_late(now - run_time)} late, beyond the staleness limit of {_late(grace)}",
                     f"{jobs.late_text(now - run_time)} te laat, langer dan de toegestane "
                     f"{jobs.late_text(grace) if grace else 'tijd'}",
                 )
                 if run_time not in due
-                else jobs.Reason(
+                else Reason(
                     "a later run of the same job was due as well; only that one was run",
                     "een latere uitvoering van dezelfde taak was ook aan de beurt; alleen die is uitgevoerd",
                 )

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from comms.reasons import Reason
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, returns aware UTC datetimes on SQLite (which keeps no zone) as on PostgreSQL."""
@@ -53,6 +55,26 @@ class EditionStatus(StrEnum):
     SENT = "sent"  # no message pending or claimed
     HELD = "held"  # not sendable as it stands (e.g. nothing new); says why
     CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        """What the team reads: 'concept', 'goedgekeurd', 'wordt verstuurd', …"""
+        return _STATUS_LABELS[self]
+
+    @property
+    def is_finished(self) -> bool:
+        """Nothing more happens to it: sent, or discarded."""
+        return self in (EditionStatus.SENT, EditionStatus.CANCELLED)
+
+
+_STATUS_LABELS = {
+    EditionStatus.DRAFT: "concept",
+    EditionStatus.APPROVED: "goedgekeurd",
+    EditionStatus.SENDING: "wordt verstuurd",
+    EditionStatus.SENT: "verstuurd",
+    EditionStatus.HELD: "aangehouden",
+    EditionStatus.CANCELLED: "vervallen",
+}
 
 
 class MessageStatus(StrEnum):
@@ -121,7 +143,8 @@ class Edition(Base):
     subject: Mapped[str] = mapped_column(String(300))
     audience: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default=EditionStatus.DRAFT)
-    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_reason: Mapped[str | None] = mapped_column(Text)  # English, for the operator
+    status_reason_nl: Mapped[str | None] = mapped_column(Text)  # the same in Dutch, for the team
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     built_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -142,6 +165,19 @@ class Edition(Base):
     built_by: Mapped[str | None] = mapped_column(String(200))
     # The editor's introduction as edited in the console (Markdown); None: the content file's.
     introduction: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def reason(self) -> Reason | None:
+        """Why it is held or cancelled (an edition from before Dutch reasons: English twice)."""
+        if self.status_reason is None:
+            return None
+        return Reason(self.status_reason, self.status_reason_nl or self.status_reason)
+
+    def set_status(self, status: EditionStatus, reason: Reason | None = None) -> None:
+        """Change the status, with the reason for it (none: a reason it had no longer holds)."""
+        self.status = status
+        self.status_reason = reason.en if reason else None
+        self.status_reason_nl = reason.nl if reason else None
 
 
 class Item(Base):

@@ -49,8 +49,8 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     [
         ("draft", "concept"),
         ("approved", "goedgekeurd"),
-        ("sending", "wordt verzonden"),
-        ("sent", "verzonden"),
+        ("sending", "wordt verstuurd"),
+        ("sent", "verstuurd"),
     ],
 )
 def test_a_marked_copy_with_every_block_goes_to_the_named_addresses_only(

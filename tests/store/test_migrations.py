@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -103,3 +105,46 @@ def test_0009_rewrites_the_answers_of_anonymous_rounds_without_their_order_or_sm
     for survey_id in (1, 2):
         ids = [r.id for r in rows if r.survey_id == survey_id]
         assert ids == sorted(ids) and not any(i.startswith(str(survey_id) + "0") for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("english", "dutch"),
+    [
+        ("held by fenna: wacht op de AV-datum", "aangehouden door fenna: wacht op de AV-datum"),
+        ("discarded by joris", "vervallen verklaard door joris"),
+        ("superseded by a newer agenda version", "vervangen door een nieuwere versie van de agenda"),
+        ("no new items since 2026-11-01 08:00 CET; not sent", None),  # left English: not guessed
+        (None, None),
+    ],
+)
+def test_0011_gives_the_reasons_stored_before_their_dutch(
+    tmp_path: Path, english: str | None, dutch: str | None
+) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    def upgrade(revision: str) -> None:
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    upgrade("0010_team")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO editions (id, key, kind, subject, audience, status, status_reason, built_at, "
+                "summary) VALUES (1, 'k', 'newsletter', 's', 'statenleden', 'held', :why, '2026-11-30', '{}')"
+            ),
+            {"why": english},
+        )
+    upgrade("head")
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT status_reason, status_reason_nl FROM editions")).one()
+    db.dispose()
+
+    assert tuple(stored) == (english, dutch)

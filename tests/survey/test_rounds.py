@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from comms.audience.contacts import read_audience
@@ -302,3 +303,22 @@ def test_starting_a_round_asks_the_team_to_approve_its_invitation(service: Servi
     with service.db.session() as session:
         edition = session.scalars(select(Edition).where(Edition.key == started.edition_key)).one()
         assert (edition.status, edition.built_by, edition.approved_by) == (EditionStatus.DRAFT, None, None)
+
+
+@pytest.mark.parametrize(("by", "actor"), [(["--by", "els"], "els"), ([], "schema:survey")])
+def test_survey_remind_by_hand_names_who_ran_it(service: Service, by: list[str], actor: str) -> None:
+    from click.testing import CliRunner
+
+    from comms.cli import main
+    from comms.operations import audit
+
+    start_approved(service)
+    send_due(service, at(12, 1, 9))
+    with time_machine.travel(at(12, 8, 9), tick=False):
+        result = CliRunner().invoke(main, ["--config", str(service.config.path), "survey", "remind", *by])
+
+    assert result.exit_code == 0, result.output
+    logged = {(e.action, e.actor) for e in audit.recent(service, "enquete-2026-h2-herinnering-1")}
+    assert ("send-start", actor) in logged
+    if by:
+        assert ("build", "els") in logged

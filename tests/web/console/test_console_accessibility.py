@@ -181,7 +181,7 @@ EDITION_STATES = [
     (approve, "goedgekeurd", "Goedgekeurd. De editie gaat uit op de geplande tijd.", "goedgekeurd"),
     (hold, "aangehouden", "Aangehouden. De editie gaat niet uit tot ze opnieuw is", "aangehouden"),
     (hold_without_reason, "concept", "Vul in waarom de editie wordt aangehouden.", "zonder reden"),
-    (discard, "vervallen verklaard", "Vervallen verklaard. Deze editie gaat niet uit.", "vervallen"),
+    (discard, "vervallen", "Vervallen verklaard. Deze editie gaat niet uit.", "vervallen"),
     (start, "wordt verstuurd", "De verzending is gestart.", "wordt verstuurd"),
     (send, "verstuurd", "", "verstuurd"),
 ]

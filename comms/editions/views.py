@@ -143,7 +143,16 @@ def web_version(service: Service, key: str) -> str | None:
         kind = kinds.find(edition.kind)
         if not kind.has_web_version:
             return None
-        values = PREVIEW_VALUES | {"first_name": "lezer", "name": "lezer", "email": ""}
+        # Its reader is anyone: the mail's personal links lead to the page where a reader asks
+        # for a link to their own preferences (and unsubscribes there), not to a dead "#afmelden".
+        public = f"{service.config.web_base_url.rstrip('/')}/voorkeuren"
+        values = PREVIEW_VALUES | {
+            "first_name": "lezer",
+            "name": "lezer",
+            "email": "",
+            "unsubscribe_url": public,
+            "preferences_url": public,
+        }
         return as_web_page(Personaliser.cut(edition.html, is_html=True).fill(values, kind.public_blocks()))
 
 

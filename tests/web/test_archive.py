@@ -107,8 +107,10 @@ def test_each_archived_edition_opens_its_web_version_without_anything_personal(a
         assert page.status_code == 200
         assert "Nieuws uit de provincies" in page.text
         assert "Landelijk Gebied" in page.text  # a public block: every theme
-        for private in ("Nieuws uit Utrecht", "Alleen voor AV-leden", "@@", "anna"):
+        for private in ("Nieuws uit Utrecht", "Alleen voor AV-leden", "@@", "anna", "#afmelden"):
             assert private not in page.text, (link, private)
+        # the mail's own unsubscribe link leads a reader to ask for a link to their preferences
+        assert f'href="{archive.config.web_base_url.rstrip("/")}/voorkeuren">Afmelden' in page.text
 
 
 def test_an_empty_archive_says_so(site: Site) -> None:

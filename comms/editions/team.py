@@ -16,14 +16,12 @@ from comms.store.actors import is_schedule
 from comms.store.audit import AuditAction
 from comms.store.models import Edition, TeamMember, TeamRole
 
-_RANK = {TeamRole.EDITOR: 1, TeamRole.APPROVER: 2, TeamRole.ADMIN: 3}
 # The role a step needs at least; a step not listed needs an editor.
 _NEEDS = {
     AuditAction.APPROVE: TeamRole.APPROVER,
     AuditAction.DISCARD: TeamRole.APPROVER,
     AuditAction.SEND_EARLY: TeamRole.APPROVER,
 }
-_ROLE_NL = {TeamRole.EDITOR: "redacteur", TeamRole.APPROVER: "goedkeurder", TeamRole.ADMIN: "beheerder"}
 
 
 def needed_role(action: AuditAction) -> TeamRole:
@@ -32,7 +30,7 @@ def needed_role(action: AuditAction) -> TeamRole:
 
 def allows(role: TeamRole, action: AuditAction) -> bool:
     """Each role includes the one before: an admin may do what an approver may."""
-    return _RANK[role] >= _RANK[needed_role(action)]
+    return role.includes(needed_role(action))
 
 
 def check_actor(session: Session, by: str, action: AuditAction) -> None:
@@ -56,7 +54,7 @@ def check_actor(session: Session, by: str, action: AuditAction) -> None:
         needed = needed_role(action)
         raise NotPermitted(
             f"{name} is {role}; {action} needs the role {needed} or higher",
-            f"Als {_ROLE_NL[role]} mag {member.name} dit niet: het vraagt de rol {_ROLE_NL[needed]}.",
+            f"Als {role.label} mag {member.name} dit niet: het vraagt de rol {needed.label}.",
         )
 
 

@@ -61,7 +61,6 @@ class MailingState(StrEnum):
 
 
 _COMING = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD, EditionStatus.SENDING)
-_ROLE_NAMES = {TeamRole.EDITOR: "een redacteur", TeamRole.APPROVER: "een goedkeurder"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,20 +313,20 @@ def need_for(state: MailingState, approval_due: datetime | None, now: datetime) 
     """What an edition in this state needs from the team before it can go out."""
     if state is MailingState.DRAFT:
         if approval_due is None:
-            return Need(f"goedkeuring nodig van {_ROLE_NAMES[TeamRole.APPROVER]}", TeamRole.APPROVER)
+            return Need(f"goedkeuring nodig van een {TeamRole.APPROVER.label}", TeamRole.APPROVER)
         if approval_due <= now:
             return Need(
-                f"goedkeuring nodig van {_ROLE_NAMES[TeamRole.APPROVER]}: de termijn verliep op "
+                f"goedkeuring nodig van een {TeamRole.APPROVER.label}: de termijn verliep op "
                 f"{moment(approval_due)}",
                 TeamRole.APPROVER,
             )
         return Need(
-            f"goedkeuring nodig van {_ROLE_NAMES[TeamRole.APPROVER]} vóór {moment(approval_due)}",
+            f"goedkeuring nodig van een {TeamRole.APPROVER.label} vóór {moment(approval_due)}",
             TeamRole.APPROVER,
         )
     if state is MailingState.HELD:
         return Need(
-            f"opnieuw opbouwen door {_ROLE_NAMES[TeamRole.EDITOR]} en goedkeuren, of vervallen verklaren",
+            f"opnieuw opbouwen door een {TeamRole.EDITOR.label} en goedkeuren, of vervallen verklaren",
             TeamRole.EDITOR,
         )
     return NOTHING
@@ -338,7 +337,7 @@ def _planned_need(build: datetime, approval_due: datetime | None) -> Need:
         return NOTHING
     return Need(
         f"wordt opgebouwd op {moment(build)}; daarna goedkeuring nodig van "
-        f"{_ROLE_NAMES[TeamRole.APPROVER]} vóór {moment(approval_due)}",
+        f"een {TeamRole.APPROVER.label} vóór {moment(approval_due)}",
         TeamRole.APPROVER,
         is_now=False,
     )
@@ -347,7 +346,7 @@ def _planned_need(build: datetime, approval_due: datetime | None) -> Need:
 def _late_build_need(schedule: Schedule) -> Need:
     """The schedule's build for this send has passed without an edition."""
     return Need(
-        f"niet opgebouwd: {_ROLE_NAMES[TeamRole.EDITOR]} moet de editie opbouwen"
+        f"niet opgebouwd: een {TeamRole.EDITOR.label} moet de editie opbouwen"
         + (" en laten goedkeuren" if schedule.approval_required else ""),
         TeamRole.EDITOR,
     )

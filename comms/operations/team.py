@@ -34,20 +34,9 @@ COMMAND_LINE = "opdrachtregel"
 # The actor of a failed sign-in with a username nobody has: what was typed is not logged.
 UNKNOWN_USER = "onbekende gebruikersnaam"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
-_RANK = {TeamRole.EDITOR: 0, TeamRole.APPROVER: 1, TeamRole.ADMIN: 2}
-_ROLE_LABELS = {TeamRole.EDITOR: "redacteur", TeamRole.APPROVER: "goedkeurder", TeamRole.ADMIN: "beheerder"}
 _hasher = PasswordHasher()  # Argon2id, 64 MiB, 3 passes, 4 lanes
 # Verified against when the username is unknown, so that answer takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("comms: no such account")
-
-
-def includes(role: TeamRole, needed: TeamRole) -> bool:
-    """Whether `role` may do what `needed` may: each role includes the ones below it."""
-    return _RANK[role] >= _RANK[needed]
-
-
-def role_label(role: TeamRole) -> str:
-    return _ROLE_LABELS[role]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +57,7 @@ class Account:
 
     @property
     def role_label(self) -> str:
-        return role_label(self.role)
+        return self.role.label
 
 
 class Outcome(Enum):
@@ -133,7 +122,7 @@ def add(
             created_at=now,
         )
         session.add(member)
-        audit.record(session, now, actor, AuditAction.USER_ADDED, detail=f"{username} ({role_label(role)})")
+        audit.record(session, now, actor, AuditAction.USER_ADDED, detail=f"{username} ({role.label})")
         session.flush()
         return _account(member)
 
@@ -144,9 +133,7 @@ def set_role(
     with service.db.session() as session:
         member = _existing(session, username)
         member.role = role.value
-        audit.record(
-            session, now, actor, AuditAction.USER_CHANGED, detail=f"{username}: rol {role_label(role)}"
-        )
+        audit.record(session, now, actor, AuditAction.USER_CHANGED, detail=f"{username}: rol {role.label}")
         return _account(member)
 
 

@@ -425,6 +425,16 @@ class TeamRole(StrEnum):
     APPROVER = "approver"  # also approve, discard and send early
     ADMIN = "admin"  # also lift suppressions and manage accounts
 
+    def includes(self, needed: TeamRole) -> bool:
+        """Whether this role may do what `needed` may: each role includes the ones before it."""
+        order = list(TeamRole)
+        return order.index(self) >= order.index(needed)
+
+    @property
+    def label(self) -> str:
+        """Dutch, as the console and the audit log name it: "goedkeurder"."""
+        return {"editor": "redacteur", "approver": "goedkeurder", "admin": "beheerder"}[self.value]
+
 
 class TeamMember(Base):
     """An account of the communications team's console (created with `comms user add`)."""

@@ -152,4 +152,4 @@ def test_a_disabled_account_cannot_sign_in(service: Service) -> None:
     ],
 )
 def test_each_role_includes_the_ones_below(role: TeamRole, needed: TeamRole, allowed: bool) -> None:
-    assert team.includes(role, needed) is allowed
+    assert role.includes(needed) is allowed

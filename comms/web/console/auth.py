@@ -34,7 +34,7 @@ class Member:
     role: TeamRole
 
     def may(self, role: TeamRole) -> bool:
-        return team.includes(self.role, role)
+        return self.role.includes(role)
 
     @property
     def may_edit(self) -> bool:
@@ -50,7 +50,7 @@ class Member:
 
     @property
     def role_label(self) -> str:
-        return team.role_label(self.role)
+        return self.role.label
 
 
 class SignInNeeded(Exception):
@@ -110,7 +110,7 @@ def require(role: TeamRole) -> Any:
             raise ConsoleRefusal(
                 403,
                 "Geen toegang",
-                f"Hiervoor is de rol {team.role_label(role)} nodig; u bent {member.role_label}. "
+                f"Hiervoor is de rol {role.label} nodig; u bent {member.role_label}. "
                 "Vraag een collega met die rol, of een beheerder.",
             )
         return member

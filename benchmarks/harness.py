@@ -47,7 +47,7 @@ class Target:
         return value >= self.bound if self.is_minimum else value <= self.bound
 
     def __str__(self) -> str:
-        return f"{'≥' if self.is_minimum else '≤'} {_number(self.bound)}{' ' + self.unit if self.unit else ''}"
+        return f"{'≥' if self.is_minimum else '≤'} {number(self.bound)}{' ' + self.unit if self.unit else ''}"
 
 
 def at_least(bound: float, unit: str = "") -> Target:
@@ -98,12 +98,12 @@ def report(title: str, figures: list[Figure], **details: object) -> Report:
     print(f"  machine: {machine()}")
     width = max(len(f.name) for f in figures) if figures else 10
     for f in figures:
-        value = f"{_number(f.value)} {f.unit}"
+        value = f"{number(f.value)} {f.unit}"
         target = f"target {f.target}" if f.target else ""
         verdict = ("ok" if f.meets_target else "MISSED") if f.target else ""
         baseline = ""
         if f.baseline is not None:
-            baseline = f"baseline {_number(f.baseline)} {f.unit}"
+            baseline = f"baseline {number(f.baseline)} {f.unit}"
             if f.ratio is not None:
                 baseline += f" (ratio {f.ratio:.2f}×)"
         line = f"  {f.name:<{width}}  {value:>18}  {target:<24} {verdict:<6} {baseline}"
@@ -146,7 +146,7 @@ def _append_json(result: Report) -> None:
         file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
     if value == int(value) and abs(value) >= 10:
         return f"{int(value):,}"
     if abs(value) >= 100:

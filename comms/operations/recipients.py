@@ -246,8 +246,7 @@ def _mailable_public_id(service: Service, address: str) -> str | None:
 
 def apply_sendgrid_events(service: Service, events: list[Any], now: datetime) -> dict[str, int]:
     """Bounces, drops, spam reports and unsubscribes from SendGrid's (verified) event webhook."""
-    with service.db.session() as session:
-        return apply_events(session, events, service.config, now).as_json()
+    return apply_events(service.db, events, service.config, now).as_json()
 
 
 def ping(service: Service) -> None:

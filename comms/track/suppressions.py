@@ -13,11 +13,13 @@ message not yet claimed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -131,6 +133,94 @@ def unsuppress(session: Session, email: str, scope: str, reasons: Collection[str
     if lifted:
         log.info("suppression lifted: scope=%s", scope)
     return lifted
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One `suppress` (or, with `lift`, one `unsuppress` of `reason` only), to apply in a batch."""
+
+    email: str
+    scope: str
+    reason: str
+    lift: bool = False
+
+    def after(self, current: str | None) -> str | None:
+        """The reason on (email, scope) after this change, given the one before (None: none):
+        the same rules as `suppress` and `unsuppress`."""
+        if self.lift:
+            return None if current == self.reason and current in UNDOABLE_REASONS else current
+        if current is None or (self.reason in PERMANENT_REASONS and current in UNDOABLE_REASONS):
+            return self.reason
+        return current
+
+
+def apply_changes(session: Session, changes: Sequence[Change], now: datetime) -> None:
+    """`suppress` and `unsuppress` for many addresses at once (a webhook post's events): the
+    rows concerned are read in one query, the changes folded in order in memory, and only the
+    end result written, three statements at most. The writes keep the single calls' guards
+    (ON CONFLICT DO NOTHING, upgrade only an undoable reason, lift only `reason`), so an
+    unsubscribe committed meanwhile by a recipient page is neither lost nor doubled."""
+    if not changes:
+        return
+    for change in changes:
+        if change.reason not in REASONS or not change.scope:
+            raise ValueError(f"unknown suppression reason {change.reason!r} or empty scope")
+    table = cast(Table, Suppression.__table__)
+    addresses = sorted({normalise_email(c.email) for c in changes})
+    before: dict[tuple[str, str], str] = {}
+    for start in range(0, len(addresses), 500):  # stays under every driver's parameter limit
+        rows = session.execute(
+            select(table.c.email, table.c.scope, table.c.reason).where(
+                table.c.email.in_(addresses[start : start + 500])
+            )
+        )
+        before.update({(email, scope): reason for email, scope, reason in rows})
+    after: dict[tuple[str, str], str | None] = dict(before)
+    for change in changes:
+        key = (normalise_email(change.email), change.scope)
+        after[key] = change.after(after.get(key))
+    added: list[dict[str, object]] = []
+    permanent: list[dict[str, str]] = []
+    lifted: list[dict[str, str]] = []
+    upgraded = 0
+    for (email, scope), reason in after.items():
+        old = before.get((email, scope))
+        if reason == old:
+            continue
+        row = {"e": email, "s": scope, "r": reason or old or ""}
+        if reason is None:
+            lifted.append(row)
+            continue
+        if old is None:
+            added.append({"email": email, "scope": scope, "reason": reason, "created_at": now})
+        if reason in PERMANENT_REASONS:  # also for a new row: a page may add an undoable one meanwhile
+            permanent.append(row)
+            upgraded += old is not None
+    if added:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(table).on_conflict_do_nothing(index_elements=["email", "scope"]), added)
+    if permanent:
+        session.execute(
+            update(table)
+            # literal()s, not one expanding IN parameter: executemany cannot expand a list
+            .where(_row_is(table), table.c.reason.in_([literal(r) for r in sorted(UNDOABLE_REASONS)]))
+            .values(reason=bindparam("r")),
+            permanent,
+        )
+    if lifted:
+        session.execute(delete(table).where(_row_is(table), table.c.reason == bindparam("r")), lifted)
+    if added or permanent or lifted:
+        log.info(
+            "suppressions: %d added, %d made permanent, %d lifted",
+            len(added),
+            upgraded,
+            len(lifted),
+            extra={"added": len(added), "made_permanent": upgraded, "lifted": len(lifted)},
+        )
+
+
+def _row_is(table: Table) -> ColumnElement[bool]:
+    return and_(table.c.email == bindparam("e"), table.c.scope == bindparam("s"))
 
 
 def list_suppressions(session: Session, email: str | None = None) -> list[Suppression]:

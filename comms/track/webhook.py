@@ -4,6 +4,12 @@ SendGrid signs `timestamp + body` with ECDSA P-256 / SHA-256 and retries a post 
 gets a 2xx, so events arrive more than once and out of order. Each is recorded under its
 sg_event_id in DeliveryEvent (a unique key) and only its first arrival has an effect; ledger
 columns only ever move forward (first open, first click, a final state over a passing one).
+
+A post (up to thousands of events) is applied in chunks, each its own short transaction with
+set-based statements, so it never holds SQLite's write lock long enough to keep a recipient's
+unsubscribe waiting. It is applied within the request rather than queued for the worker: the
+answer still says what was applied, a failure still makes SendGrid retry (the retry's events
+already recorded count as duplicates), and the webhook needs no worker running to take effect.
 """
 
 from __future__ import annotations
@@ -16,30 +22,31 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from comms.config import Config
 from comms.errors import ConfigurationError, Rejected
+from comms.store.database import Database
 from comms.store.models import Contact, DeliveryEvent, Edition, Message
-from comms.track.sql import insert_once
 from comms.track.suppressions import (
     DROPPED,
     EVERY_KIND,
     HARD_BOUNCE,
     SPAM_REPORT,
     UNSUBSCRIBED,
+    Change,
+    apply_changes,
     normalise_email,
-    suppress,
-    unsuppress,
 )
 
 log = logging.getLogger(__name__)
@@ -109,6 +116,14 @@ class EventOutcome:
     duplicates: int = 0  # seen before: nothing changed
     ignored: int = 0  # new events of a kind comms does not act on; recorded
     problems: int = 0  # not an event at all (no event name or address); skipped
+
+    def __add__(self, other: EventOutcome) -> EventOutcome:
+        return EventOutcome(
+            self.applied + other.applied,
+            self.duplicates + other.duplicates,
+            self.ignored + other.ignored,
+            self.problems + other.problems,
+        )
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -215,30 +230,28 @@ def _occurred_at(value: object, now: datetime) -> datetime:
     return now
 
 
-class _Applier:
-    """The effects of new events, each a small rule on the ledger or the suppressions."""
+# Events applied per transaction. A post holds SQLite's single write lock only for one chunk
+# (a few milliseconds), so a recipient's unsubscribe waits on a chunk, never on a whole post;
+# 500 also keeps every IN list under each driver's parameter limit.
+CHUNK = 500
+_FIRST_COLUMNS = {"delivered": "delivered_at", "open": "opened_at", "click": "clicked_at"}
 
-    def __init__(self, session: Session, config: Config, now: datetime, linked: dict[int, tuple[str, str]]):
-        self.session = session
-        self.now = now
-        self.kinds_by_group = {group: kind for kind, group in config.sendgrid.asm_groups.items()}
-        self.linked = linked  # message id → (edition key, contact address)
-        self.effects: dict[str, Callable[[ProviderEvent, int | None], None]] = {
-            "processed": self.delivery_state,
-            "deferred": self.delivery_state,
-            "delivered": self.delivered,
-            "bounce": self.bounce,
-            "dropped": self.dropped,
-            "open": lambda event, mid: self.first(Message.opened_at, mid, event.occurred_at),
-            "click": lambda event, mid: self.first(Message.clicked_at, mid, event.occurred_at),
-            "spamreport": lambda event, mid: self.suppress(event, EVERY_KIND, SPAM_REPORT),
-            "unsubscribe": lambda event, mid: self.suppress(event, EVERY_KIND, UNSUBSCRIBED),
-            "group_unsubscribe": self.group_unsubscribe,
-            "group_resubscribe": self.group_resubscribe,
-        }
 
-    def knows(self, event: ProviderEvent) -> bool:
-        return event.name in self.effects
+@dataclass
+class _Plan:
+    """What one chunk's new events do, gathered first and then written set-based: one
+    statement per kind of change instead of two or three ORM statements per event."""
+
+    config: Config
+    linked: dict[int, tuple[str, str]]  # message id → (edition key, contact address)
+    first: dict[str, dict[int, datetime]] = field(default_factory=dict)  # column → message → earliest
+    last_event: dict[int, str] = field(default_factory=dict)  # message → the label it moves to
+    suppressions: list[Change] = field(default_factory=list)  # in the order the events happened
+    unlinked: int = 0  # events naming a ledger message they do not match
+    unknown_groups: int = 0  # resubscribes for an unsubscribe group comms does not know
+
+    def __post_init__(self) -> None:
+        self.kinds_by_group = {group: kind for kind, group in self.config.sendgrid.asm_groups.items()}
 
     def message_of(self, event: ProviderEvent) -> int | None:
         """The ledger row the event is about, if it really is ours: the same edition (when the
@@ -249,36 +262,45 @@ class _Applier:
             return None
         edition_key, address = self.linked[mid]
         if (event.edition_key is not None and event.edition_key != edition_key) or address != event.email:
-            log.warning("event names ledger message %d but does not match it; not linked", mid)
+            self.unlinked += 1
             return None
         return mid
 
-    def apply(self, event: ProviderEvent, mid: int | None) -> None:
-        self.effects[event.name](event, mid)
+    def add(self, event: ProviderEvent, mid: int | None) -> bool:
+        """Plan the event's effect; False for an event comms does not act on."""
+        name = event.name
+        if name in _FIRST_COLUMNS:
+            self.first_time(_FIRST_COLUMNS[name], mid, event.occurred_at)
+            if name == "delivered":
+                self.delivery_state(mid, name)
+        elif name in ("processed", "deferred"):
+            self.delivery_state(mid, name)
+        elif name == "bounce":
+            # SendGrid's bounce event says type "bounce" (hard) or "blocked" (soft); see is_soft_bounce.
+            if not event.is_soft_bounce:
+                self.suppress(event, EVERY_KIND, HARD_BOUNCE)
+            self.delivery_state(mid, "blocked" if event.is_soft_bounce else "bounce")
+        elif name == "dropped":
+            self.dropped(event)
+            self.delivery_state(mid, name)
+        elif name == "spamreport":
+            self.suppress(event, EVERY_KIND, SPAM_REPORT)
+        elif name == "unsubscribe":
+            self.suppress(event, EVERY_KIND, UNSUBSCRIBED)
+        elif name == "group_unsubscribe":
+            # A group comms does not know is honoured for every kind: better too much than too little.
+            self.suppress(event, self.kind_of_group(event) or EVERY_KIND, UNSUBSCRIBED)
+        elif name == "group_resubscribe":
+            kind = self.kind_of_group(event)
+            if kind is None:
+                self.unknown_groups += 1
+            else:
+                self.suppressions.append(Change(event.email, kind, UNSUBSCRIBED, lift=True))
+        else:
+            return False
+        return True
 
-    def delivery_state(self, event: ProviderEvent, mid: int | None, label: str | None = None) -> None:
-        if mid is None:
-            return
-        label = label or event.name
-        not_later = [name for name, rank in _DELIVERY_RANK.items() if rank <= _DELIVERY_RANK[label]]
-        self.session.execute(
-            update(Message)
-            .where(Message.id == mid, or_(Message.last_event.is_(None), Message.last_event.in_(not_later)))
-            .values(last_event=label)
-        )
-
-    def delivered(self, event: ProviderEvent, mid: int | None) -> None:
-        self.first(Message.delivered_at, mid, event.occurred_at)
-        self.delivery_state(event, mid)
-
-    def bounce(self, event: ProviderEvent, mid: int | None) -> None:
-        if event.is_soft_bounce:
-            self.delivery_state(event, mid, "blocked")
-            return
-        self.suppress(event, EVERY_KIND, HARD_BOUNCE)
-        self.delivery_state(event, mid, "bounce")
-
-    def dropped(self, event: ProviderEvent, mid: int | None) -> None:
+    def dropped(self, event: ProviderEvent) -> None:
         # SendGrid drops mail to addresses on its own unsubscribe lists ("Unsubscribed Address",
         # "Unsubscribed Group"): that is the person's unsubscribe for this kind, which they may
         # undo in the preference centre, not a permanent block of every kind.
@@ -287,74 +309,146 @@ class _Applier:
             self.suppress(event, kind if isinstance(kind, str) and kind else EVERY_KIND, UNSUBSCRIBED)
         else:
             self.suppress(event, EVERY_KIND, DROPPED)
-        self.delivery_state(event, mid)
-
-    def group_unsubscribe(self, event: ProviderEvent, mid: int | None) -> None:
-        # A group comms does not know is honoured for every kind: better too much than too little.
-        self.suppress(event, self.kind_of_group(event) or EVERY_KIND, UNSUBSCRIBED)
-
-    def group_resubscribe(self, event: ProviderEvent, mid: int | None) -> None:
-        kind = self.kind_of_group(event)
-        if kind is None:
-            log.warning("resubscribe for an unknown unsubscribe group; nothing lifted")
-            return
-        unsuppress(self.session, event.email, kind, reasons={UNSUBSCRIBED})
 
     def kind_of_group(self, event: ProviderEvent) -> str | None:
         group = event.asm_group_id
         return None if group is None else self.kinds_by_group.get(group)
 
     def suppress(self, event: ProviderEvent, scope: str, reason: str) -> None:
-        suppress(self.session, event.email, scope, reason, self.now)
+        self.suppressions.append(Change(event.email, scope, reason))
 
-    def first(self, column: InstrumentedAttribute[datetime | None], mid: int | None, at: datetime) -> None:
+    def first_time(self, column: str, mid: int | None, at: datetime) -> None:
         if mid is None:
             return
-        self.session.execute(
-            update(Message).where(Message.id == mid, or_(column.is_(None), column > at)).values({column: at})
-        )
+        earliest = self.first.setdefault(column, {})
+        if mid not in earliest or at < earliest[mid]:
+            earliest[mid] = at
+
+    def delivery_state(self, mid: int | None, label: str) -> None:
+        # The ledger's last_event moves forward only. Events come in time order, so the label a
+        # message ends with is the last one of the highest rank (a later equal rank replaces it).
+        if mid is None:
+            return
+        current = self.last_event.get(mid)
+        if current is None or _DELIVERY_RANK[current] <= _DELIVERY_RANK[label]:
+            self.last_event[mid] = label
+
+    def write(self, session: Session, now: datetime) -> None:
+        messages = cast(Table, Message.__table__)
+        for column_name, earliest in self.first.items():
+            column = messages.c[column_name]
+            session.execute(
+                update(messages)
+                .where(messages.c.id == bindparam("mid"), or_(column.is_(None), column > bindparam("at")))
+                .values({column_name: bindparam("at")}),
+                [{"mid": mid, "at": at} for mid, at in earliest.items()],
+            )
+        by_label: dict[str, list[int]] = {}
+        for mid, label in self.last_event.items():
+            by_label.setdefault(label, []).append(mid)
+        for label, mids in by_label.items():
+            not_later = [name for name, rank in _DELIVERY_RANK.items() if rank <= _DELIVERY_RANK[label]]
+            session.execute(
+                update(messages)
+                .where(
+                    messages.c.id.in_(mids),
+                    or_(messages.c.last_event.is_(None), messages.c.last_event.in_(not_later)),
+                )
+                .values(last_event=label)
+            )
+        apply_changes(session, self.suppressions, now)
 
 
 def _linked_messages(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-    wanted = sorted(set(ids))
-    linked: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(wanted), 500):  # stays under every driver's parameter limit
-        rows = session.execute(
-            select(Message.id, Edition.key, Contact.email)
-            .join(Edition, Message.edition_id == Edition.id)
-            .join(Contact, Message.contact_id == Contact.id)
-            .where(Message.id.in_(wanted[start : start + 500]))
+    rows = session.execute(
+        select(Message.id, Edition.key, Contact.email)
+        .join(Edition, Message.edition_id == Edition.id)
+        .join(Contact, Message.contact_id == Contact.id)
+        .where(Message.id.in_(sorted(set(ids))))
+    )
+    return {mid: (key, email) for mid, key, email in rows}
+
+
+def _record_new(
+    session: Session, events: list[ProviderEvent], mids: list[int | None], now: datetime
+) -> set[str]:
+    """Record the chunk's events in DeliveryEvent (ON CONFLICT DO NOTHING); the keys that are new.
+    The unique event_key is what makes a redelivered event a duplicate, also across racing posts."""
+    table = cast(Table, DeliveryEvent.__table__)
+    rows, seen = [], set()
+    for event, mid in zip(events, mids, strict=True):
+        if event.key in seen:
+            continue
+        seen.add(event.key)
+        rows.append(
+            {
+                "event_key": event.key,
+                "event": event.name,
+                "email": event.email,
+                "message_id": mid,
+                "occurred_at": event.occurred_at,
+                "received_at": now,
+                "detail": event.detail,
+            }
         )
-        linked.update({mid: (key, email) for mid, key, email in rows})
-    return linked
+    if not rows:
+        return set()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=["event_key"])
+    return set(session.scalars(statement.returning(table.c.event_key), rows))
 
 
-def apply_events(session: Session, events: list[Any], config: Config, now: datetime) -> EventOutcome:
-    """Record and apply a verified post's events; one bad event does not stop the others."""
-    parsed = [ProviderEvent.parse(raw, now) for raw in events]
-    # In the order they happened (a stable sort): an unsubscribe and a resubscribe in one post.
-    good = sorted((event for event in parsed if event is not None), key=lambda e: e.occurred_at)
-    linked = _linked_messages(session, (e.message_id for e in good if e.message_id is not None))
-    applier = _Applier(session, config, now, linked)
+def _apply_chunk(
+    session: Session, events: list[ProviderEvent], config: Config, now: datetime
+) -> EventOutcome:
+    linked = _linked_messages(session, (e.message_id for e in events if e.message_id is not None))
+    plan = _Plan(config, linked)
+    mids = [plan.message_of(event) for event in events]
+    new = _record_new(session, events, mids, now)
     applied = duplicates = ignored = 0
-    for event in good:
-        mid = applier.message_of(event)
-        record = {
-            "event_key": event.key,
-            "event": event.name,
-            "email": event.email,
-            "message_id": mid,
-            "occurred_at": event.occurred_at,
-            "received_at": now,
-            "detail": event.detail,
-        }
-        if insert_once(session, DeliveryEvent, record, ["event_key"]) is None:
+    for event, mid in zip(events, mids, strict=True):
+        if event.key not in new:
             duplicates += 1
-        elif applier.knows(event):
-            applier.apply(event, mid)
+            continue
+        new.discard(event.key)  # a second copy in the same post is a duplicate too
+        if plan.add(event, mid):
             applied += 1
         else:
             ignored += 1
-    outcome = EventOutcome(applied, duplicates, ignored, len(parsed) - len(good))
-    log.info("SendGrid events: %s", " ".join(f"{k}={v}" for k, v in outcome.as_json().items()))
+    plan.write(session, now)
+    if plan.unlinked:
+        log.warning("%d event(s) name a ledger message they do not match; not linked", plan.unlinked)
+    if plan.unknown_groups:
+        log.warning("%d resubscribe(s) for an unknown unsubscribe group; nothing lifted", plan.unknown_groups)
+    return EventOutcome(applied, duplicates, ignored)
+
+
+def apply_events(
+    db: Database,
+    events: list[Any],
+    config: Config,
+    now: datetime,
+    between_chunks: Callable[[], None] | None = None,
+) -> EventOutcome:
+    """Record and apply a verified post's events, CHUNK at a time, each chunk in its own short
+    transaction; one bad event does not stop the others.
+
+    A failure part-way leaves the chunks before it applied and answers 5xx: SendGrid posts the
+    whole batch again, and the events already recorded count as duplicates, so each still has
+    its effect once. `between_chunks` runs after each chunk but the last (tests hold a post there).
+    """
+    parsed = [ProviderEvent.parse(raw, now) for raw in events]
+    # In the order they happened (a stable sort): an unsubscribe and a resubscribe in one post.
+    good = sorted((event for event in parsed if event is not None), key=lambda e: e.occurred_at)
+    outcome = EventOutcome(problems=len(parsed) - len(good))
+    for start in range(0, len(good), CHUNK):
+        if start and between_chunks is not None:
+            between_chunks()
+        with db.session() as session:
+            outcome += _apply_chunk(session, good[start : start + CHUNK], config, now)
+    log.info(
+        "SendGrid events: %s",
+        " ".join(f"{k}={v}" for k, v in outcome.as_json().items()),
+        extra={"events": outcome.as_json()},
+    )
     return outcome

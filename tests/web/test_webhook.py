@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comms.store.models import DeliveryEvent, Message
+from comms.tokens import Purpose
+from comms.track import webhook
 from comms.track.suppressions import list_suppressions, suppress
 from tests.web.support import ANNA, BRAM, EDITION_KEY, NOW, Site, SiteFactory, seed_ledger
 
@@ -444,3 +448,74 @@ def test_a_drop_for_an_unsubscribed_address_is_a_per_kind_unsubscribe(site) -> N
     with site.service.db.session() as session:
         rows = [(s.scope, s.reason) for s in session.query(Suppression).all()]
     assert rows == [("newsletter", "unsubscribed")]
+
+
+def _mixed_post(ledger: Ledger) -> list[dict[str, Any]]:
+    """Events of both recipients, some delivered twice, an unsubscribe undone by a resubscribe."""
+    first = [
+        ledger.event("processed", at=at(0)),
+        ledger.event("delivered", at=at(5)),
+        ledger.event("open", at=at(60)),
+        ledger.event("open", at=at(30)),
+        ledger.event("click", at=at(90)),
+        ledger.event("group_unsubscribe", at=at(100), asm_group_id=101),
+        ledger.event("group_resubscribe", at=at(110), asm_group_id=101),
+        ledger.event("deferred", BRAM[0], at=at(1)),
+        ledger.event("unsubscribe", BRAM[0], at=at(2)),
+        ledger.event("bounce", BRAM[0], at=at(3), type="bounce"),
+        ledger.event("delivered", BRAM[0], at=at(4)),
+    ]
+    return [*first, dict(first[1]), dict(first[9])]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 500])
+def test_the_outcome_does_not_depend_on_the_chunk_size(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(webhook, "CHUNK", chunk)
+
+    response = ledger.site.post_events(_mixed_post(ledger))
+
+    assert response.json() == {"applied": 11, "duplicates": 2, "ignored": 0, "problems": 0}
+    anna, bram = ledger.message(), ledger.message(BRAM[0])
+    assert (anna.last_event, anna.delivered_at, anna.opened_at, anna.clicked_at) == (
+        "delivered",
+        at(5),
+        at(30),
+        at(90),
+    )
+    assert (bram.last_event, bram.delivered_at) == ("delivered", at(4))  # a bounce's equal rank, later
+    assert ledger.suppressions() == {(BRAM[0], "*", "hard bounce")}
+    assert ledger.recorded() == 11
+
+
+def test_a_one_click_unsubscribe_goes_through_while_a_large_post_is_applied(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite has one writer at a time: a post applied in one transaction kept the unsubscribe
+    waiting until its busy timeout (a 500 after 30 s). The post is held between two chunks."""
+    between, resume = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        between.set()
+        assert resume.wait(30)
+
+    real = webhook.apply_events
+    monkeypatch.setattr(
+        "comms.operations.recipients.apply_events", lambda *args: real(*args, between_chunks=hold)
+    )
+    events = [ledger.event("open", BRAM[0], at=at(i)) for i in range(2 * webhook.CHUNK + 1)]
+    answers: list[httpx.Response] = []
+    post = threading.Thread(target=lambda: answers.append(ledger.site.post_events(events)))
+    post.start()
+    try:
+        assert between.wait(30), "the post never reached the end of its first chunk"
+        token = ledger.site.token(Purpose.UNSUBSCRIBE)
+        unsubscribed = ledger.site.client.post(f"/afmelden/{token}", data={"List-Unsubscribe": "One-Click"})
+    finally:
+        resume.set()
+        post.join(30)
+
+    assert unsubscribed.status_code == 200
+    assert (ANNA[0], "newsletter", "unsubscribed") in ledger.suppressions()
+    assert answers[0].json()["applied"] == 2 * webhook.CHUNK + 1

@@ -115,12 +115,24 @@ class Worker:
             )
         except TransportUnavailable as exc:
             # deliver has put the batch back untouched; the next round tries again.
-            log.warning("edition %s: transport unavailable, nothing lost, trying again later: %s", key, exc)
+            log.warning(
+                "edition %s: transport unavailable, nothing lost, trying again later: %s",
+                key,
+                exc,
+                extra={"edition": key},
+            )
             return self.delivered - before
         except ValidationFailed as exc:  # held or cancelled since it was listed
-            log.warning("edition %s: not delivered: %s", key, exc)
+            log.warning("edition %s: not delivered: %s", key, exc, extra={"edition": key})
             return self.delivered - before
         done = self.delivered - before
+        if done:
+            log.info(
+                "edition %s: %d message(s) delivered this round",
+                key,
+                done,
+                extra={"edition": key, "delivered": done, "counts": dict(outcome.counts)},
+            )
         if self.on_round and done:
             self.on_round(EditionRound(key, done, outcome.counts))
         return done

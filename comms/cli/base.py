@@ -6,6 +6,7 @@ reason), 2 usage error.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -17,6 +18,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from comms import logs
 from comms.config import DEFAULT_CONFIG, Config, load_config
 from comms.dates import local
 from comms.errors import CommsError
@@ -114,9 +116,19 @@ def local_or_dash(moment: datetime | None) -> str:
     show_default=True,
     help="The comms.toml to use.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    envvar=logs.FORMAT_VARIABLE,
+    default=None,
+    help="Log lines as text (default) or one JSON object per line.  [env: COMMS_LOG_FORMAT]",
+)
 @click.version_option(package_name="comms")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path) -> None:
+def main(ctx: click.Context, config_path: Path, log_format: str | None) -> None:
     """comms: newsletters, agenda notices and surveys for the IPO and the twelve provinces."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    if log_format:
+        logs.choose(log_format)
+        logs.setup(logging.WARNING)  # `serve` and `worker` lower it to their own level

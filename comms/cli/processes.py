@@ -9,6 +9,7 @@ import threading
 import click
 import uvicorn
 
+from comms import logs
 from comms.cli.base import Failed, counts_text, handles_failures, out, report, service_of
 from comms.clock import SystemClock
 from comms.deliver.run import AcknowledgementFailed
@@ -30,7 +31,7 @@ from comms.worker import EditionRound, Worker
 @handles_failures
 def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the schedules (as leader, or standby), a delivery worker and the web app."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(logging.INFO)
     service = service_of(ctx)
     service.signer()  # a missing key stops the service now, not at its first link
     _, problems = schedules(service.config)
@@ -51,7 +52,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: boo
 @handles_failures
 def worker(ctx: click.Context, exit_when_idle: bool) -> None:
     """Deliver the editions that are sending; start as many as you like (PostgreSQL scales out)."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(logging.WARNING)
     service = service_of(ctx)
     clock = SystemClock()
     service.signer()  # a missing key stops the worker now, not at its first edition

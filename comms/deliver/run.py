@@ -197,6 +197,7 @@ def _acknowledge(
                 database_reason(exc),
                 sent,
                 min(wait, left),
+                extra={"edition": key, "accepted": sent},
             )
             clock.sleep(min(wait, left))
             wait = min(wait * 2, ACK_MAX_WAIT)

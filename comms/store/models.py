@@ -223,7 +223,7 @@ class Message(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # /metrics' send rate
     error: Mapped[str | None] = mapped_column(Text)
     # When its fate first became uncertain: a message is resent for that reason once only.
     uncertain_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -259,7 +259,7 @@ class DeliveryEvent(Base):
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # /metrics' webhook lag
     detail: Mapped[str | None] = mapped_column(Text)
 
 

@@ -21,7 +21,17 @@ from starlette.types import Scope
 
 from comms.clock import Clock, SystemClock
 from comms.service import Service
-from comms.web import console, editions, health, preferences, survey, survey_results, unsubscribe, webhook
+from comms.web import (
+    console,
+    editions,
+    health,
+    metrics,
+    preferences,
+    survey,
+    survey_results,
+    unsubscribe,
+    webhook,
+)
 from comms.web.background import MailQueue
 from comms.web.bodies import BodyLimit, body_limit
 from comms.web.context import WebContext
@@ -30,7 +40,7 @@ from comms.web.security import SecurityHeaders
 from comms.web.throttle import LinkRequestLimits
 from comms.web.webhook import json_error
 
-ROUTERS = (unsubscribe, preferences, editions, webhook, health, survey, survey_results)
+ROUTERS = (unsubscribe, preferences, editions, webhook, health, metrics, survey, survey_results)
 
 
 def create_app(

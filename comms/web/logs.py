@@ -16,6 +16,8 @@ from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
+from comms import logs
+
 REDACTED = "[token]"
 # Routes whose next path segment is a signed token (comms/web/*.py).
 TOKEN_ROUTES = ("afmelden", "enquete", "resultaten", "voorbeeld", "voorkeuren")
@@ -23,7 +25,7 @@ _AFTER_ROUTE = re.compile(rf"(/(?:{'|'.join(TOKEN_ROUTES)})/)[^\s\"'?#]+")
 _QUERY = re.compile(r"\?[^\s\"'#]*")
 # comms.tokens.Signer: base64url(body) "." base64url(18-byte MAC, 24 characters)
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])")
-APP_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+APP_FORMAT = logs.TEXT_FORMAT
 
 
 def redact(text: str) -> str:
@@ -66,6 +68,9 @@ def log_config(app_level: str = "INFO") -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"tokens": {"()": f"{__name__}.RedactTokens"}}
     config["formatters"]["app"] = {"format": APP_FORMAT}
+    if logs.chosen() == "json":  # uvicorn's own lines (access, errors) as JSON objects too
+        for name in ("default", "access", "app"):
+            config["formatters"][name] = {"()": "comms.logs.JsonFormatter"}
     config["handlers"]["app"] = {
         "formatter": "app",
         "class": "logging.StreamHandler",

@@ -1,0 +1,25 @@
+"""metrics indexes: messages.sent_at (send rate) and delivery_events.received_at (webhook lag)
+
+/metrics reads the messages sent in the last five minutes and the latest webhook post at
+every scrape; without these indexes both are a scan of a table that grows with every send.
+
+Revision ID: 0014_metrics_indexes
+Revises: 0011_reason_nl
+"""
+
+from alembic import op
+
+revision = "0014_metrics_indexes"
+down_revision = "0011_reason_nl"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_messages_sent_at", "messages", ["sent_at"])
+    op.create_index("ix_delivery_events_received_at", "delivery_events", ["received_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_delivery_events_received_at", table_name="delivery_events")
+    op.drop_index("ix_messages_sent_at", table_name="messages")

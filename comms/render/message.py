@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr
-from functools import cached_property
+from typing import Any
 
 from comms.config import Sender
 from comms.render.address import MailAddress
@@ -47,6 +47,7 @@ MAX_LINE_HARD = 998  # … and MUST be no longer
 MAX_ENCODED_WORD = 75  # RFC 2047 §2
 FOLD_MAILBOX_AT = MAX_LINE_HARD  # see mailbox_line
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_HTML_SPECIAL = re.compile(r"[&<>\"']")  # what html.escape(quote=True) changes
 # A display name formataddr writes as it is: ASCII atoms (RFC 5322 atext) with single spaces
 # between them, so header_text leaves it alone and it needs no quotes (most names).
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
@@ -221,9 +222,8 @@ class Frame:
             for index in text_places:
                 pieces[index] = encoded
             if html_places:
-                escaped = html.escape(value, quote=True)
-                if escaped != value:  # most values (every link) need no escaping
-                    encoded = _qp_value(escaped)
+                if _HTML_SPECIAL.search(value):  # most values (every link) need no escaping
+                    encoded = _qp_value(html.escape(value, quote=True))
                 for index in html_places:
                     pieces[index] = encoded
         return b"".join(pieces)
@@ -275,25 +275,38 @@ class OutgoingMessage:
     def list_unsubscribe(self) -> str:
         return f"<{self.links['unsubscribe_url']}>, <{self.links['unsubscribe_mailto']}>"
 
-    @cached_property
+    # Worked out once, when first asked for. Not functools.cached_property: in Python 3.11 it
+    # takes a lock on every first access, a measurable share of a message's cost at this rate.
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    @property
     def address(self) -> MailAddress:
         """Raises AddressError for an address that cannot be written at all (a broken IDN)."""
-        return MailAddress.parse(self.recipient.email)
+        address = self._cache.get("address")
+        if address is None:
+            address = self._cache["address"] = MailAddress.parse(self.recipient.email)
+        return address
 
     @property
     def needs_smtputf8(self) -> bool:
         """Its address has no ASCII form: only a relay with SMTPUTF8 can take it."""
         return self.address.needs_smtputf8
 
-    @cached_property
+    @property
     def data(self) -> bytes:
         """The MIME bytes: ASCII, except the To address when it has no ASCII form (RFC 6532)."""
-        return self.mailing.mime(self)
+        data = self._cache.get("data")
+        if data is None:
+            data = self._cache["data"] = self.mailing.mime(self)
+        return data
 
-    @cached_property
+    @property
     def to_line(self) -> str:
         """The To header (see Mailing.to_header); raises AddressError as `address` does."""
-        return self.mailing.to_header(self)
+        line = self._cache.get("to_line")
+        if line is None:
+            line = self._cache["to_line"] = self.mailing.to_header(self)
+        return line
 
     def check(self) -> None:
         """Raise now, for this message alone, what would stop it being written (its To header)."""

@@ -279,12 +279,16 @@ class OutgoingMessage:
     # takes a lock on every first access, a measurable share of a message's cost at this rate.
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        value = self._cache.get(name)
+        if value is None:
+            value = self._cache[name] = make()
+        return value
+
     @property
     def address(self) -> MailAddress:
         """Raises AddressError for an address that cannot be written at all (a broken IDN)."""
-        address = self._cache.get("address")
-        if address is None:
-            address = self._cache["address"] = MailAddress.parse(self.recipient.email)
+        address: MailAddress = self._once("address", lambda: MailAddress.parse(self.recipient.email))
         return address
 
     @property
@@ -295,17 +299,13 @@ class OutgoingMessage:
     @property
     def data(self) -> bytes:
         """The MIME bytes: ASCII, except the To address when it has no ASCII form (RFC 6532)."""
-        data = self._cache.get("data")
-        if data is None:
-            data = self._cache["data"] = self.mailing.mime(self)
+        data: bytes = self._once("data", lambda: self.mailing.mime(self))
         return data
 
     @property
     def to_line(self) -> str:
         """The To header (see Mailing.to_header); raises AddressError as `address` does."""
-        line = self._cache.get("to_line")
-        if line is None:
-            line = self._cache["to_line"] = self.mailing.to_header(self)
+        line: str = self._once("to_line", lambda: self.mailing.to_header(self))
         return line
 
     def check(self) -> None:

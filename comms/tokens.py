@@ -10,8 +10,10 @@ link to the contact's own address instead of showing one.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,8 +33,12 @@ class InvalidToken(Rejected, ValueError):
     """The token was tampered with, expired, or made for another purpose."""
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """URL-safe base64 without padding (what base64.urlsafe_b64encode gives, in fewer calls)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -47,6 +53,26 @@ class TokenClaims:
     expires_at: datetime
 
 
+class _KeyedMac:
+    """HMAC-SHA256 (RFC 2104) under one key, for many short messages: the key's two padded
+    blocks are hashed once, so a MAC costs two copies of a hash state and two short updates.
+    hmac.HMAC.copy() does the same in C but wraps it in Python, at three times the cost; the
+    result is the same (verify checks with hmac.new, and so do the tests)."""
+
+    def __init__(self, key: bytes):
+        block = hashlib.sha256().block_size
+        key = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 class Signer:
     MIN_KEY_LENGTH = 32
 
@@ -55,11 +81,24 @@ class Signer:
             raise ValueError(f"COMMS_SECRET_KEY must be at least {self.MIN_KEY_LENGTH} characters")
         # Derive a key for links only, so a future use of the secret cannot mint link tokens.
         self._key = hmac.new(secret_key.encode(), b"comms-link-tokens", hashlib.sha256).digest()
+        self._mac = _KeyedMac(self._key)
 
     def sign(self, purpose: Purpose, subject: str, scope: str, expires_at: datetime) -> str:
-        body = f"{purpose.value}.{subject}.{scope}.{int(expires_at.timestamp()):x}"
-        mac = hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:18]
-        return f"{_b64(body.encode())}.{_b64(mac)}"
+        return self.signing(purpose, scope, expires_at)(subject)
+
+    def signing(self, purpose: Purpose, scope: str, expires_at: datetime) -> Callable[[str], str]:
+        """`sign` for one purpose, scope and expiry, for many subjects (a mailing's recipients):
+        what they share is worked out once, so a token costs one short HMAC and two base64
+        encodes."""
+        head = f"{purpose.value}.".encode()
+        tail = f".{scope}.{int(expires_at.timestamp()):x}".encode()
+        mac = self._mac
+
+        def sign(subject: str) -> str:
+            body = head + subject.encode() + tail
+            return f"{_b64(body)}.{_b64(mac.digest(body)[:18])}"
+
+        return sign
 
     def verify(self, token: str, purpose: Purpose, now: datetime) -> TokenClaims:
         try:

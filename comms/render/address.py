@@ -33,7 +33,10 @@ class MailAddress:
 
     @classmethod
     def parse(cls, text: str) -> MailAddress:
-        local, at, domain = unicodedata.normalize("NFC", text.strip()).rpartition("@")
+        given = text.strip()
+        if not given.isascii():  # ASCII is its own NFC
+            given = unicodedata.normalize("NFC", given)
+        local, at, domain = given.rpartition("@")
         if not at or not local or not domain:
             raise AddressError(f"{text!r} is not an e-mail address")
         return cls(local, domain, _ascii_domain(domain))

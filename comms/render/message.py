@@ -1,9 +1,12 @@
 """Each recipient's message, from the edition's compiled output.
 
 The MIME structure is written directly rather than through email.message: for
-100,000 recipients the stdlib generator is the bottleneck, while this costs one
-string join and one C-level quoted-printable encode per part. The output is
-checked against the stdlib parser in the tests.
+100,000 recipients the stdlib generator is the bottleneck. Everything the recipients of
+one variant (selection of blocks) share is encoded once, as bytes: the part headers, the
+quoted-printable literals between the personal values, the attachments. Per recipient
+there is one short header string, one C-level quoted-printable encode per personal value,
+and one bytes join. tests/render/test_message_equivalence.py checks the output against
+the standard library's, part for part.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr
-from functools import cached_property
-from urllib.parse import quote
+from typing import Any
 
 from comms.config import Sender
 from comms.render.address import MailAddress
@@ -39,7 +42,15 @@ AUTOMATIC_HEADERS = {
     "X-Auto-Response-Suppress": "OOF, AutoReply",
 }
 TOKEN_LIFETIME = timedelta(days=400)  # an unsubscribe link in an old mail must still work
+MAX_LINE = 78  # RFC 5322 §2.1.1: a header line SHOULD be no longer; folded where it can be
+MAX_LINE_HARD = 998  # … and MUST be no longer
+MAX_ENCODED_WORD = 75  # RFC 2047 §2
+FOLD_MAILBOX_AT = MAX_LINE_HARD  # see mailbox_line
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_HTML_SPECIAL = re.compile(r"[&<>\"']")  # what html.escape(quote=True) changes
+# A display name formataddr writes as it is: ASCII atoms (RFC 5322 atext) with single spaces
+# between them, so header_text leaves it alone and it needs no quotes (most names).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +90,57 @@ def header_text(value: str) -> str:
 def encode_header(value: str) -> str:
     value = header_text(value)
     charset = "us-ascii" if value.isascii() else "utf-8"
-    return Header(value, charset, header_name="Subject").encode(linesep=CRLF)
+    encoded = Header(value, charset, header_name="Subject").encode(linesep=CRLF)
+    if charset == "us-ascii" and any(
+        len(line) > MAX_LINE_HARD - len("Subject: ") for line in encoded.split(CRLF)
+    ):
+        # An ASCII word too long for any line cannot be folded: as encoded words it can.
+        encoded = Header(value, "utf-8", header_name="Subject").encode(linesep=CRLF)
+    return encoded
+
+
+def mailbox_line(field_name: str, name: str, address: str) -> str:
+    """`To: Name <address>` as formataddr writes it: a non-ASCII name as one RFC 2047 encoded
+    word, unless that would be longer than an encoded word may be (75), then as several; and
+    folded only where a line would pass the hard limit of 998. Lines between 78 and 998 stay
+    as they always were (RFC 5322 makes 78 a SHOULD), so mail already sent and mail sent now
+    are byte for byte alike; FOLD_MAILBOX_AT = MAX_LINE would fold them too. `address` may be
+    UTF-8 (RFC 6532): formataddr insists on ASCII, so it writes the name part only."""
+    if _PLAIN_NAME.fullmatch(name):
+        line = f"{field_name}: {name} <{address}>"  # what formataddr gives, without its checks
+    else:
+        name = header_text(name)
+        if not name:
+            return f"{field_name}: {address}"
+        named = formataddr((name, "@"), "utf-8")[: -len("<@>")]  # the name part, quoted or encoded
+        if not name.isascii() and len(named) - 1 > MAX_ENCODED_WORD:
+            words = Header(name, "utf-8", MAX_ENCODED_WORD + 1, header_name=field_name)
+            named = words.encode(linesep=CRLF) + " "
+        line = f"{field_name}: {named}<{address}>"
+    if len(line) <= FOLD_MAILBOX_AT or max(len(part) for part in line.split(CRLF)) <= FOLD_MAILBOX_AT:
+        return line
+    return fold(line)
+
+
+def fold(header: str) -> str:
+    """Each line longer than MAX_LINE broken before a space where one is (RFC 5322 §2.2.3):
+    unfolding (dropping the CRLF) gives the header back."""
+    lines: list[str] = []
+    for number, line in enumerate(header.split(CRLF)):
+        if len(line) <= MAX_LINE:
+            lines.append(line)
+            continue
+        words = line.split(" ")
+        keep = 2 if number == 0 else 1 + (words[0] == "")  # never break right after "To:"
+        current = " ".join(words[:keep])
+        for word in words[keep:]:
+            if len(current) + 1 + len(word) > MAX_LINE:
+                lines.append(current)
+                current = " " + word
+            else:
+                current = f"{current} {word}"
+        lines.append(current)
+    return CRLF.join(lines)
 
 
 def _qp(text: str) -> str:
@@ -92,25 +153,80 @@ def _qp(text: str) -> str:
     return encoded
 
 
-class EncodedBody:
-    """One selection's body, quoted-printable encoded once; per recipient only the values are.
+def _qp_value(value: str) -> bytes:
+    """_qp(value) as bytes, for a personal value: on one line it needs only the C encoder."""
+    if "\r" in value or "\n" in value:
+        return _qp(value).encode("ascii")
+    # Without a line end in the data b2a_qp soft-breaks with a bare "\n".
+    return binascii.b2a_qp(value.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
-    Each value sits between soft line breaks ("=" CRLF), which decode to nothing, so the
-    pre-encoded literal parts never need re-wrapping and no line exceeds 76 characters.
+
+SOFT_BREAK = "=" + CRLF
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    field: str
+    is_html: bool
+
+
+class Frame:
+    """One variant's message below its headers, as bytes with a slot for each personal value.
+
+    A part's quoted-printable literals are encoded once. Each value sits between soft line
+    breaks ("=" CRLF), which decode to nothing, so the literals never need re-wrapping and no
+    line exceeds 76 characters. pieces[0] is the place of the recipient's headers.
     """
 
-    SOFT_BREAK = "=" + CRLF
+    def __init__(self, parts: list[str | _Slot]):
+        pieces: list[bytes] = [b""]
+        literal: list[str] = []
+        for part in parts:
+            if isinstance(part, _Slot):
+                pieces += ["".join(literal).encode("ascii"), b""]
+                literal = []
+            else:
+                literal.append(part)
+        pieces.append("".join(literal).encode("ascii"))
+        self.pieces = pieces
+        # Per field: where its text encoding goes, and where its HTML-escaped encoding goes.
+        places: dict[str, tuple[list[int], list[int]]] = {}
+        for index, part in zip(
+            range(2, len(pieces), 2), (p for p in parts if isinstance(p, _Slot)), strict=True
+        ):
+            places.setdefault(part.field, ([], []))[part.is_html].append(index)
+        self.places = tuple((name, tuple(text), tuple(html)) for name, (text, html) in places.items())
 
-    def __init__(self, selected: Selected):
-        self.selected = selected
-        self.literals = [_qp(text) for text in selected.literals]
+    @classmethod
+    def of(cls, text: Selected, html_body: Selected, boundary: str, around: tuple[str, str]) -> Frame:
+        """multipart/alternative of the text and the HTML, between around[0] and around[1]."""
+        parts: list[str | _Slot] = [around[0]]
+        for subtype, selected in (("plain", text), ("html", html_body)):
+            parts += [
+                f'--{boundary}{CRLF}Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+                f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}",
+                _qp(selected.literals[0]),
+            ]
+            for name, literal in zip(selected.fields, selected.literals[1:], strict=True):
+                parts += [SOFT_BREAK, _Slot(name, selected.is_html), SOFT_BREAK, _qp(literal)]
+            parts.append(CRLF)
+        parts += [f"--{boundary}--{CRLF}", around[1]]
+        return cls(parts)
 
-    def fill(self, values: dict[str, str]) -> str:
-        escaped = self.selected.escaped(values)
-        pieces = [self.literals[0]]
-        for name, literal in zip(self.selected.fields, self.literals[1:], strict=True):
-            pieces += (self.SOFT_BREAK, _qp(escaped[name]), self.SOFT_BREAK, literal)
-        return "".join(pieces)
+    def fill(self, head: bytes, values: dict[str, str]) -> bytes:
+        pieces = self.pieces.copy()
+        pieces[0] = head
+        for name, text_places, html_places in self.places:
+            value = values[name]
+            encoded = _qp_value(value)
+            for index in text_places:
+                pieces[index] = encoded
+            if html_places:
+                if _HTML_SPECIAL.search(value):  # most values (every link) need no escaping
+                    encoded = _qp_value(html.escape(value, quote=True))
+                for index in html_places:
+                    pieces[index] = encoded
+        return b"".join(pieces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,24 +275,42 @@ class OutgoingMessage:
     def list_unsubscribe(self) -> str:
         return f"<{self.links['unsubscribe_url']}>, <{self.links['unsubscribe_mailto']}>"
 
-    @cached_property
+    # Worked out once, when first asked for. Not functools.cached_property: in Python 3.11 it
+    # takes a lock on every first access, a measurable share of a message's cost at this rate.
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        value = self._cache.get(name)
+        if value is None:
+            value = self._cache[name] = make()
+        return value
+
+    @property
     def address(self) -> MailAddress:
         """Raises AddressError for an address that cannot be written at all (a broken IDN)."""
-        return MailAddress.parse(self.recipient.email)
+        address: MailAddress = self._once("address", lambda: MailAddress.parse(self.recipient.email))
+        return address
 
     @property
     def needs_smtputf8(self) -> bool:
         """Its address has no ASCII form: only a relay with SMTPUTF8 can take it."""
         return self.address.needs_smtputf8
 
-    @cached_property
+    @property
     def data(self) -> bytes:
         """The MIME bytes: ASCII, except the To address when it has no ASCII form (RFC 6532)."""
-        return self.mailing.mime(self)
+        data: bytes = self._once("data", lambda: self.mailing.mime(self))
+        return data
+
+    @property
+    def to_line(self) -> str:
+        """The To header (see Mailing.to_header); raises AddressError as `address` does."""
+        line: str = self._once("to_line", lambda: self.mailing.to_header(self))
+        return line
 
     def check(self) -> None:
         """Raise now, for this message alone, what would stop it being written (its To header)."""
-        self.mailing.to_header(self)
+        _ = self.to_line
 
 
 def variant_key(blocks: frozenset[str]) -> str:
@@ -202,22 +336,28 @@ class Mailing:
         self.now = now
         self.html = Personaliser.cut(rendered.html, is_html=True)
         self.text = Personaliser.cut(rendered.text, is_html=False)
-        self._encoded: dict[frozenset[str], tuple[EncodedBody, EncodedBody]] = {}
+        self.blocks = self.html.blocks | self.text.blocks
+        self._frames: dict[frozenset[str], Frame] = {}
         # "=_" cannot occur in quoted-printable output, so the boundary never collides with a body.
         self._boundary = "=_comms_" + hashlib.sha256(identity.edition_key.encode()).hexdigest()[:24]
         self._mixed_boundary = self._boundary + "_mixed"
         self._common = self._common_headers()
         self._expires = now + TOKEN_LIFETIME
         self._domain = identity.sender.domain
-
-    @property
-    def blocks(self) -> frozenset[str]:
-        return self.html.blocks | self.text.blocks
+        # What every recipient's headers and links share, worked out once.
+        self._sign_unsubscribe = signer.signing(Purpose.UNSUBSCRIBE, identity.kind, self._expires)
+        self._sign_preferences = signer.signing(Purpose.PREFERENCES, identity.kind, self._expires)
+        self._unsubscribe_base = f"{identity.base_url}/afmelden/"
+        self._preferences_base = f"{identity.base_url}/voorkeuren/"
+        # quote(f"afmelden {token}"): a token is URL-safe base64 and dots, which quote keeps.
+        self._mailto_base = f"mailto:afmelden@{self._domain}?subject=afmelden%20"
+        self._head_start = f"{self._common}{CRLF}"
+        self._head_date = f"{CRLF}Date: {format_datetime(now)}{CRLF}Message-ID: "
 
     def _common_headers(self) -> str:
         identity = self.identity
         lines = [
-            f"From: {formataddr((header_text(identity.sender.name), identity.sender.address), 'utf-8')}",
+            mailbox_line("From", identity.sender.name, identity.sender.address),
             f"Subject: {encode_header(identity.subject)}",
             *self._list_headers(),
             *(f"{name}: {value}" for name, value in AUTOMATIC_HEADERS.items()),
@@ -247,15 +387,11 @@ class Mailing:
         return f"<{self.identity.edition_key}.{recipient.public_id}@{self._domain}>"
 
     def links(self, recipient: Recipient) -> dict[str, str]:
-        kind = self.identity.kind
-        unsubscribe = self.signer.sign(Purpose.UNSUBSCRIBE, recipient.public_id, kind, self._expires)
-        preferences = self.signer.sign(Purpose.PREFERENCES, recipient.public_id, kind, self._expires)
-        base = self.identity.base_url
-        mail_subject = quote(f"afmelden {unsubscribe}")
+        unsubscribe = self._sign_unsubscribe(recipient.public_id)
         return {
-            "unsubscribe_url": f"{base}/afmelden/{unsubscribe}",
-            "preferences_url": f"{base}/voorkeuren/{preferences}",
-            "unsubscribe_mailto": f"mailto:afmelden@{self._domain}?subject={mail_subject}",
+            "unsubscribe_url": self._unsubscribe_base + unsubscribe,
+            "preferences_url": self._preferences_base + self._sign_preferences(recipient.public_id),
+            "unsubscribe_mailto": self._mailto_base + unsubscribe,
         }
 
     def values(self, recipient: Recipient, links: dict[str, str] | None = None) -> dict[str, str]:
@@ -282,63 +418,37 @@ class Mailing:
     def preview_html(self, blocks: frozenset[str], values: dict[str, str]) -> str:
         return self.html.select(blocks).fill(values)
 
-    def _bodies(self, blocks: frozenset[str]) -> tuple[EncodedBody, EncodedBody]:
-        bodies = self._encoded.get(blocks)
-        if bodies is None:
-            bodies = (EncodedBody(self.text.select(blocks)), EncodedBody(self.html.select(blocks)))
-            self._encoded[blocks] = bodies
-        return bodies
+    def _frame(self, blocks: frozenset[str]) -> Frame:
+        frame = self._frames.get(blocks)
+        if frame is None:
+            around = ("", "")
+            if self.attachments:
+                mixed = self._mixed_boundary
+                alternative = f'Content-Type: multipart/alternative; boundary="{self._boundary}"'
+                around = (
+                    f"--{mixed}{CRLF}{alternative}{CRLF}{CRLF}",
+                    CRLF
+                    + "".join(f"--{mixed}{CRLF}{a.mime_part()}{CRLF}" for a in self.attachments)
+                    + f"--{mixed}--{CRLF}",
+                )
+            frame = Frame.of(self.text.select(blocks), self.html.select(blocks), self._boundary, around)
+            self._frames[blocks] = frame
+        return frame
 
     def to_header(self, message: OutgoingMessage) -> str:
         """The To line: the name encoded (RFC 2047), an IDN domain as punycode; an address with
         a non-ASCII local part as UTF-8 (RFC 6532, for SMTPUTF8 relays only)."""
         address = message.address
-        name = header_text(message.recipient.display_name)
-        if not address.needs_smtputf8:
-            return f"To: {formataddr((name, address.ascii), 'utf-8')}"
-        # formataddr insists on an ASCII address: it writes the name part, the address goes beside it.
-        named = formataddr((name, "@"), "utf-8")
-        return f"To: {named[: -len('<@>')]}<{address.utf8}>" if name else f"To: {address.utf8}"
+        return mailbox_line("To", message.recipient.display_name, address.wire)
 
     def mime(self, message: OutgoingMessage) -> bytes:
         """RFC 5322 bytes, multipart/alternative, CRLF line ends, ASCII only (but for a UTF-8 To)."""
-        text_body, html_body = self._bodies(message.blocks)
-        lines = [
-            self._common,
-            self.to_header(message),
-            f"Date: {format_datetime(self.now)}",
-            f"Message-ID: {message.message_id}",
-        ]
+        frame = self._frame(message.blocks)
+        links = message.links
+        head = f"{self._head_start}{message.to_line}{self._head_date}{message.message_id}"
         if self.identity.bulk:
-            lines.append(
-                f"List-Unsubscribe: <{message.links['unsubscribe_url']}>,{CRLF}"
-                f" <{message.links['unsubscribe_mailto']}>"
+            head += (
+                f"{CRLF}List-Unsubscribe: <{links['unsubscribe_url']}>,{CRLF} <{links['unsubscribe_mailto']}>"
             )
-        headers = CRLF.join(lines)
-        boundary = self._boundary
-        body = CRLF.join(
-            [
-                f"--{boundary}",
-                'Content-Type: text/plain; charset="utf-8"',
-                "Content-Transfer-Encoding: quoted-printable",
-                "",
-                text_body.fill(message.values),
-                f"--{boundary}",
-                'Content-Type: text/html; charset="utf-8"',
-                "Content-Transfer-Encoding: quoted-printable",
-                "",
-                html_body.fill(message.values),
-                f"--{boundary}--",
-                "",
-            ]
-        )
-        if self.attachments:
-            body = self._with_attachments(body)
-        return f"{headers}{CRLF}{CRLF}{body}".encode("utf-8" if message.needs_smtputf8 else "ascii")
-
-    def _with_attachments(self, alternative: str) -> str:
-        """multipart/mixed: the text and HTML alternatives first, then each attachment."""
-        mixed = self._mixed_boundary
-        parts = [f'Content-Type: multipart/alternative; boundary="{self._boundary}"{CRLF}{CRLF}{alternative}']
-        parts += [attachment.mime_part() for attachment in self.attachments]
-        return "".join(f"--{mixed}{CRLF}{part}{CRLF}" for part in parts) + f"--{mixed}--{CRLF}"
+        head += CRLF + CRLF
+        return frame.fill(head.encode("utf-8" if message.needs_smtputf8 else "ascii"), message.values)

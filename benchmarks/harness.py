@@ -47,7 +47,8 @@ class Target:
         return value >= self.bound if self.is_minimum else value <= self.bound
 
     def __str__(self) -> str:
-        return f"{'≥' if self.is_minimum else '≤'} {number(self.bound)}{' ' + self.unit if self.unit else ''}"
+        sign = "≥" if self.is_minimum else "≤"
+        return f"{sign} {number(self.bound)}{' ' + self.unit if self.unit else ''}"
 
 
 def at_least(bound: float, unit: str = "") -> Target:

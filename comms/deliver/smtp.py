@@ -401,13 +401,7 @@ class _Lane:
             self._drop()
             self._aside(following)
             return None
-        if pending is not None and not self._verdict(pending):
-            self._aside(following)
-            return None
-        if reset and not self._reset_read():
-            self._aside(following)
-            return None
-        if following is None:
+        if not self._settled(pending, reset, following) or following is None:
             return None
         replies: list[tuple[int, bytes]] = []
         lost: BaseException | None = None
@@ -422,28 +416,18 @@ class _Lane:
         return self._decide(following, replies, lost)
 
     def _lock_step(self, pending: _Prepared | None, following: _Prepared | None) -> _Prepared | None:
-        if pending is not None:
-            try:
-                self._write(list(pending.content))
-            except _Broken as broken:
-                if broken.done < len(pending.content):
-                    self._drop()
-                    self._not_handed_over(pending, broken.error)
-                    self._aside(following)
-                    return None
-            if not self._verdict(pending):
-                self._aside(following)
-                return None
-        if self.needs_reset:
-            self.needs_reset = False
-            try:
-                self._write([RSET])
-            except _Broken:
+        reset, self.needs_reset = self.needs_reset, False  # only after a refusal: never with `pending`
+        try:
+            self._write(list(pending.content) if pending else [RSET] if reset else [])
+        except _Broken as broken:
+            if pending is None:
+                self._drop()  # RSET did not go out: a fresh connection for `following`
+            elif broken.done < len(pending.content):
                 self._drop()
-            if not self._reset_read():
+                self._not_handed_over(pending, broken.error)
                 self._aside(following)
                 return None
-        if following is None:
+        if not self._settled(pending, reset, following) or following is None:
             return None
         replies: list[tuple[int, bytes]] = []
         lost: BaseException | None = None
@@ -457,6 +441,14 @@ class _Lane:
             if replies[-1][0] not in accepted:
                 break
         return self._decide(following, replies, lost)
+
+    def _settled(self, pending: _Prepared | None, reset: bool, following: _Prepared | None) -> bool:
+        """The verdict on `pending`, or RSET's reply; False, with `following` set aside, when the
+        connection went."""
+        if (pending is not None and not self._verdict(pending)) or (reset and not self._reset_read()):
+            self._aside(following)
+            return False
+        return True
 
     def _decide(
         self, prepared: _Prepared, replies: list[tuple[int, bytes]], lost: BaseException | None

@@ -90,6 +90,8 @@ class _Broken(Exception):
 LOST = (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError, OSError)
 BROKEN_OR_LOST = (_Broken, *LOST)
 RSET = b"RSET\r\n"
+UNSAFE_IN_ENVELOPE = re.compile(r"[\r\n<> ]")
+MAX_LINE = 8192  # smtplib's _MAXLINE
 LINE_STARTING_WITH_A_DOT = re.compile(rb"\n\.")
 SEND_BUFFER = 256 * 1024  # bytes: a whole newsletter fits, so one write takes it
 Buffer = bytes | memoryview
@@ -312,6 +314,7 @@ class _Lane:
         self.connection: smtplib.SMTP | None = None
         self.carried = 0  # transactions started on this connection
         self.needs_reset = False  # the last transaction was refused: RSET before the next
+        self.pipelines = False  # RFC 2920: the relay offers PIPELINING (and it is not turned off)
 
     def run(self, batch: _Batch) -> None:
         self.batch = batch
@@ -330,11 +333,6 @@ class _Lane:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.connection.quit()
             self._drop()
-
-    @property
-    def _pipelines(self) -> bool:
-        assert self.connection is not None
-        return self.transport.settings.pipelining and self.connection.has_extn("pipelining")
 
     def _next(self, pending: _Prepared | None) -> _Prepared | None:
         if self.slot >= self.transport.connection_limit:
@@ -364,6 +362,7 @@ class _Lane:
                 self.transport.throttled("refused another connection")
             return None
         self.carried, self.needs_reset = 0, False
+        self.pipelines = self.transport.settings.pipelining and self.connection.has_extn("pipelining")
         return self.connection
 
     def _drop(self) -> None:
@@ -378,7 +377,7 @@ class _Lane:
         `following` when its DATA was accepted."""
         if following is not None:
             self.carried += 1
-        if self._pipelines:
+        if self.pipelines:
             return self._pipelined(pending, following)
         return self._lock_step(pending, following)
 
@@ -552,8 +551,26 @@ class _Lane:
     # -- the wire --------------------------------------------------------------------------
 
     def _reply(self) -> tuple[int, bytes]:
-        assert self.connection is not None
-        return self.connection.getreply()
+        """smtplib's getreply, leaner (it is read four times per message): the same errors."""
+        connection = self.connection
+        assert connection is not None
+        if connection.file is None:
+            return connection.getreply()
+        lines = []
+        while True:
+            try:
+                line = connection.file.readline(MAX_LINE + 1)
+            except OSError as exc:
+                connection.close()
+                raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from exc
+            if not line:
+                connection.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            if line[3:4] != b"-" or len(lines) > 100:
+                break
+        code = int(line[:3]) if line[:3].isdigit() else -1
+        return code, lines[0] if len(lines) == 1 else b"\n".join(lines)
 
     def _write(self, parts: Sequence[Buffer]) -> None:
         """All parts, without joining them into one copy; `_Broken` says how many went out."""
@@ -573,23 +590,24 @@ class _Lane:
 
 def _send_parts(sock: socket.socket, parts: Sequence[Buffer]) -> None:
     """One sendmsg (scatter-gather) for the lot, repeated for what the kernel did not take."""
-    views = [memoryview(part) for part in parts]
-    done = 0
-    while done < len(views):
+    views, done, left = list(parts), 0, sum(map(len, parts))
+    while True:
         try:
             sent = sock.sendmsg(views[done:])
         except OSError as exc:
             raise _Broken(done, exc) from exc
-        while done < len(views) and sent >= len(views[done]):
+        left -= sent
+        if not left:
+            return  # usually at once: a message fits in the send buffer
+        while sent >= len(views[done]):
             sent -= len(views[done])
             done += 1
-        if sent:
-            views[done] = views[done][sent:]
+        views[done] = memoryview(views[done])[sent:]
 
 
 def _envelope(sender: str, recipient: str, smtputf8: bool) -> tuple[bytes, bytes, bytes]:
     for address in (sender, recipient):
-        if any(c in address for c in "\r\n<> "):
+        if UNSAFE_IN_ENVELOPE.search(address):
             raise ValueError(f"an envelope address may not hold spaces, <, > or line breaks: {address!r}")
     options = " SMTPUTF8 BODY=8BITMIME" if smtputf8 else ""
     encoding = "utf-8" if smtputf8 else "ascii"

@@ -260,6 +260,9 @@ def _conditional_headers(state: SourceState) -> dict[str, str]:
 
 async def _read_response(state: SourceState, response: httpx.Response, max_bytes: int) -> Fetched:
     if response.status_code == HTTPStatus.NOT_MODIFIED:
+        # A 304 has no body, but the pool reuses a connection only once the response is read to
+        # its end: without this, every unchanged feed costs a new connection (and TLS handshake).
+        await response.aread()
         return Fetched(None, _validators(response, fallback=state), not_modified=True)
     if response.status_code >= 400:
         raise _Gave(_status_text(response))

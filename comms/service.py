@@ -1,19 +1,25 @@
-"""What every command needs, loaded and validated once: config, database, templates, rules."""
+"""What every command needs, loaded and validated once: config, database, templates, rules.
+
+The templates, themes and segments are imported when first asked for: `comms status` opens a
+service too, and need not load Jinja or the address validator to count messages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from comms.audience.segments import Segment, load_segments
-from comms.compose.themes import ThemeMap, load_theme_map
 from comms.config import Config
 from comms.errors import ConfigurationError
 from comms.problems import Problem, ValidationFailed
-from comms.render.templates import Templates
 from comms.store.database import Database
 from comms.tokens import Signer
+
+if TYPE_CHECKING:
+    from comms.audience.segments import Segment
+    from comms.compose.themes import ThemeMap
+    from comms.render.templates import Templates
 
 
 class MissingSecret(ConfigurationError):
@@ -26,20 +32,32 @@ class Service:
     db: Database
 
     @classmethod
-    def open(cls, config: Config, migrate: bool = True) -> Service:
+    def open(cls, config: Config, migrate: bool = False) -> Service:
+        """The service on the configured database: `migrate` brings its schema up to date (what
+        `comms migrate` and the long-running processes do at start); otherwise the schema is only
+        checked (one query; an empty database is created), and SchemaNotCurrent is raised when it
+        is behind or ahead of this comms."""
         db = Database(config.database_url, config.base_dir)
         if migrate:
             db.migrate()
+        else:
+            db.check_schema()
         return cls(config, db)
 
     @cached_property
     def templates(self) -> Templates:
+        from comms.render.templates import Templates
+
         return Templates(self.config.resolve(self.config.templates_dir))
 
     def themes(self) -> tuple[ThemeMap, list[Problem]]:
+        from comms.compose.themes import load_theme_map
+
         return load_theme_map(self.config.resolve(self.config.themes_file))
 
     def segments(self) -> tuple[dict[str, Segment], list[Problem]]:
+        from comms.audience.segments import load_segments
+
         return load_segments(self.config.resolve(self.config.segments_file))
 
     def segment(self, name: str, problems: list[Problem] | None = None) -> Segment:

@@ -2,36 +2,64 @@
 
 Exit codes: 0 ok, 1 validation error (every problem listed with file, line or row, and
 reason), 2 usage error.
+
+This module is on the path of `comms --help` and of every command, so it imports little: the
+consoles (rich), the configuration and the service are loaded when a command first asks.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import click
-from rich.console import Console
-from rich.text import Text
 
 from comms import logs
-from comms.config import DEFAULT_CONFIG, Config, load_config
-from comms.dates import local
 from comms.errors import CommsError
 from comms.problems import Problem, ValidationFailed
-from comms.service import Service
 from comms.store.actors import is_schedule
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from comms.config import Config
+    from comms.service import Service
+
+    # Made on first use by __getattr__ below: `from comms.cli.base import out` works as before.
+    out: Console
+    err: Console
+
 P = ParamSpec("P")
-# Wide when piped, so tables in logs and tests are not squeezed to 80 columns.
-_WIDTH = None if sys.stdout.isatty() else 200
-# markup=False: what we print quotes user input ("[send]", "<b>"); rich must not read it as markup.
-out = Console(highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=_WIDTH)
+# The configuration a command reads when neither --config nor COMMS_CONFIG names one.
+DEFAULT_CONFIG = Path("comms.toml")
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    # Wide when piped, so tables in logs and tests are not squeezed to 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    # markup=False: what we print quotes user input ("[send]", "<b>"); rich must not read it as markup.
+    return Console(stderr=stderr, highlight=False, markup=False, soft_wrap=True, width=width)
+
+
+def __getattr__(name: str) -> Any:
+    """`out` and `err`, the consoles, made (and rich imported) when a command first prints."""
+    if name in ("out", "err"):
+        console = _console(stderr=name == "err")
+        globals()[name] = console
+        return console
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _err() -> Console:
+    return __getattr__("err")
 
 
 class Failed(click.ClickException):
@@ -40,13 +68,17 @@ class Failed(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        err.print(Text.assemble(("error:", "bold red"), f" {self.message}"))
+        from rich.text import Text
+
+        _err().print(Text.assemble(("error:", "bold red"), f" {self.message}"))
 
 
 def report(problems: Iterable[Problem]) -> None:
+    from rich.text import Text
+
     for problem in problems:
         label = ("error", "red") if problem.is_error else ("warning", "yellow")
-        err.print(Text.assemble(label, f": {problem}"))
+        _err().print(Text.assemble(label, f": {problem}"))
 
 
 def handles_failures(command: Callable[P, None]) -> Callable[P, None]:
@@ -86,6 +118,8 @@ def by_option(required: bool = True) -> Callable[[Callable[P, None]], Callable[P
 
 
 def config_of(ctx: click.Context) -> Config:
+    from comms.config import load_config
+
     path: Path = ctx.obj["config_path"]
     config, problems = load_config(path)
     report(problems)
@@ -94,8 +128,13 @@ def config_of(ctx: click.Context) -> Config:
     return config
 
 
-def service_of(ctx: click.Context) -> Service:
-    return Service.open(config_of(ctx))
+def service_of(ctx: click.Context, migrate: bool = False) -> Service:
+    """The service on the configured database. Only `comms migrate`, `demo` and the long-running
+    processes bring the schema up to date (`migrate=True`); every other command checks that it
+    is (one query) and refuses a database behind or ahead of this comms."""
+    from comms.service import Service
+
+    return Service.open(config_of(ctx), migrate=migrate)
 
 
 def counts_text(counts: dict[str, int]) -> str:
@@ -103,10 +142,58 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def local_or_dash(moment: datetime | None) -> str:
+    from comms.dates import local
+
     return f"{local(moment):%Y-%m-%d %H:%M %Z}" if moment else "-"
 
 
-@click.group()
+def local_minute(moment: datetime) -> str:
+    from comms.dates import local
+
+    return f"{local(moment):%Y-%m-%d %H:%M}"
+
+
+class LazyGroup(click.Group):
+    """A group that knows its commands by name, "module:attribute" and one-line help, and
+    imports a command's module only when that command runs or shows its own help: `comms
+    --help` lists them all without loading rich, SQLAlchemy or the web app.
+    (tests/test_cli_lazy.py checks the table against the commands the modules define.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}
+
+    def add_lazy(self, table: dict[str, tuple[str, str]]) -> None:
+        self.lazy.update(table)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attribute = self.lazy[cmd_name][0].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, with the table's help for the commands not imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                if not self.commands[name].hidden:
+                    rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                # Shortened as click shortens a command's own help (a stand-in command does it).
+                stand_in = click.Command(name, help=self.lazy[name][1])
+                rows.append((name, stand_in.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
 @click.option(
     "--config",
     "config_path",

@@ -64,7 +64,7 @@ def run_demo(config: Config, outbox: Path | None) -> None:
     )
     out.print(f"database: {workdir / 'demo.sqlite3'} (throwaway); transport: outbox → {outbox_dir}\n")
 
-    service = Service.open(config)
+    service = Service.open(config, migrate=True)  # the first-run command: a new database
     try:
         import_and_show(service)
         collect_and_show(service, now)

@@ -1,5 +1,6 @@
 """Editions of any kind: `comms newsletter build`, `rebuild`, `revisions`, `preview`,
-`test-send`, `approve`, `hold`, `discard`, `send` (at the planned time, or `--now`) and `status`.
+`test-send`, `approve`, `hold`, `discard` and `send` (at the planned time, or `--now`); `status`
+is comms.cli.status.
 Who takes a step is `--by` (or COMMS_USER), never the operating-system user."""
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from comms.cli.base import (
     counts_text,
     err,
     handles_failures,
-    local_or_dash,
+    local_minute,
     out,
     report,
     service_of,
 )
 from comms.clock import Clock, SystemClock
-from comms.dates import local, utcnow
+from comms.dates import utcnow
 from comms.deliver.transport import TransportUnavailable
 from comms.kinds import BuildOutcome, BuildRequest
 from comms.operations import editions
@@ -101,9 +102,9 @@ def revisions(ctx: click.Context, edition: str) -> None:
     table = Table("revision", "built", "built by", "approved", "approved by", "subject")
     for r in editions.revisions(service_of(ctx), edition):
         number = f"{r.number}{' (current)' if r.is_current else ''}"
-        approved = _minute(r.approved_at) if r.approved_at else "-"
+        approved = local_minute(r.approved_at) if r.approved_at else "-"
         table.add_row(
-            number, _minute(r.built_at), r.built_by or "-", approved, r.approved_by or "-", r.subject
+            number, local_minute(r.built_at), r.built_by or "-", approved, r.approved_by or "-", r.subject
         )
     out.print(table)
 
@@ -262,46 +263,6 @@ def _progress() -> Progress:
     )
 
 
-@click.command()
-@click.argument("edition", required=False)
-@click.option(
-    "--all", "everything", is_flag=True, help="Also sent editions older than 30 days, and discarded ones."
-)
-@click.pass_context
-@handles_failures
-def status(ctx: click.Context, edition: str | None, everything: bool) -> None:
-    """Editions by planned send time, with their message counts: those still to go out and those
-    sent in the last 30 days (--all: every edition). With EDITION, also the failure reasons.
-    For the team's view of what goes out when, see `comms calendar`."""
-    service = service_of(ctx)
-    if edition:
-        reports, left_out = editions.status(service, edition), 0
-    else:
-        listed = editions.listing(service, utcnow(), everything)
-        reports, left_out = listed.shown, listed.left_out
-    counted = ("pending", "claimed", "sent", "failed", "uncertain", "suppressed")
-    table = Table("edition", "status", "planned (Dutch time)", "built", *counted)
-    for r in reports:
-        state = r.status + (f" ({r.reason.en})" if r.reason else "")
-        planned = local_or_dash(r.send_at)
-        table.add_row(r.key, state, planned, _minute(r.built_at), *(str(r.counts[k]) for k in counted))
-    out.print(table if reports else "no current editions" if left_out else "no editions yet")
-    if left_out:
-        out.print(
-            f"{left_out} finished edition{'' if left_out == 1 else 's'} not listed "
-            "(sent more than 30 days ago, or discarded): comms status --all"
-        )
-    if edition:
-        for reason, count in reports[0].failures:
-            out.print(f"  failed {count}×: {reason}")
-        for reason, count in reports[0].uncertainties:
-            out.print(f"  uncertain {count}× (perhaps delivered): {reason}")
-
-
-def _minute(moment: datetime) -> str:
-    return f"{local(moment):%Y-%m-%d %H:%M}"
-
-
 @click.command("test-send")
 @click.argument("edition")
 @click.option(
@@ -331,4 +292,4 @@ def test_copy(ctx: click.Context, edition: str, addresses: tuple[str, ...], by: 
         raise Failed(f"the test copy did not reach {len(outcome.failed)} address(es)")
 
 
-commands = [newsletter, preview, approve, hold, discard, send, status, test_copy, rebuild, revisions]
+commands = [newsletter, preview, approve, hold, discard, send, test_copy, rebuild, revisions]

@@ -32,7 +32,7 @@ from comms.worker import EditionRound, Worker
 def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the schedules (as leader, or standby), a delivery worker and the web app."""
     logs.setup(logging.INFO)
-    service = service_of(ctx)
+    service = service_of(ctx, migrate=True)
     service.signer()  # a missing key stops the service now, not at its first link
     _, problems = schedules(service.config)
     if any(p.is_error for p in problems):
@@ -53,7 +53,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_worker: boo
 def worker(ctx: click.Context, exit_when_idle: bool) -> None:
     """Deliver the editions that are sending; start as many as you like (PostgreSQL scales out)."""
     logs.setup(logging.WARNING)
-    service = service_of(ctx)
+    service = service_of(ctx, migrate=True)
     clock = SystemClock()
     service.signer()  # a missing key stops the worker now, not at its first edition
     make_transport(service.config, "worker", clock, ledger=True)  # likewise a missing transport secret
@@ -82,7 +82,7 @@ def worker(ctx: click.Context, exit_when_idle: bool) -> None:
 @handles_failures
 def web(ctx: click.Context, host: str, port: int) -> None:
     """Serve the recipients' pages and SendGrid's event webhook (uvicorn)."""
-    service = service_of(ctx)
+    service = service_of(ctx, migrate=True)
     service.signer()  # no links can be checked without the key: say so now, not per request
     # The access log and the app's logs go through comms.web.logs: no token reaches them.
     uvicorn.run(create_app(service), host=host, port=port, **server_arguments())

@@ -9,6 +9,10 @@ per-read timeout, so only a deadline for the whole fetch stops it. Redirects are
 here, one hop at a time, so every hop is checked (http(s) only) and an error names the
 address it concerns; the address policy itself is checked at connect time
 (`comms.collect.addresses`).
+
+One run shares one HTTP client (its connection pool and TLS context) among the sources with
+the same address policy, which is nearly always all of them: a connection is only ever reused
+by a source held to the policy it was checked against.
 """
 
 from __future__ import annotations
@@ -98,15 +102,16 @@ def fetch_many(
     async def everything() -> list[Fetched]:
         limit = asyncio.Semaphore(settings.max_concurrent_fetches)
 
-        async def one(request: Request) -> Fetched:
+        async def one(request: Request, clients: _Clients) -> Fetched:
             async with limit:  # the deadline starts once the fetch does, not while it waits
                 try:
-                    return await _fetch_within_deadline(request, base_dir, settings, max_bytes)
+                    return await _fetch_within_deadline(request, base_dir, settings, max_bytes, clients)
                 except Exception as exc:  # a bug must not take the other sources down with it
                     reason = f"could not fetch: {str(exc) or type(exc).__name__}"
                     return Fetched(None, request.state, problems=[Problem(request.source.name, reason)])
 
-        return list(await asyncio.gather(*(one(request) for request in requests)))
+        async with _Clients(settings.max_concurrent_fetches) as clients:
+            return list(await asyncio.gather(*(one(request, clients) for request in requests)))
 
     return _run(everything())
 
@@ -138,8 +143,34 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return result[0]
 
 
+class _Clients:
+    """The run's HTTP clients: one per address policy, made when a source first needs it."""
+
+    def __init__(self, max_connections: int) -> None:
+        self._max_connections = max_connections
+        self._clients: dict[AddressPolicy, httpx.AsyncClient] = {}
+
+    def of(self, source: SourceConfig) -> httpx.AsyncClient:
+        policy = AddressPolicy.of(source)
+        if policy not in self._clients:
+            self._clients[policy] = httpx.AsyncClient(
+                transport=_GuardedTransport(policy, self._max_connections),
+                follow_redirects=False,  # followed below, each hop checked and named
+                trust_env=False,  # no proxy from the environment: it connects where the policy cannot see
+                headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+            )
+        return self._clients[policy]
+
+    async def __aenter__(self) -> _Clients:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+
 async def _fetch_within_deadline(
-    request: Request, base_dir: Path, settings: CollectConfig, max_bytes: int
+    request: Request, base_dir: Path, settings: CollectConfig, max_bytes: int, clients: _Clients
 ) -> Fetched:
     source, state = request.source, request.state
     scheme = urlsplit(source.url).scheme.lower() if "://" in source.url else ""
@@ -151,54 +182,54 @@ async def _fetch_within_deadline(
     deadline = deadline_of(source, settings)
     try:
         async with asyncio.timeout(deadline):
-            return await _fetch_http(source, state, max_bytes, hops)
+            return await _fetch_http(clients.of(source), source, state, max_bytes, hops)
     except TimeoutError:
         return _failed_at(source, state, hops, f"no complete answer within the deadline of {deadline:g} s")
     except _Gave as gave:
         return _failed_at(source, state, hops, str(gave))
 
 
-async def _fetch_http(source: SourceConfig, state: SourceState, max_bytes: int, hops: list[str]) -> Fetched:
-    transport = _GuardedTransport(AddressPolicy.of(source))
-    async with httpx.AsyncClient(
-        transport=transport,
-        timeout=source.timeout_seconds,
-        follow_redirects=False,  # followed below, each hop checked and named
-        trust_env=False,  # no proxy from the environment: it would connect where the policy cannot see
-        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-    ) as client:
-        while True:
-            url = hops[-1]
-            try:
-                async with client.stream("GET", url, headers=_conditional_headers(state)) as response:
-                    target = _redirect_target(response, url)
-                    if target is None:
-                        return await _read_response(state, response, max_bytes)
-            except httpx.TimeoutException as exc:
-                raise _Gave(f"timed out after {source.timeout_seconds:g} s") from exc
-            except ForbiddenAddress as exc:
-                raise _Gave(str(exc)) from exc
-            except httpx.ConnectError as exc:
-                raise _Gave(f"could not connect: {_plain(_root(exc))}") from exc
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise _Gave(f"download failed: {_plain(exc)}") from exc
-            if len(hops) > MAX_REDIRECTS:
-                raise _Gave(f"more than {MAX_REDIRECTS} redirects")
-            hops.append(target)
-            scheme = urlsplit(target).scheme.lower()
-            if scheme not in ("http", "https"):
-                raise _Gave(f"redirected to a {scheme}: URL; only http and https are followed")
+async def _fetch_http(
+    client: httpx.AsyncClient, source: SourceConfig, state: SourceState, max_bytes: int, hops: list[str]
+) -> Fetched:
+    timeout = source.timeout_seconds
+    while True:
+        url = hops[-1]
+        try:
+            conditional = _conditional_headers(state)
+            async with client.stream("GET", url, headers=conditional, timeout=timeout) as response:
+                target = _redirect_target(response, url)
+                if target is None:
+                    return await _read_response(state, response, max_bytes)
+        except httpx.TimeoutException as exc:
+            raise _Gave(f"timed out after {timeout:g} s") from exc
+        except ForbiddenAddress as exc:
+            raise _Gave(str(exc)) from exc
+        except httpx.ConnectError as exc:
+            raise _Gave(f"could not connect: {_plain(_root(exc))}") from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _Gave(f"download failed: {_plain(exc)}") from exc
+        if len(hops) > MAX_REDIRECTS:
+            raise _Gave(f"more than {MAX_REDIRECTS} redirects")
+        hops.append(target)
+        scheme = urlsplit(target).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise _Gave(f"redirected to a {scheme}: URL; only http and https are followed")
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a pool whose connections pass the address policy."""
 
-    def __init__(self, policy: AddressPolicy):
+    def __init__(self, policy: AddressPolicy, max_connections: int):
         super().__init__(verify=_ssl_context(), trust_env=False)
         # httpx offers no public way to hand its pool a network backend; httpcore does. The
         # check must be made at connect time, so the address checked is the address used.
+        # A fetch holds one connection at a time (redirects are followed one after the other),
+        # so as many connections as fetches at once: none waits for the pool.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(), network_backend=GuardedBackend(policy)
+            ssl_context=_ssl_context(),
+            network_backend=GuardedBackend(policy),
+            max_connections=max_connections,
         )
 
 
@@ -229,6 +260,9 @@ def _conditional_headers(state: SourceState) -> dict[str, str]:
 
 async def _read_response(state: SourceState, response: httpx.Response, max_bytes: int) -> Fetched:
     if response.status_code == HTTPStatus.NOT_MODIFIED:
+        # A 304 has no body, but the pool reuses a connection only once the response is read to
+        # its end: without this, every unchanged feed costs a new connection (and TLS handshake).
+        await response.aread()
         return Fetched(None, _validators(response, fallback=state), not_modified=True)
     if response.status_code >= 400:
         raise _Gave(_status_text(response))

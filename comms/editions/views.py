@@ -1,10 +1,10 @@
-"""How the team and the public see editions: status with counts, previews, the web version and
-the public archive of sent editions."""
+"""How the team and the public see editions: previews, the web version and the public archive of
+sent editions (status with counts: comms.editions.status)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -13,90 +13,15 @@ from comms.audience.profile import Profile, themes_read
 from comms.dates import local, long_date
 from comms.deliver import queue
 from comms.editions.delivery import mailing_for
+from comms.editions.status import status as status  # where the tests and jobs have long found it
 from comms.problems import Problem, ValidationFailed
-from comms.reasons import Reason
 from comms.render.personalise import Personaliser
 from comms.render.proof import PREVIEW_VALUES
 from comms.render.templates import Rendered
 from comms.render.web_page import as_web_page
 from comms.service import Service
 from comms.store.editions import edition_or_none, find_edition
-from comms.store.models import Contact, Edition, EditionStatus, MessageStatus, Preference
-
-
-@dataclass(frozen=True, slots=True)
-class EditionStatusReport:
-    key: str
-    subject: str
-    status: EditionStatus
-    reason: Reason | None  # why it is held or cancelled
-    built_at: datetime
-    counts: dict[str, int]
-    failures: list[tuple[str, int]]
-    kind: str = ""
-    send_at: datetime | None = None  # the planned send, once planned
-    # Handed to the relay without a verdict: perhaps delivered (retried once, much later).
-    uncertainties: tuple[tuple[str, int], ...] = ()
-    sent_at: datetime | None = None  # when it started going out
-
-    def is_current(self, now: datetime) -> bool:
-        """Still to be dealt with, or sent recently: what `comms status` lists by default."""
-        if not self.status.is_finished:
-            return True
-        return self.status is EditionStatus.SENT and (self.sent_at or self.built_at) >= now - RECENTLY
-
-    @property
-    def timeline_moment(self) -> datetime | None:
-        """Where it stands in time: its planned send, else when it went out; None: not planned."""
-        return self.send_at or self.sent_at
-
-
-RECENTLY = timedelta(days=30)  # sent editions `comms status` still lists
-
-
-@dataclass(frozen=True, slots=True)
-class StatusListing:
-    shown: list[EditionStatusReport]  # by planned time
-    left_out: int  # finished editions not listed (sent before RECENTLY, or discarded)
-
-
-def _in_time(report: EditionStatusReport) -> tuple[bool, datetime, str]:
-    """By planned time; those without one last, by their build."""
-    moment = report.timeline_moment
-    return (moment is None, moment or report.built_at, report.key)
-
-
-def listing(service: Service, now: datetime, everything: bool = False) -> StatusListing:
-    """The editions to look at now, by planned time (unplanned ones last): every unfinished one
-    and those sent in the last 30 days (`everything`: all of them)."""
-    reports = status(service)
-    shown = sorted((r for r in reports if everything or r.is_current(now)), key=_in_time)
-    return StatusListing(shown, len(reports) - len(shown))
-
-
-def status(service: Service, key: str | None = None) -> list[EditionStatusReport]:
-    """One edition, or every edition (newest build first), with its ledger counts."""
-    with service.db.session() as session:
-        if key:
-            editions = [find_edition(session, key)]
-        else:
-            editions = list(session.scalars(select(Edition).order_by(Edition.built_at.desc())))
-        return [
-            EditionStatusReport(
-                e.key,
-                e.subject,
-                EditionStatus(e.status),
-                e.reason,
-                e.built_at,
-                queue.counts(session, e.id),
-                queue.failure_reasons(session, e.id),
-                e.kind,
-                e.send_at,
-                tuple(queue.failure_reasons(session, e.id, status=MessageStatus.UNCERTAIN)),
-                e.sending_at or e.sent_at,
-            )
-            for e in editions
-        ]
+from comms.store.models import Contact, Edition, EditionStatus, Preference
 
 
 def planned_for(service: Service, schedule: str, send_at: datetime) -> str | None:

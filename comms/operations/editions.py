@@ -26,10 +26,11 @@ from comms.editions.delivery import deliver_edition as deliver
 from comms.editions.lifecycle import approve, discard, hold, schedule_send, start_sending
 from comms.editions.proofs import ProofOutcome
 from comms.editions.team import check_actor
-from comms.editions.views import EditionStatusReport, StatusListing, listing, planned_for, preview, status
+from comms.editions.views import planned_for, preview
 from comms.errors import CommsError, NeedsApproval, Refused, WorkflowRefused
 from comms.kinds import Approval, BuildOutcome, BuildRequest, DueBuild, PeriodicKind, TriggeredKind
 from comms.operations import workflow
+from comms.operations.status import EditionStatusReport, StatusListing, listing, status
 from comms.service import Service
 from comms.store import audit
 from comms.store.actors import UNKNOWN_ACTOR

@@ -7,16 +7,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from comms.errors import Unavailable
+from comms.errors import ConfigurationError, Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Every migration's revision, oldest first, so a command can tell a database behind this comms
+# from one ahead of it without loading Alembic (tests/store/test_migrations.py compares this with
+# Alembic's own history). A new migration is appended here.
+SCHEMA_REVISIONS = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009_survey_pool",
+    "0010_team",
+    "0011_reason_nl",
+)
+SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 
 
 def normalise_url(url: str, base_dir: Path | None = None) -> str:
@@ -56,6 +71,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (creates it on an empty database)."""
+    # Alembic (and with it Mako) loads in ~0.3 s: only what migrates pays for it.
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -65,6 +84,18 @@ def migrate(engine: Engine) -> None:
 
 class DatabaseUnavailable(Unavailable):
     """The configured database cannot be reached: down, a wrong host or port, refused."""
+
+
+class SchemaNotCurrent(ConfigurationError):
+    """The database's schema is not the one this comms was written for: older (run `comms
+    migrate`) or newer (a later comms migrated it)."""
+
+
+def _ahead(revision: str) -> SchemaNotCurrent:
+    return SchemaNotCurrent(
+        f"the database schema is at {revision}, newer than this comms knows (it needs {SCHEMA_HEAD}): "
+        "a later version of comms has migrated it; use that version"
+    )
 
 
 class Database:
@@ -79,9 +110,39 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     def migrate(self) -> None:
-        """Raises DatabaseUnavailable when the database cannot be reached (the first connection)."""
-        try:
+        """Raises DatabaseUnavailable when the database cannot be reached (the first connection),
+        SchemaNotCurrent when a later comms has migrated it further than this one knows."""
+        revision = self.schema_revision()
+        if revision is not None and revision not in SCHEMA_REVISIONS:
+            raise _ahead(revision)
+        with self._reachable():
             migrate(self.engine)
+
+    def schema_revision(self) -> str | None:
+        """The migration the schema is at; None on a database without one (nothing created yet)."""
+        with self._reachable(), self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    def check_schema(self) -> None:
+        """What a command does instead of migrating: one look at the schema's revision. An empty
+        database is created (a new project's first command just works); one behind or ahead of
+        this comms is refused, as a command must not run on a schema it was not written for."""
+        revision = self.schema_revision()
+        if revision is None:
+            self.migrate()
+        elif revision not in SCHEMA_REVISIONS:
+            raise _ahead(revision)
+        elif revision != SCHEMA_HEAD:
+            raise SchemaNotCurrent(
+                f"the database schema is at {revision}, this comms needs {SCHEMA_HEAD}: run `comms migrate`"
+            )
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        try:
+            yield
         except OperationalError as exc:
             shown = self.engine.url.render_as_string(hide_password=True)
             raise DatabaseUnavailable(f"cannot reach the database {shown}: {exc.orig or exc}") from exc

@@ -218,6 +218,24 @@ def test_slow_sources_do_not_hold_up_the_others(feed_server: FeedServer) -> None
     assert results[-1].body == FEED
 
 
+def test_a_stalled_source_is_given_up_while_the_others_are_fetched_in_order(feed_server: FeedServer) -> None:
+    """/hang answers nothing until the server is shut down (an Event, no sleep): it holds one of
+    the two places, and the six other sources go through the other one, in their order."""
+    stalled = dataclasses.replace(source(feed_server.url + "/hang"), name="stil")
+    quick = [dataclasses.replace(source(feed_server.url + "/feed.xml"), name=f"snel-{n}") for n in range(6)]
+    settings = CollectConfig(deadline_seconds=0.5, max_concurrent_fetches=2)
+
+    results = fetch_many(
+        [Request(s, SourceState()) for s in [*quick[:3], stalled, *quick[3:]]], Path("."), settings
+    )
+
+    assert [str(p) for r in results for p in r.problems] == [
+        f"stil: could not fetch {feed_server.url}/hang: no complete answer within the deadline of 0.5 s"
+    ]
+    assert [r.body for r in results] == [FEED, FEED, FEED, None, FEED, FEED, FEED]
+    assert [r.state.etag for r in results] == [ETAG] * 3 + [None] + [ETAG] * 3
+
+
 def test_at_most_max_concurrent_fetches_at_once(feed_server: FeedServer) -> None:
     slow = [dataclasses.replace(source(feed_server.url + "/drip"), name=f"traag-{n}") for n in range(2)]
     settings = CollectConfig(deadline_seconds=0.5, max_concurrent_fetches=1)

@@ -31,7 +31,8 @@ def import_and_show(service: Service) -> ImportOutcome:
     counts = outcome.counts
     out.print(
         f"audience: {outcome.contacts} contacts from {outcome.files} file(s): "
-        f"{counts.added} new, {counts.updated} updated, {counts.deactivated} no longer in the exports"
+        f"{counts.added} new, {counts.updated} updated, {counts.unchanged} unchanged, "
+        f"{counts.deactivated} no longer in the exports"
     )
     return outcome
 

@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from comms.audience.contacts import Contact, read_audience, read_contacts
+from comms.audience.contacts import Contact, read_audience, read_contacts, read_rows
 from comms.audience.resolve import seat_clause
 from comms.audience.sync import import_contacts
 from comms.domain import PROVINCES, SEATS, THEMES
@@ -544,3 +545,85 @@ def test_an_international_address_is_kept_and_a_non_ascii_local_part_is_named_wi
         assert "non-ASCII characters before the @" in problem.reason and "SMTPUTF8" in problem.reason
     else:
         assert result.problems == []
+
+
+# --- streaming: read_rows, and the cached address check -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Anna.DeVries@Utrecht.Example.ORG",
+        "o'brien+nieuwsbrief@x.example.org",
+        "jan@xn--bcher-kva.example",
+        "a" * 70 + "@x.example.org",  # longer than RFC 5321's 64 before the @: not strict here
+        "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example.org",  # over 254 in all
+        "jan@localhost",
+        "jan@-x.example.org",
+        "jan@x..example.org",
+        "jan@x.example.org.",
+        ".jan@x.example.org",
+        "jan..jansen@x.example.org",
+        "jan@123.example",
+        "jan@x.example.invalid",
+    ],
+)
+def test_the_cached_address_check_keeps_the_validators_verdict(tmp_path: Path, address: str) -> None:
+    """The plain path caches each domain's verdict; every address must get the same answer,
+    in the same words, as a call of validate_email on the whole address."""
+    path = write_csv(tmp_path, [HEADER, *(f"{address};Jan;;Bakker;Utrecht;statenlid;;" for _ in range(2))])
+    try:
+        expected = validate_email(address, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        expected = f"invalid email address: {exc}"
+
+    rows = list(read_rows(path))  # twice: the second answer comes from the cache
+
+    found = [row.contact.email if row.contact else row.problems[0].reason for row in rows]
+    assert found == [expected, expected]
+
+
+def test_rows_stream_one_at_a_time_with_their_problems(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, [HEADER, GOOD, "", "jan@x.example.org;Jan;;;Utrecht;statenlid;;", GOOD])
+
+    rows = read_rows(path)
+
+    assert next(rows).contact == read_contacts(path).contacts[0]
+    bad = next(rows)
+    assert bad.contact is None and [str(p) for p in bad.problems] == [
+        f"{path}, row 4 [jan@x.example.org]: achternaam is empty"
+    ]
+    assert next(rows).contact.row == 5  # a duplicate is not the reader's business: the import finds it
+    assert next(rows, None) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        pytest.param(
+            (HEADER + "\r\nanna@x.example.org;Daniëlle;;Vries;Utrecht;statenlid;;\r\n").encode()
+            + b";;;;;;;\r\n" * 120_000  # cleared rows: the next one starts past the first megabyte
+            + "b@x.example.org;Zoë;;Ömer;Utrecht;statenlid;;\r\n".encode("cp1252"),
+            ["DaniÃ«lle", "Zoë"],
+            id="a Windows-1252 byte past the first megabyte makes the whole file Windows-1252",
+        ),
+        pytest.param(
+            (HEADER + "\r\nanna@x.example.org;Daniëlle;;Vries;Utrecht;statenlid;;\r\n").encode("utf-16"),
+            ["Daniëlle"],
+            id="UTF-16 with its BOM",
+        ),
+        pytest.param(
+            (HEADER + "\r\nanna@x.example.org;Danie\u0308lle;;Vries;Utrecht;statenlid;;\r\n").encode(),
+            ["Daniëlle"],
+            id="decomposed accents are composed (NFC)",
+        ),
+    ],
+)
+def test_the_encoding_is_the_whole_files(tmp_path: Path, content: bytes, names: list[str]) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(content)
+
+    result = read_contacts(path)
+
+    assert result.problems == []
+    assert [c.first_name for c in result.contacts] == names

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from comms.store.models import Edition, UTCDateTime
+from comms.store.models import UTCDateTime
 
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 _SERIES = {
@@ -37,10 +37,13 @@ def insert_contacts(session: Session, count: int, start: int = 0) -> None:
 
 
 def new_edition(session: Session, key: str = "nieuwsbrief-2026-12") -> int:
-    edition = Edition(key=key, kind="newsletter", subject="s", audience="all", built_at=NOW, status="sending")
-    session.add(edition)
-    session.flush()
-    return edition.id
+    """A sending edition, in SQL (so it also goes into a schema older than the models)."""
+    statement = text(
+        "INSERT INTO editions (key, kind, subject, audience, status, built_at, summary) "
+        "VALUES (:key, 'newsletter', 's', 'all', 'sending', :now, '{}') RETURNING id"
+    ).bindparams(bindparam("now", type_=UTCDateTime()))
+    edition_id: int = session.execute(statement, {"key": key, "now": NOW}).scalar_one()
+    return edition_id
 
 
 def insert_ledger(session: Session, edition_id: int, sent: int, retries: int = 0) -> None:

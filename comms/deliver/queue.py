@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import BindParameter, Table, and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from comms.audience.profile import Profile, themes_read
 from comms.deliver.transport import DeliveryResult
 from comms.render.message import Recipient
 from comms.store.database import rows_changed
-from comms.store.models import Contact, Message, MessageStatus, Preference
+from comms.store.models import Contact, Message, MessageStatus, Preference, UTCDateTime
 from comms.store.owners import died_on_this_host
 from comms.track.suppressions import contact_suppressed
 
@@ -33,27 +35,50 @@ def is_suppressed(kind: str) -> ColumnElement[bool]:
     return contact_suppressed(kind)
 
 
-def snapshot(session: Session, edition_id: int, kind: str, audience: ColumnElement[bool]) -> int:
-    """Insert one ledger row per audience member, in SQL: the audience never sits in memory."""
+def snapshot(
+    session: Session,
+    edition_id: int,
+    kind: str,
+    audience: ColumnElement[bool],
+    after: int = 0,
+    through: int | None = None,
+) -> int:
+    """Insert one ledger row per audience member (with a contact id in `after` < id ≤ `through`),
+    in SQL: the audience never sits in memory. Returns how many rows it added.
+
+    ON CONFLICT DO NOTHING on the (edition, contact) constraint rather than NOT EXISTS: the
+    constraint already keeps each pair once, and an anti-join's plan depends on statistics
+    (PostgreSQL right after an import chose a nested loop that scanned the ledger per contact).
+    """
     status = case(
         (is_suppressed(kind), literal(MessageStatus.SUPPRESSED.value)),
         else_=literal(MessageStatus.PENDING.value),
     )
-    already = exists().where(Message.edition_id == edition_id, Message.contact_id == Contact.id)
     rows = select(literal(edition_id), Contact.id, literal(""), status, literal(0)).where(
-        Contact.active.is_(True), audience, ~already
+        Contact.active.is_(True), audience, Contact.id > after
     )
-    before = _total(session, edition_id)
-    session.execute(
-        insert(Message).from_select(["edition_id", "contact_id", "variant", "status", "attempts"], rows)
+    if through is not None:
+        rows = rows.where(Contact.id <= through)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(cast(Table, Message.__table__))  # Core, not the ORM's bulk insert: it counts
+        .from_select(["edition_id", "contact_id", "variant", "status", "attempts"], rows)
+        .on_conflict_do_nothing(index_elements=["edition_id", "contact_id"])
+        .execution_options(preserve_rowcount=True)  # SQLAlchemy drops an INSERT's count otherwise
     )
-    # counted, not rowcount: drivers disagree on rowcount for INSERT … SELECT
-    return _total(session, edition_id) - before
+    # The rows the database reports inserted: psycopg and sqlite3 both count INSERT … SELECT
+    # exactly (tests/deliver/test_queue.py checks it on both), skipped conflicts excluded.
+    return rows_changed(session.execute(statement))
 
 
-def _total(session: Session, edition_id: int) -> int:
-    count = select(func.count()).select_from(Message).where(Message.edition_id == edition_id)
-    return session.scalar(count) or 0
+def range_end(session: Session, after: int, size: int) -> int | None:
+    """The contact id that closes the next batch of `size` contacts after `after` (by the
+    primary key, so its cost does not depend on statistics); None when none are left."""
+    ids = select(Contact.id).where(Contact.id > after).order_by(Contact.id)
+    end = session.scalar(ids.offset(size - 1).limit(1))
+    if end is None:
+        end = session.scalar(select(func.max(Contact.id)).where(Contact.id > after))
+    return end
 
 
 RETRIED = (MessageStatus.FAILED, MessageStatus.UNCERTAIN)  # with retry_at: tried again then
@@ -67,6 +92,78 @@ def is_due(now: datetime) -> ColumnElement[bool]:
 def is_waiting() -> ColumnElement[bool]:
     """Messages with a retry still to come."""
     return and_(Message.status.in_(RETRIED), Message.retry_at.is_not(None))
+
+
+_LEDGER = cast(Table, Message.__table__)
+
+
+def due_retries(edition_id: int, now: datetime) -> Select[int]:
+    """Retries (failed, uncertain) whose time has come, soonest first: ix_messages_retry."""
+    return (
+        select(Message.id)
+        .where(Message.edition_id == edition_id, is_waiting(), Message.retry_at <= now)
+        .order_by(Message.retry_at)
+    )
+
+
+def pending(edition_id: int) -> Select[int]:
+    """Messages not tried yet, in ledger order: ix_messages_due."""
+    return (
+        select(Message.id)
+        .where(Message.edition_id == edition_id, Message.status == MessageStatus.PENDING)
+        .order_by(Message.id)
+    )
+
+
+# The claim's two lookups, built once as Core statements with parameters: building ORM
+# expressions anew on every claim cost more than the indexed lookups themselves.
+_EDITION: BindParameter[int] = bindparam("edition")
+_SIZE: BindParameter[int] = bindparam("size")
+_NOW = bindparam("now", type_=UTCDateTime())
+_RETRIES_DUE = (
+    select(_LEDGER.c.id)
+    .where(
+        _LEDGER.c.edition_id == _EDITION,
+        _LEDGER.c.status.in_([s.value for s in RETRIED]),
+        _LEDGER.c.retry_at.is_not(None),
+        _LEDGER.c.retry_at <= _NOW,
+    )
+    .order_by(_LEDGER.c.retry_at)
+    .limit(_SIZE)
+    .with_for_update(skip_locked=True)  # PostgreSQL: concurrent workers pass each other's rows by
+)
+_PENDING = (
+    select(_LEDGER.c.id)
+    .where(_LEDGER.c.edition_id == _EDITION, _LEDGER.c.status == MessageStatus.PENDING.value)
+    .order_by(_LEDGER.c.id)
+    .limit(_SIZE)
+    .with_for_update(skip_locked=True)
+)
+
+
+def due_ids(session: Session, edition_id: int, size: int, now: datetime) -> list[int]:
+    """Up to `size` due messages, retries first, locked for this claim.
+
+    Two lookups, each served by its own index, rather than one query on `is_due`: its OR kept
+    both SQLite and PostgreSQL from using an index, so every claim read and sorted the edition's
+    whole ledger (396 ms per claim at a million messages). tests/deliver/test_claim_plan.py
+    checks the plans.
+    """
+    connection = session.connection()
+    found = connection.execute(_RETRIES_DUE, {"edition": edition_id, "now": now, "size": size})
+    ids = list(found.scalars())
+    if len(ids) < size:
+        more = connection.execute(_PENDING, {"edition": edition_id, "size": size - len(ids)})
+        ids += more.scalars()
+    return ids
+
+
+def has_due(session: Session, edition_id: int, now: datetime) -> bool:
+    """Is anything due (`is_due`)? By the claim's two index lookups."""
+    return any(
+        session.scalars(q.limit(1)).first() is not None
+        for q in (pending(edition_id), due_retries(edition_id, now))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +217,7 @@ def claim(
 ) -> list[Claimed]:
     """Take up to `size` due messages for this worker; suppressed contacts are settled, not sent."""
     due = is_due(now)
-    candidates = (
-        select(Message.id)
-        .where(Message.edition_id == edition_id, due)
-        .order_by(Message.id)
-        .limit(size)
-        .with_for_update(skip_locked=True)  # PostgreSQL: concurrent workers skip each other's rows
-    )
-    ids = list(session.scalars(candidates))
+    ids = due_ids(session, edition_id, size, now)
     if not ids:
         return []
     session.execute(
@@ -278,11 +368,12 @@ def counts(session: Session, edition_id: int) -> dict[str, int]:
 
 def is_settled(session: Session, edition_id: int) -> bool:
     """Done: nothing pending, claimed, or failed or uncertain with a retry still to come."""
-    open_work = select(Message.id).where(
-        Message.edition_id == edition_id,
-        or_(Message.status.in_([MessageStatus.PENDING, MessageStatus.CLAIMED]), is_waiting()),
+    in_hand = select(Message.id).where(
+        Message.edition_id == edition_id, Message.status.in_([MessageStatus.PENDING, MessageStatus.CLAIMED])
     )
-    return session.scalars(open_work.limit(1)).first() is None
+    waiting = select(Message.id).where(Message.edition_id == edition_id, is_waiting())
+    # Two lookups, one index each (an OR of both reads the whole ledger)
+    return all(session.scalars(q.limit(1)).first() is None for q in (in_hand, waiting))
 
 
 def failure_reasons(

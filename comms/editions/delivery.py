@@ -21,7 +21,7 @@ from comms.deliver import queue
 from comms.deliver.outbox import PreviewLink, write_manifest
 from comms.deliver.run import DeliveryJob, Progress, ShouldStop, deliver
 from comms.deliver.transport import Transport
-from comms.editions.lifecycle import check_sendable, start_sending
+from comms.editions.lifecycle import check_sendable, prepare_ledger, start_sending
 from comms.kinds import MailingKind
 from comms.render.message import Mailing
 from comms.render.proof import PREVIEW_VALUES
@@ -93,6 +93,9 @@ def deliver_edition(
         if edition.status == EditionStatus.SENT:
             return SendOutcome(key, 0, queue.counts(session, edition.id), already_sent=True)
         check_sendable(edition)
+    prepare_ledger(service, key)  # nothing is claimed before the whole audience is in the ledger
+    with service.db.session() as session:
+        edition = find_edition(session, key)
         kind = kinds.find(edition.kind)
         mailing = mailing_for(service, edition, service.signer(), clock.now())
         job = DeliveryJob(
@@ -112,7 +115,11 @@ def deliver_edition(
     )
     with service.db.session() as session:
         edition = session.get_one(Edition, job.edition_id)
-        if edition.status == EditionStatus.SENDING and queue.is_settled(session, edition.id):
+        if (
+            edition.status == EditionStatus.SENDING
+            and not edition.is_being_prepared
+            and queue.is_settled(session, edition.id)
+        ):
             edition.status, edition.sent_at = EditionStatus.SENT, clock.now()
         counts = queue.counts(session, edition.id)
         if transport.writes_files:
@@ -132,15 +139,13 @@ def sending(service: Service) -> list[str]:
 
 
 def has_due_work(service: Service, now: datetime) -> bool:
-    """A sending edition has a message pending, or a retry (failed, uncertain) whose time has come."""
-    query = (
-        select(Message.id)
-        .join(Edition, Message.edition_id == Edition.id)
-        .where(Edition.status == EditionStatus.SENDING, queue.is_due(now))
-        .limit(1)
-    )
+    """A sending edition still being prepared, or with a message pending, or with a retry
+    (failed, uncertain) whose time has come."""
     with service.db.session() as session:
-        return session.scalars(query).first() is not None
+        started = session.execute(
+            select(Edition.id, Edition.ledger_through).where(Edition.status == EditionStatus.SENDING)
+        ).all()
+        return any(through is not None or queue.has_due(session, eid, now) for eid, through in started)
 
 
 @dataclass

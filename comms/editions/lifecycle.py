@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from comms import kinds
 from comms.clock import Clock
@@ -29,12 +30,16 @@ from comms.service import Service
 from comms.store import audit
 from comms.store.actors import UNKNOWN_ACTOR, schedule_actor
 from comms.store.audit import AuditAction
-from comms.store.editions import current_revision, due_for_sending, find_edition
-from comms.store.models import Edition, EditionStatus, Message
+from comms.store.database import rows_changed
+from comms.store.editions import audience_size, current_revision, due_for_sending, find_edition
+from comms.store.models import Edition, EditionStatus
 
 # The team may stop an edition until its audience is in the message ledger.
 _HOLDABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED)
 _DISCARDABLE = (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD)
+# Contacts copied into the message ledger per transaction when sending starts (PostgreSQL:
+# about 0.5 s each); an audience up to this size is complete when `start_sending` returns.
+LEDGER_BATCH = 50_000
 
 
 def approve(service: Service, key: str, by: str, now: datetime) -> Edition:
@@ -118,10 +123,20 @@ def schedule_send(service: Service, key: str, send_at: datetime, schedule: str |
 
 
 def start_sending(
-    service: Service, key: str, clock: Clock, by: str | None = None, *, early: bool = False
+    service: Service,
+    key: str,
+    clock: Clock,
+    by: str | None = None,
+    *,
+    early: bool = False,
+    batch: int = LEDGER_BATCH,
 ) -> Edition:
-    """approved → sending: the audience is snapshotted into the message ledger, once.
+    """approved → sending: the audience goes into the message ledger, once.
 
+    The first `batch` contacts are copied in this same transaction, which for most audiences
+    is all of them; a larger audience is completed by `prepare_ledger`, which whoever delivers
+    the edition runs first (a worker, `comms serve`, `comms send`). So a scheduler job or a
+    console request that starts a national mailing takes as long as one batch, not a million.
     From here any worker may deliver it. Refuses (ValidationFailed) anything not approved.
     `by` is logged (a schedule: "schema:<name>"); `early` logs it as sent before its time.
     """
@@ -130,15 +145,57 @@ def start_sending(
         check_sendable(edition)
         if edition.status == EditionStatus.APPROVED:
             kind = kinds.find(edition.kind)
-            queue.snapshot(session, edition.id, kind.key, kind.audience_clause(service, edition))
+            count = audience_size(session, kind.audience_clause(service, edition))
             edition.status, edition.sending_at = EditionStatus.SENDING, clock.now()
-            if isinstance(kind, TriggeredKind):
-                kind.on_started(session, edition, clock.now())
+            edition.ledger_through = 0
             action = AuditAction.SEND_EARLY if early else AuditAction.SEND_START
-            count = session.scalar(select(func.count(Message.id)).where(Message.edition_id == edition.id))
             detail = f"versie {edition.revision}, {count} ontvanger" + ("" if count == 1 else "s")
             audit.record(session, clock.now(), by or UNKNOWN_ACTOR, action, key, detail)
+            _add_batch(service, session, edition, batch)
         return edition
+
+
+def prepare_ledger(service: Service, key: str, batch: int = LEDGER_BATCH) -> None:
+    """Complete the ledger of an edition that started sending: the rest of its audience, in
+    batches of `batch` contacts (by id), each committed with the point it reached.
+
+    Killed halfway, it loses at most the batch in hand, and the next run goes on from the
+    last one committed: nobody is skipped, and the (edition, contact) constraint with ON
+    CONFLICT DO NOTHING keeps anyone from being queued twice. Several processes may run it at
+    once: each batch first locks the edition's row, so they take turns.
+    """
+    while True:
+        with service.db.session() as session:
+            edition = find_edition(session, key)
+            # A write first: it locks the row (PostgreSQL) or the database (SQLite) before the
+            # point reached is read, so two preparers never copy the same batch at once.
+            locked = session.execute(
+                update(Edition)
+                .where(Edition.id == edition.id, Edition.ledger_through.is_not(None))
+                .values(ledger_through=Edition.ledger_through)
+            )
+            if not rows_changed(locked):
+                return
+            session.refresh(edition)
+            if not edition.is_being_prepared or not _add_batch(service, session, edition, batch):
+                return
+
+
+def _add_batch(service: Service, session: Session, edition: Edition, batch: int) -> bool:
+    """The next batch of the audience into the ledger; False once it is complete (and then
+    the kind is told it started: a survey notes whom it invited)."""
+    after = edition.ledger_through or 0
+    through = queue.range_end(session, after, batch)
+    kind = kinds.find(edition.kind)
+    if through is not None:
+        queue.snapshot(session, edition.id, kind.key, kind.audience_clause(service, edition), after, through)
+        edition.ledger_through = through
+        if queue.range_end(session, through, 1) is not None:
+            return True
+    edition.ledger_through = None
+    if isinstance(kind, TriggeredKind):
+        kind.on_started(session, edition, edition.sending_at or utcnow())
+    return False
 
 
 def start_due(service: Service, kind: TriggeredKind, clock: Clock, by: str | None = None) -> list[str]:

@@ -4,9 +4,10 @@ APScheduler stores jobs by reference ("comms.schedule.jobs:run_step") with plain
 arguments, so the running service is handed over through `JobContext` rather than
 pickled. Every run goes through the job-run ledger (store.job_runs) first.
 
-The send step only moves an approved edition to `sending` (its audience snapshotted
-into the message ledger); the workers deliver it, in `comms serve` and in any number
-of `comms worker` processes. So a job is short and the scheduler is never blocked.
+The send step only moves an approved edition to `sending`, copying the first batch of its
+audience into the message ledger (editions.lifecycle.start_sending); the workers copy the
+rest and deliver it, in `comms serve` and in any number of `comms worker` processes. So a
+job is short, even for a national audience, and the scheduler is never blocked.
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ from urllib.parse import quote
 
 from harness import (
     NOW,
-    PROVINCES,
     Figure,
     at_least,
     exit_code,
     interleaved,
+    newsletter_project,
     peak_rss_mb,
     report,
     scratch_project,
@@ -64,7 +64,7 @@ def run(work: Path, size: int, round_size: int, baseline_per_round: int) -> int:
     from comms.deliver.outbox import OutboxTransport
     from comms.editions import delivery
 
-    service, key = prepare(work, size)
+    service, key = newsletter_project(scratch_project(work), size)
     mailing = mailing_of(service, key)
     everyone = recipients(service)
     rounds = [everyone[start : start + round_size] for start in range(0, len(everyone), round_size)]
@@ -127,44 +127,6 @@ def run(work: Path, size: int, round_size: int, baseline_per_round: int) -> int:
         rounds=f"{len(rounds)} of {round_size:,}, interleaved",
     )
     return exit_code(result)
-
-
-def prepare(work: Path, size: int) -> tuple[Any, str]:
-    """The sample project on SQLite with `size` synthetic Statenleden, its newsletter approved."""
-    from sqlalchemy import insert
-
-    from comms.collect.run import collect_all
-    from comms.kinds import BuildRequest
-    from comms.operations import editions
-    from comms.service import Service
-    from comms.store.models import Contact
-
-    config = scratch_project(work)
-    service = Service.open(config)
-    rows = [
-        {
-            "public_id": f"{n:016x}",
-            "email": f"statenlid{n}@provincie{n % 12}.example.org",
-            "first_name": f"Voornaam{n}",
-            "infix": "van" if n % 3 == 0 else "",
-            "last_name": f"Achternaam{n}",
-            "province": PROVINCES[n % 12],
-            "party": None,
-            "roles": ",av-lid,statenlid," if n % 25 == 0 else ",statenlid,",
-            "themes": ",",
-            "active": True,
-            "source_file": "synthetic",
-            "updated_at": NOW,
-        }
-        for n in range(size)
-    ]
-    with service.db.session() as session:
-        for start in range(0, size, 5000):
-            session.execute(insert(Contact), rows[start : start + 5000])
-    collect_all(config, service.db, NOW)
-    key = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12")).key
-    editions.approve(service, key, "benchmark", NOW)
-    return service, key
 
 
 def mailing_of(service: Any, key: str) -> Any:

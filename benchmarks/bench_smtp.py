@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness import NOW, PROVINCES, Figure, at_least, cpu_seconds, exit_code, report, scratch_project
+from harness import NOW, Figure, at_least, cpu_seconds, exit_code, newsletter_project, report, scratch_project
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
             )
             config = scratch_project(work, extra_toml=smtp_toml)
             config = _with_smtp_transport(config)
-            service, key = prepare(config, args.recipients)
+            service, key = newsletter_project(config, args.recipients)
             comms, bare, size = compare(service, key, config, args.recipients)
             e2e = end_to_end(service, key, config, args.e2e_recipients) if args.e2e_recipients else None
             sink_said = sink.stop()
@@ -85,43 +85,6 @@ def _with_smtp_transport(config):  # type: ignore[no-untyped-def]
     import dataclasses
 
     return dataclasses.replace(config, delivery=dataclasses.replace(config.delivery, transport="smtp"))
-
-
-def prepare(config, recipients: int):  # type: ignore[no-untyped-def]
-    """N synthetic Statenleden, the sample feeds, the December newsletter approved."""
-    from sqlalchemy import insert
-
-    from comms.collect.run import collect_all
-    from comms.kinds import BuildRequest
-    from comms.operations import editions
-    from comms.service import Service
-    from comms.store.models import Contact
-
-    service = Service.open(config)
-    rows = [
-        {
-            "public_id": f"{n:016x}",
-            "email": f"statenlid{n}@provincie{n % 12}.example.org",
-            "first_name": f"Voornaam{n}",
-            "infix": "van" if n % 3 == 0 else "",
-            "last_name": f"Achternaam{n}",
-            "province": PROVINCES[n % 12],
-            "party": None,
-            "roles": ",av-lid,statenlid," if n % 25 == 0 else ",statenlid,",
-            "themes": ",",
-            "active": True,
-            "source_file": "synthetic",
-            "updated_at": NOW,
-        }
-        for n in range(recipients)
-    ]
-    with service.db.session() as session:
-        for start in range(0, len(rows), 5000):
-            session.execute(insert(Contact), rows[start : start + 5000])
-    collect_all(config, service.db, NOW)
-    key = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12")).key
-    editions.approve(service, key, "benchmark", NOW)
-    return service, key
 
 
 def batches(service, key: str, size: int) -> Iterator[list]:  # type: ignore[type-arg]

@@ -279,3 +279,47 @@ PROVINCES = (
     "Noord-Brabant",
     "Limburg",
 )
+
+
+def synthetic_statenleden(count: int) -> Iterator[dict[str, object]]:
+    """`count` fictitious Statenleden as `contacts` rows (every 25th an AV member), streamed."""
+    for n in range(count):
+        yield {
+            "public_id": f"{n:016x}",
+            "email": f"statenlid{n}@provincie{n % 12}.example.org",
+            "first_name": f"Voornaam{n}",
+            "infix": "van" if n % 3 == 0 else "",
+            "last_name": f"Achternaam{n}",
+            "province": PROVINCES[n % 12],
+            "party": None,
+            "roles": ",av-lid,statenlid," if n % 25 == 0 else ",statenlid,",
+            "themes": ",",
+            "active": True,
+            "source_file": "synthetic",
+            "updated_at": NOW,
+        }
+
+
+def newsletter_project(config, recipients: int):  # type: ignore[no-untyped-def]
+    """The project of `config` (see scratch_project) with `recipients` synthetic Statenleden,
+    the sample feeds collected and the December newsletter built and approved; returns
+    (service, edition key)."""
+    from itertools import islice
+
+    from sqlalchemy import insert
+
+    from comms.collect.run import collect_all
+    from comms.kinds import BuildRequest
+    from comms.operations import editions
+    from comms.service import Service
+    from comms.store.models import Contact
+
+    service = Service.open(config, migrate=True)
+    rows = synthetic_statenleden(recipients)
+    with service.db.session() as session:
+        while chunk := list(islice(rows, 5000)):
+            session.execute(insert(Contact), chunk)
+    collect_all(config, service.db, NOW)
+    key = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12")).key
+    editions.approve(service, key, "benchmark", NOW)
+    return service, key

@@ -30,6 +30,8 @@ SCHEMA_REVISIONS = (
     "0009_survey_pool",
     "0010_team",
     "0011_reason_nl",
+    "0012_ledger_indexes",
+    "0013_metrics_indexes",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 

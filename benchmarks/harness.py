@@ -47,7 +47,9 @@ class Target:
         return value >= self.bound if self.is_minimum else value <= self.bound
 
     def __str__(self) -> str:
-        return f"{'≥' if self.is_minimum else '≤'} {_number(self.bound)}{' ' + self.unit if self.unit else ''}"
+        return (
+            f"{'≥' if self.is_minimum else '≤'} {_number(self.bound)}{' ' + self.unit if self.unit else ''}"
+        )
 
 
 def at_least(bound: float, unit: str = "") -> Target:

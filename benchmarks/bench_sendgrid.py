@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -37,7 +38,6 @@ from typing import Any, ClassVar
 
 from harness import (
     NOW,
-    PROVINCES,
     REPO,
     Figure,
     at_most,
@@ -46,13 +46,11 @@ from harness import (
     interleaved,
     peak_rss_mb,
     report,
-    scratch_project,
     timed,
 )
 
 OLD_BUILDER = "16c644b:comms/deliver/sendgrid.py"  # the transport before issue 14
 PER = 100_000  # CPU figures are per this many recipients
-CHUNK = 5000
 
 
 # -- the counting stand-in (its own process) ---------------------------------------------
@@ -112,48 +110,17 @@ def sink_counts(url: str) -> dict[str, int]:
 # -- the project -------------------------------------------------------------------------
 
 
-def prepare(work: Path, recipients: int, api_host: str):  # type: ignore[no-untyped-def]
-    """A project on SQLite with the sample feeds and `recipients` synthetic Statenleden; the
-    newsletter built, approved and snapshotted into the ledger."""
-    from sqlalchemy import insert
+def prepare(work: Path, recipients: int):  # type: ignore[no-untyped-def]
+    """bench_newsletter's project (SQLite, the sample feeds, `recipients` synthetic Statenleden,
+    the newsletter built and approved), snapshotted into the ledger."""
+    from bench_newsletter import prepare as newsletter_project
 
     from comms.clock import FixedClock
-    from comms.collect.run import collect_all
-    from comms.kinds import BuildRequest
     from comms.operations import editions
-    from comms.service import Service
-    from comms.store.models import Contact
 
-    extra = f'[sendgrid]\napi_host = "{api_host}"\n'
-    config = scratch_project(work, extra_toml=extra)
-    service = Service.open(config)
-    with service.db.session() as session:
-        for start in range(0, recipients, CHUNK):
-            session.execute(
-                insert(Contact), [_contact(n) for n in range(start, min(start + CHUNK, recipients))]
-            )
-    collect_all(config, service.db, NOW)
-    key = editions.build(service, "newsletter", BuildRequest(NOW, period="2026-12")).key
-    editions.approve(service, key, "benchmark", NOW)
+    service, key = newsletter_project(work, recipients)
     editions.start_sending(service, key, FixedClock(NOW))
     return service, key
-
-
-def _contact(n: int) -> dict[str, Any]:
-    return {
-        "public_id": f"{n:016x}",
-        "email": f"statenlid{n}@provincie{n % 12}.example.org",
-        "first_name": f"Voornaam{n}",
-        "infix": "van" if n % 3 == 0 else "",
-        "last_name": f"Achternaam{n}",
-        "province": PROVINCES[n % 12],
-        "party": None,
-        "roles": ",av-lid,statenlid," if n % 50 == 0 else ",statenlid,",
-        "themes": ",",
-        "active": True,
-        "source_file": "synthetic",
-        "updated_at": NOW,
-    }
 
 
 def sample_messages(service, key: str, size: int) -> list:  # type: ignore[no-untyped-def]
@@ -216,6 +183,7 @@ def transport(module: types.ModuleType, settings):  # type: ignore[no-untyped-de
 
 
 def run(recipients: int, baseline_sample: int) -> int:
+    os.environ.setdefault("COMMS_SECRET_KEY", secrets.token_urlsafe(48))
     import dataclasses
 
     import comms.deliver.sendgrid as current
@@ -226,10 +194,9 @@ def run(recipients: int, baseline_sample: int) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="comms-bench-sendgrid-") as folder:
             with timed() as setup:
-                service, key = prepare(Path(folder), recipients, url)
-            sendgrid = current.SendgridTransport(
-                service.config.sendgrid, "SG.benchmark", clock=FixedClock(NOW)
-            )
+                service, key = prepare(Path(folder), recipients)
+            settings = dataclasses.replace(service.config.sendgrid, api_host=url)
+            sendgrid = current.SendgridTransport(settings, "SG.benchmark", clock=FixedClock(NOW))
             spent = [0.0]
             send_batch = sendgrid.send_batch
 
@@ -248,7 +215,6 @@ def run(recipients: int, baseline_sample: int) -> int:
             peak = peak_rss_mb()
 
             sample = sample_messages(service, key, min(baseline_sample, recipients))
-            settings = service.config.sendgrid
             new = transport(current, settings)
             with_sections = transport(current, dataclasses.replace(settings, sections=True))
             old_module = old_builder()

@@ -136,6 +136,10 @@ class SendgridConfig:
     asm_groups: dict[str, int] = field(default_factory=dict)  # mailing kind → unsubscribe group id
     track_opens: bool = False  # off by default: recipients are not followed unless chosen
     track_clicks: bool = False
+    # Send a shared block (a province's news) once per request as a `section`, named by each
+    # recipient's substitution, instead of inside every personalization. Off: SendGrid's
+    # current API description lacks `sections` and its docs call section tags removed.
+    sections: bool = False
     webhook_public_key: str | None = None  # base64 DER (SendGrid's "verification key")
     webhook_max_age_seconds: int = 600  # a signed post older than this is refused (replays)
 

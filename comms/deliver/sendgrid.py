@@ -3,16 +3,25 @@
 One request carries one content and many personalizations, so recipients are
 grouped by what differs in their copy. Small optional blocks (the AV section,
 a province's news) travel as substitutions, so they do not split a group;
-theme choices do. Personal values are substitutions too: `@@c.x@@` in the HTML
-(values HTML-escaped) and `@@t.x@@` in the text part (values as they are),
-because SendGrid applies one set of substitutions to every content part.
+theme choices do. Personal values are substitutions too.
+
+Each request body is written once, as JSON bytes, from the edition's compiled
+parts (comms.render's Personaliser pieces): the content once per request, and
+per recipient only a small pre-encoded personalization. Nothing goes through a
+generic dict-to-JSON layer per recipient.
 
 SendGrid quirks that force choices here, each marked where it applies:
+- one set of substitutions applies to every content part (and the subject), so a
+  value that HTML-escaping changes needs two tags, one per part;
 - substitutions are not recursive, and at most 10,000 bytes per personalization;
+- substitutions apply to the subject, reply-to and content, never to headers;
 - custom_args values must be strings;
 - the same address may appear only once per request;
 - top-level `custom_args` is a string in SendGrid's own API description, so only
-  the personalization-level object is used.
+  the personalization-level object is used;
+- `sections` (a block sent once per request, named by a substitution) is not in
+  SendGrid's current API description and its docs call section tags removed, so
+  it is off unless `[sendgrid] sections = true`.
 """
 
 from __future__ import annotations
@@ -22,10 +31,14 @@ import html
 import http.client
 import json
 import random
+import re
 import urllib.error
+import urllib.request
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 import python_http_client
@@ -46,6 +59,8 @@ UNAVAILABLE = {401, 403}  # wrong or unauthorised API key: nothing can go out
 # Sent in full, but no answer came (a timeout or a dropped connection while waiting for it):
 # SendGrid may have accepted the request, so it is not sent again at once (see _post).
 UNANSWERED = -1
+ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+_ESCAPED = re.compile("[&<>\"']")  # what html.escape(quote=True) changes
 
 
 def substitution_blocks(mailing: Mailing) -> frozenset[str]:
@@ -60,15 +75,151 @@ def substitution_blocks(mailing: Mailing) -> frozenset[str]:
     return frozenset(chosen)
 
 
+# A JSON string literal (C-accelerated), non-ASCII as UTF-8 rather than \u escapes: fewer bytes.
+_json: Callable[[str], str] = encode_basestring
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Adjacent substituted blocks in one part: one tag for all of them (the AV section and
+    the provinces' news sit side by side, so a recipient carries one value, not one per block)."""
+
+    tag: str  # "@@s.0@@" in the HTML, "@@u.0@@" in the text
+    blocks: tuple[str, ...]
+
+
+class Slots(NamedTuple):
+    """What a layout's slots hold for one choice of blocks, shared by every recipient with it."""
+
+    fragments: str  # '"@@s.0@@":"…","@@u.0@@":"…"', ready for a personalization's substitutions
+    size: int  # bytes SendGrid counts against the 10,000: tags and values
+    sections: tuple[tuple[str, str], ...]  # (key, text) of each section the values name
+
+
+class Part:
+    """One content part of a layout, cut into literals, fields and slots."""
+
+    def __init__(
+        self, personaliser: Personaliser, inline: frozenset[str], substituted: frozenset[str], tag: str
+    ):
+        pieces: list[str | Field | Slot] = []
+        run: list[str] = []
+        for piece in personaliser.pieces:
+            if isinstance(piece, Block) and piece.name in substituted:
+                run.append(piece.name)
+                continue
+            if isinstance(piece, Block) and piece.name not in inline:
+                continue  # not in this content at all: the slot goes on across it
+            if run and piece == "":
+                continue  # nothing between two blocks: they stay one slot
+            if run:
+                pieces.append(Slot(f"@@{tag}.{len(pieces)}@@", tuple(run)))
+                run = []
+            pieces.extend(piece.parts if isinstance(piece, Block) else [piece])
+        if run:
+            pieces.append(Slot(f"@@{tag}.{len(pieces)}@@", tuple(run)))
+        self.pieces = tuple(pieces)
+        self.fields = frozenset(p.name for p in pieces if isinstance(p, Field))
+        self.slots = tuple(p for p in pieces if isinstance(p, Slot))
+        self.personaliser = personaliser
+
+    def text(self, field_tag: dict[str, str]) -> str:
+        return "".join(
+            p if isinstance(p, str) else field_tag[p.name] if isinstance(p, Field) else p.tag
+            for p in self.pieces
+        )
+
+
+class Layout:
+    """One content variant of a mailing: the blocks written out (inline) and those that travel
+    per recipient (substituted), worked out once and shared by every request that uses it."""
+
+    def __init__(self, mailing: Mailing, inline: frozenset[str], substituted: frozenset[str], sections: bool):
+        self.mailing = mailing  # held, so the cache key (its id) cannot be reused while cached
+        self.inline = inline
+        self.substituted = substituted
+        self.sections = sections
+        self.html = Part(mailing.html, inline, substituted, "s")
+        self.text = Part(mailing.text, inline, substituted, "u")
+        # Fields in both parts may share one tag; fields in one part only never need two.
+        self.both = self.html.fields & self.text.fields
+        # Per field: its HTML tag (None: not in the HTML), its text-only tag (None: not in the
+        # text, or in both parts, where the HTML tag serves unless the request splits it).
+        self.fields = tuple(
+            (
+                name,
+                f'"@@c.{name}@@":' if name in self.html.fields else None,
+                f'"@@t.{name}@@":' if name in self.text.fields - self.both else None,
+            )
+            for name in sorted(self.html.fields | self.text.fields)
+        )
+        self._slots: dict[frozenset[str], Slots] = {}
+        self._section_keys: dict[tuple[str, str], str] = {}
+        identity = mailing.identity
+        self.custom_args = (  # quirk: custom_args values must be strings
+            f'"comms_edition":{_json(identity.edition_key)},"comms_kind":{_json(identity.kind)}}}'
+        )
+
+    def slots(self, blocks: frozenset[str]) -> Slots:
+        """What every slot holds for a recipient with these blocks; worked out once per choice."""
+        cached = self._slots.get(blocks)
+        if cached is None:
+            values = [
+                self._slot(slot, part, blocks) for part in (self.html, self.text) for slot in part.slots
+            ]
+            fragments = ",".join(f"{_json(tag)}:{_json(value)}" for tag, value, _ in values)
+            size = sum(len(tag) + len(value.encode()) for tag, value, _ in values)
+            cached = Slots(fragments, size, tuple(section for _, _, section in values if section))
+            self._slots[blocks] = cached
+        return cached
+
+    def _slot(
+        self, slot: Slot, part: Part, blocks: frozenset[str]
+    ) -> tuple[str, str, tuple[str, str] | None]:
+        text = "".join(part.personaliser.block(name).fill({}) for name in slot.blocks if name in blocks)
+        if not (self.sections and text):
+            return slot.tag, text, None
+        # The recipient's substitution names the section; SendGrid puts the block there.
+        key = self._section_keys.setdefault(
+            (slot.tag, text), f"@@x.{slot.tag[2:-2]}.{len(self._section_keys)}@@"
+        )
+        return slot.tag, key, (key, text)
+
+    def contents(self, split: frozenset[str]) -> list[dict[str, str]]:
+        """The text and HTML content; `split`: fields whose text value has its own tag."""
+        html_tags = {name: f"@@c.{name}@@" for name in self.html.fields}
+        text_tags = {
+            name: f"@@t.{name}@@" if name in split or name not in self.both else f"@@c.{name}@@"
+            for name in self.text.fields
+        }
+        return [
+            {"type": "text/plain", "value": self.text.text(text_tags)},
+            {"type": "text/html", "value": self.html.text(html_tags)},
+        ]
+
+
 class Planned(NamedTuple):
-    """One message's place in a request: the address, the blocks in the content, and its
-    substitutions."""
+    """One message's place in a request: its layout and its personalization, written out."""
 
     message: OutgoingMessage
     address: str  # ASCII: an IDN domain as punycode
-    inline: frozenset[str]
-    substituted: frozenset[str]
-    substitutions: dict[str, str]
+    layout: Layout
+    head: str  # '{"to":…,"custom_args":…,"headers":…' up to its substitutions
+    substitutions: str  # what every request needs: slots, HTML values, text-only values
+    differs: tuple[str, ...]  # fields in both parts whose value HTML-escaping changes
+    sections: tuple[tuple[str, str], ...]
+
+    def personalization(self, split: frozenset[str]) -> str:
+        substitutions = self.substitutions
+        if split:  # the text part's own value of each field split in this request
+            values = self.message.values
+            own = ",".join(
+                f'"@@t.{name}@@":{_json(values[name])}' for name in sorted(split & self.layout.both)
+            )
+            substitutions = f"{substitutions},{own}" if substitutions else own
+        if not substitutions:
+            return self.head + "}"
+        return f'{self.head},"substitutions":{{{substitutions}}}}}'
 
 
 class SendgridTransport:
@@ -87,10 +238,17 @@ class SendgridTransport:
         self.settings = settings
         self.sandbox = sandbox
         self.clock = clock or SystemClock()
+        # The official client is kept for what it knows: the API host and version, the
+        # Authorization and User-Agent headers, and its error types. It is not used to send:
+        # it serialises a dict with json.dumps and logs the whole payload at debug level, while
+        # a body here is bytes already (and full of personal data).
         self.client = SendGridAPIClient(api_key=api_key, host=settings.api_host)
-        self.client.client.timeout = settings.timeout_seconds  # never wait forever
+        self._url = f"{self.client.host.rstrip('/')}/v3/mail/send"
+        self._headers = self.client.client.request_headers | {"Content-Type": "application/json"}
         self.requests_made = 0
         self._substitution_blocks: dict[int, frozenset[str]] = {}
+        self._layouts: dict[tuple[int, frozenset[str]], Layout] = {}  # by a recipient's blocks
+        self._variants: dict[tuple[int, frozenset[str], frozenset[str]], Layout] = {}
 
     def open(self) -> None:
         pass
@@ -134,9 +292,9 @@ class SendgridTransport:
 
     def _requests(self, messages: Sequence[Planned]) -> list[list[Planned]]:
         """Messages that can share one request body, at most 1000, each address once."""
-        groups: dict[tuple[int, frozenset[str], frozenset[str]], list[Planned]] = defaultdict(list)
+        groups: dict[int, list[Planned]] = defaultdict(list)
         for planned in messages:
-            groups[(id(planned.message.mailing), planned.inline, planned.substituted)].append(planned)
+            groups[id(planned.layout)].append(planned)
         requests: list[list[Planned]] = []
         for members in groups.values():
             current: list[Planned] = []
@@ -152,8 +310,29 @@ class SendgridTransport:
                 requests.append(current)
         return requests
 
+    def _layout(self, mailing: Mailing, blocks: frozenset[str]) -> Layout:
+        """The layout for a recipient with these blocks: the substitutable ones travel per
+        recipient, the others are written into the content."""
+        key = (id(mailing), blocks)
+        layout = self._layouts.get(key)
+        if layout is None:
+            substituted = self._substitution_blocks.get(id(mailing))
+            if substituted is None:
+                substituted = self._substitution_blocks[id(mailing)] = substitution_blocks(mailing)
+            layout = self._variant(mailing, blocks - substituted, substituted)
+            self._layouts[key] = layout
+        return layout
+
+    def _variant(self, mailing: Mailing, inline: frozenset[str], substituted: frozenset[str]) -> Layout:
+        key = (id(mailing), inline, substituted)
+        layout = self._variants.get(key)
+        if layout is None:
+            layout = self._variants[key] = Layout(mailing, inline, substituted, self.settings.sections)
+        return layout
+
     def _plan(self, message: OutgoingMessage) -> Planned:
-        """Which blocks go into the content and which travel as substitutions, worked out once.
+        """Which blocks go into the content and which travel as substitutions, and the
+        message's personalization, written once.
 
         Raises for a message that cannot be sent: SendGrid takes no SMTPUTF8 address (quirk:
         it has no way to ask for it), so a non-ASCII local part fails here, with that reason.
@@ -161,15 +340,59 @@ class SendgridTransport:
         if message.needs_smtputf8:
             raise AddressError(f"{message.address.utf8} {SMTPUTF8_NEEDED}; SendGrid offers no SMTPUTF8")
         address = message.address.ascii
-        mailing = message.mailing
-        substituted = self._substitution_blocks.get(id(mailing))
-        if substituted is None:
-            substituted = self._substitution_blocks[id(mailing)] = substitution_blocks(mailing)
-        values = _substitutions(message, substituted)
-        if sum(len(k.encode()) + len(v.encode()) for k, v in values.items()) > MAX_SUBSTITUTION_BYTES:
-            substituted = frozenset()  # quirk: 10,000 bytes at most; inline this copy's blocks
-            values = _substitutions(message, substituted)
-        return Planned(message, address, message.blocks - substituted, substituted, values)
+        layout = self._layout(message.mailing, message.blocks)
+        planned = self._planned(message, address, layout)
+        if planned is None:  # quirk: 10,000 bytes at most; inline this copy's blocks
+            planned = self._planned(
+                message, address, self._variant(message.mailing, message.blocks, frozenset())
+            )
+            assert planned is not None  # without substituted blocks there is no fallback
+        return planned
+
+    def _planned(self, message: OutgoingMessage, address: str, layout: Layout) -> Planned | None:
+        """The message's personalization in this layout; None when its substitutions could
+        exceed SendGrid's 10,000 bytes in the largest form a request may need."""
+        values = message.values
+        parts = []
+        differs = []
+        for name, html_tag, text_tag in layout.fields:
+            value = values[name]
+            if html_tag:
+                escaped = html.escape(value, quote=True) if _ESCAPED.search(value) else value
+                parts.append(html_tag + _json(escaped))
+                if escaped != value and name in layout.both:
+                    differs.append(name)
+            if text_tag:
+                parts.append(text_tag + _json(value))
+        fields = ",".join(parts)
+        head = self._head(message, address, layout)
+        # The request is encoded as UTF-8 as a whole: a value that cannot be (a lone surrogate)
+        # must fail here, alone. The slots' values are the edition's own, and already counted.
+        size = len(fields) if fields.isascii() else len(fields.encode())
+        if not head.isascii():
+            head.encode()
+        slots = layout.slots(message.blocks)
+        size += slots.size
+        if layout.substituted and size > MAX_SUBSTITUTION_BYTES - 1000:  # near the limit: count exactly
+            size += sum(len(values[name].encode()) + len(name) + 8 for name in layout.both)
+            if size > MAX_SUBSTITUTION_BYTES:
+                return None
+        substitutions = (
+            f"{slots.fragments},{fields}" if slots.fragments and fields else slots.fragments or fields
+        )
+        return Planned(message, address, layout, head, substitutions, tuple(differs), slots.sections)
+
+    def _head(self, message: OutgoingMessage, address: str, layout: Layout) -> str:
+        head = (
+            f'{{"to":[{{"email":{_json(address)},"name":{_json(message.recipient.display_name)}}}],'
+            f'"custom_args":{{"comms_message":"{message.ledger_id}",{layout.custom_args}'
+        )
+        if message.mailing.identity.bulk:
+            # quirk: SendGrid substitutes in the subject, reply-to and content, never in headers,
+            # so the personal List-Unsubscribe is written out here; the one-click
+            # List-Unsubscribe-Post, the same for all, goes once in the top-level headers.
+            head += f',"headers":{{"List-Unsubscribe":{_json(message.list_unsubscribe)}}}'
+        return head
 
     # -- one request ------------------------------------------------------------------
 
@@ -190,7 +413,7 @@ class SendgridTransport:
             return [DeliveryResult(i, False, reason) for i in ids]
         return [DeliveryResult(i, False, reason, reset or RETRY_LATER) for i in ids]
 
-    def _post_with_retries(self, body: dict[str, Any]) -> tuple[int, str, timedelta | None]:
+    def _post_with_retries(self, body: bytes) -> tuple[int, str, timedelta | None]:
         """POST, waiting out 429s (X-RateLimit-Reset) and backing off on 5xx and network errors."""
         status, detail, reset = 0, "", None
         for attempt in range(1, self.settings.max_retries + 2):
@@ -202,13 +425,16 @@ class SendgridTransport:
                 self.clock.sleep(wait)
         return status, detail, reset
 
-    def _post(self, body: dict[str, Any]) -> tuple[int, str, timedelta | None]:
+    def _post(self, body: bytes) -> tuple[int, str, timedelta | None]:
         self.requests_made += 1
+        request = urllib.request.Request(self._url, data=body, headers=self._headers, method="POST")
         try:
-            response = self.client.client.mail.send.post(request_body=body)
-            return response.status_code, "", None
-        except python_http_client.exceptions.HTTPError as exc:
-            return exc.status_code, _error_text(exc.body), self._reset_after(exc.headers)
+            with urllib.request.urlopen(request, timeout=self.settings.timeout_seconds) as response:
+                response.read()
+                return response.status, "", None
+        except urllib.error.HTTPError as exc:
+            error = python_http_client.exceptions.handle_error(exc)
+            return error.status_code, _error_text(error.body), self._reset_after(error.headers)
         except urllib.error.URLError as exc:
             # urllib wraps what fails while connecting and sending the request: not received in
             # full, so not accepted, and safe to send again.
@@ -227,18 +453,27 @@ class SendgridTransport:
         reset = datetime.fromtimestamp(int(value), UTC)
         return max(reset - self.clock.now(), timedelta(0)) + timedelta(seconds=1)
 
-    def request_body(self, group: list[Planned]) -> dict[str, Any]:
-        first = group[0]
-        mailing = first.message.mailing
+    def request_body(self, group: list[Planned]) -> bytes:
+        """The request as the bytes that go out: what all its recipients share is written once
+        here; each personalization was encoded when its message was planned."""
+        # quirk: one set of substitutions serves both parts, so a field whose HTML-escaped value
+        # differs for anyone in this request gets its own tag in the text part, and everyone in
+        # the request sends both values; otherwise one value serves both parts.
+        split = frozenset(name for planned in group for name in planned.differs)
+        shared = json.dumps(self._shared(group, split), ensure_ascii=False, separators=(",", ":"))
+        personalizations = ",".join(p.personalization(split) for p in group)
+        return f'{{"personalizations":[{personalizations}],{shared[1:]}'.encode()
+
+    def _shared(self, group: list[Planned], split: frozenset[str]) -> dict[str, Any]:
+        layout = group[0].layout
+        mailing = layout.mailing
         identity = mailing.identity
-        html = _with_slots(mailing.html, first.inline, first.substituted, "c", "s")
-        text = _with_slots(mailing.text, first.inline, first.substituted, "t", "u")
+        headers = AUTOMATIC_HEADERS | ({"List-Id": mailing.list_id} | ONE_CLICK if identity.bulk else {})
         body: dict[str, Any] = {
             "from": {"email": identity.sender.address, "name": identity.sender.name},
             "subject": identity.subject,
-            "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": html}],
-            "personalizations": [_personalization(p) for p in group],
-            "headers": AUTOMATIC_HEADERS | ({"List-Id": mailing.list_id} if identity.bulk else {}),
+            "content": layout.contents(split),
+            "headers": headers,
             "categories": [identity.kind],
             "tracking_settings": {
                 "click_tracking": {"enable": self.settings.track_clicks, "enable_text": False},
@@ -247,6 +482,9 @@ class SendgridTransport:
                 "subscription_tracking": {"enable": False},
             },
         }
+        sections = dict(section for planned in group for section in planned.sections)
+        if sections:
+            body["sections"] = sections
         if identity.sender.reply_to:
             body["reply_to"] = {"email": identity.sender.reply_to}
         if mailing.attachments:
@@ -271,66 +509,6 @@ class SendgridTransport:
         if self.sandbox:
             body["mail_settings"] = {"sandbox_mode": {"enable": True}}
         return body
-
-
-def _personalization(planned: Planned) -> dict[str, Any]:
-    message = planned.message
-    return {
-        "to": [{"email": planned.address, "name": message.recipient.display_name}],
-        "substitutions": planned.substitutions,
-        # quirk: custom_args values must be strings
-        "custom_args": {
-            "comms_edition": message.mailing.identity.edition_key,
-            "comms_message": str(message.ledger_id),
-            "comms_kind": message.mailing.identity.kind,
-        },
-    } | _list_unsubscribe(message)
-
-
-def _list_unsubscribe(message: OutgoingMessage) -> dict[str, Any]:
-    """The one-click unsubscribe, for bulk mail only."""
-    if not message.mailing.identity.bulk:
-        return {}
-    headers = {
-        "List-Unsubscribe": message.list_unsubscribe,
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    return {"headers": headers}
-
-
-def _with_slots(
-    personaliser: Personaliser,
-    inline: frozenset[str],
-    substituted: frozenset[str],
-    field_tag: str,
-    block_tag: str,
-) -> str:
-    """The content: inline blocks written out, substituted blocks as one tag each."""
-    pieces: list[str] = []
-    for piece in personaliser.pieces:
-        if isinstance(piece, Block):
-            if piece.name in substituted:
-                pieces.append(f"@@{block_tag}.{piece.name}@@")
-            elif piece.name in inline:
-                pieces.extend(_tagged(part, field_tag) for part in piece.parts)
-        else:
-            pieces.append(_tagged(piece, field_tag))
-    return "".join(pieces)
-
-
-def _tagged(part: str | Field, tag: str) -> str:
-    return f"@@{tag}.{part.name}@@" if isinstance(part, Field) else part
-
-
-def _substitutions(message: OutgoingMessage, substituted: frozenset[str]) -> dict[str, str]:
-    mailing = message.mailing
-    values = {f"@@c.{k}@@": html.escape(v, quote=True) for k, v in message.values.items()}
-    values |= {f"@@t.{k}@@": v for k, v in message.values.items()}
-    for name in substituted:
-        keep = name in message.blocks
-        values[f"@@s.{name}@@"] = mailing.html.block(name).fill({}) if keep else ""
-        values[f"@@u.{name}@@"] = mailing.text.block(name).fill({}) if keep else ""
-    return values
 
 
 def _backoff(attempt: int) -> float:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
+import json
 import socket
+from collections import defaultdict
 from datetime import timedelta
 
 import pytest
@@ -18,12 +19,12 @@ from comms.render.newsletter import blocks_for
 from comms.store.editions import find_edition
 from comms.store.models import Contact, Preference
 from tests.deliver.conftest import EditionFactory
-from tests.fakes.sendgrid import FakeSendGrid
+from tests.fakes.sendgrid import FakeSendGrid, rendered
 
 
 def sendgrid_config(server: FakeSendGrid, **settings: object) -> str:
     values = {"api_host": server.url, "timeout_seconds": 2} | settings
-    lines = [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in values.items()]
+    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]  # TOML reads these JSON values
     return "[sendgrid]\n" + "\n".join(lines) + "\n[sendgrid.asm_groups]\nnewsletter = 4242\n"
 
 
@@ -40,10 +41,6 @@ def make(approved_edition: EditionFactory, server: FakeSendGrid, recipients: int
 def send(edition):  # type: ignore[no-untyped-def]
     transport = make_transport(edition.service.config, edition.key, edition.clock)
     return delivery.send(edition.service, edition.key, transport, edition.clock), transport
-
-
-def apply(content: str, substitutions: dict[str, str]) -> str:
-    return re.sub(r"@@[a-z]\.[\w:.-]+@@", lambda m: substitutions[m[0]], content)
 
 
 @pytest.mark.slow
@@ -66,17 +63,45 @@ def test_5000_recipients_take_five_valid_requests(
     personalization = body["personalizations"][0]
     assert set(personalization["custom_args"]) == {"comms_edition", "comms_message", "comms_kind"}
     assert personalization["custom_args"]["comms_edition"] == "nieuwsbrief-2026-12"
-    assert personalization["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert body["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"  # the same for all
     assert personalization["headers"]["List-Unsubscribe"].startswith(
         "<https://comms.ipo.example.org/afmelden/"
     )
 
 
+# Every variant of the newsletter: provinces with and without news of their own, AV members or
+# not, all themes or a choice; names that HTML-escaping changes (&, <, quotes) and that it does not.
+NAMES = ["Zoë", "Anne & Co", "<b>Vet</b>", 'Kees "de Kat"', "d'Ancona", "Ümit 🎉", "Jan"]
+VARIANT_PROVINCES = [("Fryslân", "fryslan"), ("Gelderland", "gelderland"), ("Zeeland", "zeeland"),
+                     ("Noord-Brabant", "noord-brabant"), ("Utrecht", "utrecht")]  # fmt: skip
+THEME_CHOICES = ["", "Landelijk Gebied", "Wonen & Bereikbaarheid, Financiën & Openbaar Bestuur"]
+
+
+def variant_rows() -> str:
+    rows = []
+    for n, ((province, slug), roles, themes) in enumerate(
+        (p, r, t)
+        for p in VARIANT_PROVINCES
+        for r in ("statenlid", "statenlid, av-lid")
+        for t in THEME_CHOICES
+    ):
+        first, last = NAMES[n % len(NAMES)], NAMES[(n + 3) % len(NAMES)]
+        rows.append(f"variant{n}@{slug}.example.org;{first};;{last};{province};{roles};;{themes}\n")
+    return "".join(rows)
+
+
+@pytest.mark.parametrize("sections", [False, True], ids=["substitutions", "sections"])
 def test_each_recipient_sees_exactly_their_own_copy(
-    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str
+    approved_edition: EditionFactory, sendgrid_server: FakeSendGrid, sendgrid_key: str, sections: bool
 ) -> None:
-    """The content with a personalization's substitutions applied is the copy the outbox would write."""
-    edition = make(approved_edition, sendgrid_server, 120)
+    """The content as SendGrid renders it for each personalization is, byte for byte, the copy the
+    outbox and SMTP would send."""
+    edition = approved_edition(
+        90,
+        sendgrid_config(sendgrid_server, sections=sections),
+        'transport = "sendgrid"',
+        extra_rows=variant_rows(),
+    )
     with edition.service.db.session() as session:
         session.add(
             Preference(
@@ -84,30 +109,67 @@ def test_each_recipient_sees_exactly_their_own_copy(
             )
         )
 
-    send(edition)
+    outcome, _ = send(edition)
 
+    assert sendgrid_server.schema_violations == [] and outcome.counts["sent"] == 120
     mailing = editions_mailing(edition)
+    variants = set()
+    themes_by_request: dict[int, set[frozenset[str]]] = defaultdict(set)
     for index, personalization in sendgrid_server.accepted_personalizations():
         body = sendgrid_server.requests[index].body
-        text, html = (part["value"] for part in body["content"])
         email = personalization["to"][0]["email"]
         expected = expected_copy(
             edition, mailing, email, int(personalization["custom_args"]["comms_message"])
         )
-        assert apply(html, personalization["substitutions"]) == expected.mailing.html.select(
-            expected.blocks
-        ).fill(expected.values)
-        assert apply(text, personalization["substitutions"]) == expected.mailing.text.select(
-            expected.blocks
-        ).fill(expected.values)
-    requests_for_theme_choice = [
-        r
-        for r in sendgrid_server.requests
-        if any(p["to"][0]["email"] == "lid5@zeeland.example.org" for p in r.body["personalizations"])
-    ]
+        copy = rendered(body, personalization)
+        assert copy["text/html"] == mailing.html.select(expected.blocks).fill(expected.values)
+        assert copy["text/plain"] == mailing.text.select(expected.blocks).fill(expected.values)
+        assert personalization["headers"]["List-Unsubscribe"] == expected.list_unsubscribe
+        variants.add(expected.blocks)
+        themes_by_request[index].add(frozenset(b for b in expected.blocks if b.startswith("thema:")))
+    assert len(variants) >= 30  # 5 provinces × AV or not × 3 theme choices, and more
+    assert all(len(themes) == 1 for themes in themes_by_request.values())  # a theme choice splits requests
+
+
+@pytest.mark.parametrize(
+    ("sections", "in_personalizations", "in_sections"),
+    [(False, True, False), (True, False, True)],
+    ids=["substitutions", "sections"],
+)
+def test_a_province_block_and_each_personal_value_travel_once(
+    approved_edition: EditionFactory,
+    sendgrid_server: FakeSendGrid,
+    sendgrid_key: str,
+    sections: bool,
+    in_personalizations: bool,
+    in_sections: bool,
+) -> None:
+    # Her own theme choice puts her in a request of her own; the others share one.
+    rows = "anne@fryslan.example.org;Anne & Co;;Bakker;Fryslân;statenlid;;Landelijk Gebied\n"
+    edition = approved_edition(
+        40, sendgrid_config(sendgrid_server, sections=sections), 'transport = "sendgrid"', extra_rows=rows
+    )
+
+    send(edition)
+
+    assert sendgrid_server.schema_violations == []
+    [anne_body] = [r.body for r in sendgrid_server.requests if len(r.body["personalizations"]) == 1]
+    [body] = [r.body for r in sendgrid_server.requests if len(r.body["personalizations"]) == 40]
+    news = "Nieuws uit Fryslân"
     assert (
-        len(requests_for_theme_choice[0].body["personalizations"]) == 1
-    )  # a different content: its own request
+        any(news in json.dumps(p, ensure_ascii=False) for p in body["personalizations"])
+        is in_personalizations
+    )
+    assert (news in json.dumps(body.get("sections", {}), ensure_ascii=False)) is in_sections
+    for personalization in body["personalizations"]:
+        assert not any(
+            tag.startswith("@@t.") for tag in personalization["substitutions"]
+        )  # one value, both parts
+        assert set(personalization["headers"]) == {"List-Unsubscribe"}
+    [anne] = anne_body["personalizations"]
+    assert anne["substitutions"]["@@c.first_name@@"] == "Anne &amp; Co"  # the HTML part's value
+    assert anne["substitutions"]["@@t.first_name@@"] == "Anne & Co"  # the text part's own
+    assert "Beste Anne & Co" in rendered(anne_body, anne)["text/plain"]
 
 
 def editions_mailing(edition):  # type: ignore[no-untyped-def]
@@ -121,7 +183,7 @@ def expected_copy(edition, mailing, email: str, ledger_id: int):  # type: ignore
         contact = session.query(Contact).filter_by(email=email).one()
         preference = session.query(Preference).filter_by(email=email).one_or_none()
         profile = Profile.from_columns(
-            contact.province, contact.roles, preference.themes if preference else None
+            contact.province, contact.roles, preference.themes if preference else contact.themes
         )
         return mailing.message(ledger_recipient(ledger_id, contact), blocks_for(profile))
 

@@ -4,8 +4,11 @@ Every request body is validated against SendGrid's own OpenAPI description
 (``tests/fakes/sendgrid_openapi/tsg_mail_v3.json``) plus the rules SendGrid's error
 reference documents and the schema leaves out: 1 to 1000 personalizations, a non-empty ``to``
 in each, at most 1000 recipients (to + cc + bcc) in all, and no address twice (ignoring case)
-across the request. A failure, like a non-JSON body or Content-Type, is answered 400 and kept in
-``schema_violations``. Faults are plain attributes the test sets at any time::
+across the request, at most 10,000 bytes of substitutions per personalization, and ``sections``
+(which the current description leaves out) as SendGrid's section-tag docs describe them. A failure,
+like a non-JSON body or Content-Type, is answered 400 and kept in ``schema_violations``.
+``rendered(body, personalization)`` gives each content part as SendGrid would write it for that
+recipient: substitutions, then sections. Faults are plain attributes the test sets at any time::
 
     sendgrid_server.fail_every = 3            # requests 3, 6, 9 … answered 500
     sendgrid_server.rate_limit_next = 2       # the next 2 requests answered 429
@@ -21,6 +24,7 @@ import contextlib
 import functools
 import gzip
 import json
+import re
 import secrets
 import socket
 import threading
@@ -50,6 +54,7 @@ MAIL_SEND = "/v3/mail/send"
 DEFAULT_API_KEY = "SG.test-key"
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
+MAX_SUBSTITUTION_BYTES = 10_000
 MAX_MESSAGE_CHARS = 500  # jsonschema quotes whole instances; keep error bodies readable
 BAD_KEY_MESSAGE = "The provided authorization grant is invalid, expired, or revoked"
 # Messages of the spec's example error responses, for status_override without a status_body.
@@ -193,6 +198,62 @@ def recipient_problem(body: dict[str, Any]) -> Problem | None:
     return None
 
 
+def substitution_problem(body: dict[str, Any]) -> Problem | None:
+    """The limit the schema's description states but cannot express: 10,000 bytes (tags and
+    values) of substitutions per personalization."""
+    for p, personalization in enumerate(body["personalizations"]):
+        substitutions = personalization.get("substitutions") or {}
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in substitutions.items())
+        if size > MAX_SUBSTITUTION_BYTES:
+            return Problem(
+                f"The total size of your substitutions may not exceed {MAX_SUBSTITUTION_BYTES} bytes per "
+                f"personalization object; this one has {size}.",
+                f"$.personalizations[{p}].substitutions",
+            )
+    return None
+
+
+def sections_problem(body: dict[str, Any]) -> Problem | None:
+    """`sections` is not in the current description (which lets unknown keys through); checked
+    as SendGrid's section-tag docs describe it: string values only, no section inside another."""
+    sections = body.get("sections")
+    if sections is None:
+        return None
+    if not isinstance(sections, dict) or not all(isinstance(v, str) for v in sections.values()):
+        return Problem("sections must be an object whose values are strings.", "$.sections")
+    for key, text in sections.items():
+        if any(other in text for other in sections):
+            return Problem("A section may not contain another section tag.", f"$.sections[{key!r}]")
+    return None
+
+
+def _replacer(table: dict[str, str]) -> re.Pattern[str] | None:
+    """One pattern for every key, longest first, so each place is replaced once."""
+    if not table:
+        return None
+    return re.compile("|".join(re.escape(key) for key in sorted(table, key=len, reverse=True)))
+
+
+def rendered(body: dict[str, Any], personalization: dict[str, Any]) -> dict[str, str]:
+    """Each content part ("text/plain", "text/html") as this personalization's recipient gets it.
+
+    As SendGrid does it: every substitution tag is replaced in one pass (a value is never scanned
+    again); then each section key in the result is replaced by its section, and the section's
+    own substitution tags by their values.
+    """
+    substitutions: dict[str, str] = personalization.get("substitutions") or {}
+    sections: dict[str, str] = body.get("sections") or {}
+    tags, keys = _replacer(substitutions), _replacer(sections)
+
+    def substitute(text: str) -> str:
+        return tags.sub(lambda m: substitutions[m[0]], text) if tags else text
+
+    def expand(text: str) -> str:
+        return keys.sub(lambda m: substitute(sections[m[0]]), text) if keys else text
+
+    return {part["type"]: expand(substitute(part["value"])) for part in body["content"]}
+
+
 def schema_problem(body: Any, validator: Validator | None = None) -> Problem | None:
     error = best_match((validator or mail_send_validator()).iter_errors(body))
     if error is None:
@@ -204,7 +265,13 @@ def schema_problem(body: Any, validator: Validator | None = None) -> Problem | N
 
 
 def body_problem(body: Any) -> Problem | None:
-    return personalization_count_problem(body) or schema_problem(body) or recipient_problem(body)
+    return (
+        personalization_count_problem(body)
+        or schema_problem(body)
+        or recipient_problem(body)
+        or substitution_problem(body)
+        or sections_problem(body)
+    )
 
 
 class FakeSendGrid:

@@ -19,6 +19,7 @@ from tests.fakes.sendgrid import (
     SPEC_PATH,
     Exchange,
     FakeSendGrid,
+    rendered,
 )
 
 SENDER = {"email": "communicatie@ipo.example.org", "name": "IPO"}
@@ -119,6 +120,18 @@ def _same_address_in_to_and_cc(body: Body) -> None:
     body["personalizations"][0]["cc"] = [{"email": "lid@utrecht.example.org"}]
 
 
+def _substitutions_over_10000_bytes(body: Body) -> None:
+    body["personalizations"][0]["substitutions"] = {"-a-": "x" * 5000, "-b-": "y" * 4998}
+
+
+def _section_not_a_string(body: Body) -> None:
+    body["sections"] = {"-utrecht-": ["Nieuws uit Utrecht"]}
+
+
+def _section_inside_a_section(body: Body) -> None:
+    body["sections"] = {"-utrecht-": "Nieuws -zeeland-", "-zeeland-": "Nieuws uit Zeeland"}
+
+
 @pytest.mark.parametrize(
     ("break_body", "message", "field"),
     [
@@ -133,6 +146,13 @@ def _same_address_in_to_and_cc(body: Body) -> None:
         (_1001_recipients, "limit of 1000 total recipients", "$.personalizations"),
         (_same_address_in_two_personalizations, "more than once", "$.personalizations[1].to[0]"),
         (_same_address_in_to_and_cc, "more than once", "$.personalizations[0].cc[0]"),
+        (
+            _substitutions_over_10000_bytes,
+            "may not exceed 10000 bytes",
+            "$.personalizations[0].substitutions",
+        ),
+        (_section_not_a_string, "values are strings", "$.sections"),
+        (_section_inside_a_section, "another section", "$.sections['-utrecht-']"),
     ],
     ids=lambda value: value.__name__.strip("_") if callable(value) else None,
 )
@@ -307,3 +327,34 @@ def test_the_fake_does_not_change_what_it_is_given(sendgrid_server: FakeSendGrid
     original = copy.deepcopy(body)
     _post(sendgrid_server, body)
     assert sendgrid_server.requests[0].body == original
+
+
+def test_substitutions_of_exactly_10000_bytes_are_accepted(sendgrid_server: FakeSendGrid) -> None:
+    body = _body()
+    body["personalizations"][0]["substitutions"] = {"-a-": "x" * 5000, "-b-": "y" * 4994}
+    assert _post(sendgrid_server, body).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("content", "substitutions", "sections", "expected"),
+    [
+        ("Beste -naam-,", {"-naam-": "Anne & Co"}, {}, "Beste Anne & Co,"),
+        # One pass: a value that looks like a tag stays as it is.
+        ("-a- en -b-", {"-a-": "-b-", "-b-": "twee"}, {}, "-b- en twee"),
+        # The longest tag wins where one tag starts another.
+        ("-naam-en-", {"-naam-": "Anne", "-naam-en-": "Anne en Jan"}, {}, "Anne en Jan"),
+        # A substitution names a section; the section's own tags are substituted too.
+        (
+            "<p>-blok-</p>",
+            {"-blok-": ":utrecht", "-naam-": "Zoë"},
+            {":utrecht": "Utrecht, -naam-"},
+            "<p>Utrecht, Zoë</p>",
+        ),
+        ("<p>-blok-</p>", {"-blok-": ""}, {":utrecht": "Utrecht"}, "<p></p>"),
+    ],
+)
+def test_rendered_applies_substitutions_then_sections_as_sendgrid_does(
+    content: str, substitutions: dict[str, str], sections: dict[str, str], expected: str
+) -> None:
+    body = {"content": [{"type": "text/plain", "value": content}], "sections": sections}
+    assert rendered(body, {"substitutions": substitutions}) == {"text/plain": expected}

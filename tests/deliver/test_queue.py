@@ -150,6 +150,38 @@ def test_an_unsubscribe_after_the_snapshot_is_honoured_at_claim_time(db: Databas
 
 
 @pytest.mark.parametrize(
+    ("skipped", "expected_errors"),
+    [
+        ([], {}),
+        (["lid2@utrecht.example.org"], {"lid2@utrecht.example.org": "answered"}),
+        # Suppressed and skipped: settled by the suppression, so without the skip's reason
+        (["lid1@utrecht.example.org", "lid2@utrecht.example.org"], {"lid2@utrecht.example.org": "answered"}),
+    ],
+)
+def test_a_skip_settles_its_recipients_with_the_reason_at_claim_time(
+    db: Database, skipped: list[str], expected_errors: dict[str, str]
+) -> None:
+    edition_id = seed(db, count=3)
+    with db.session() as session:
+        queue.snapshot(session, edition_id, "newsletter", EVERYONE)
+        session.add(
+            Suppression(email="lid1@utrecht.example.org", scope="*", reason="hard bounce", created_at=NOW)
+        )
+    skip = queue.Skip(Contact.email.in_(skipped), "answered")
+    with db.session() as session:
+        claimed = queue.claim(session, edition_id, "newsletter", "host:1", 10, NOW, skip)
+        settled = session.execute(
+            select(Contact.email, Message.error)
+            .join(Message, Message.contact_id == Contact.id)
+            .where(Message.status == MessageStatus.SUPPRESSED)
+        )
+        errors = {email: error for email, error in settled if error}
+    sent_to = {f"lid{i}@utrecht.example.org" for i in range(3)} - {"lid1@utrecht.example.org", *skipped}
+    assert {c.recipient.email for c in claimed} == sent_to
+    assert errors == expected_errors
+
+
+@pytest.mark.parametrize(
     ("failure", "due_again_at", "settled"),
     [
         (

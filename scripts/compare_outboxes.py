@@ -102,7 +102,11 @@ def run_demo(outbox: Path, config: Path) -> None:
 
     os.environ.setdefault("COMMS_SECRET_KEY", DEMO_KEY)
     counter = itertools.count(1)
-    sync.new_public_id = lambda: f"{next(counter):016x}"  # type: ignore[assignment]
+    # Before issue 14's streaming import one id was made at a time, since then a batch at once.
+    if hasattr(sync, "public_ids"):
+        sync.public_ids = lambda count: [f"{next(counter):016x}" for _ in range(count)]  # type: ignore[attr-defined]
+    else:
+        sync.new_public_id = lambda: f"{next(counter):016x}"  # type: ignore[attr-defined]
     main(["--config", str(config), "demo", "--outbox", str(outbox)], standalone_mode=False)
 
 

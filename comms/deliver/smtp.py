@@ -211,7 +211,9 @@ class SmtpTransport:
                 future.result()
         if batch.left and batch.stopped is None and lanes[0].connection is not None:
             lanes[0].run(batch)  # put back, after lane 0 had finished, by a lane that could not connect
-        return batch.results + self._left_over(batch)
+        # In the batch's order, as the one-connection path gives them: the lanes finish in any order.
+        place = {message.ledger_id: n for n, message in enumerate(messages)}
+        return sorted(batch.results + self._left_over(batch), key=lambda r: place.get(r.ledger_id, 0))
 
     def _left_over(self, batch: _Batch) -> list[DeliveryResult]:
         """Messages no connection could take: the batch goes back, or they wait for a retry."""

@@ -27,16 +27,15 @@ import argparse
 import asyncio
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from tests.fakes.smtp_sink import start_listening
+
 HOST = "127.0.0.1"
-REPO = Path(__file__).resolve().parent.parent.parent
 END = b"\r\n.\r\n"
 
 
@@ -349,14 +348,7 @@ class SinkProcess:
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> SinkProcess:
-        command = [sys.executable, "-m", "tests.fakes.smtp_pipelining"]
-        self._process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-        assert self._process.stdout is not None
-        first = self._process.stdout.readline().split()
-        if first[:1] != ["listening"]:
-            self._process.kill()
-            raise RuntimeError(f"the SMTP sink did not start: {first}")
-        self.port = int(first[2])
+        self._process, self.port = start_listening("tests.fakes.smtp_pipelining", [])
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

@@ -103,6 +103,19 @@ def main() -> None:
     asyncio.run(_serve(args.record, args.latency_ms / 1000))
 
 
+def start_listening(module: str, options: list[str]) -> tuple[subprocess.Popen[str], int]:
+    """Run `module` as a child process that prints "listening HOST PORT" once it listens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *options], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline().split()
+    if first[:1] != ["listening"]:
+        process.kill()
+        raise RuntimeError(f"the SMTP sink did not start: {first}")
+    return process, int(first[2])
+
+
 class SinkProcess:
     """Starts the sink as a child process; `stop()` ends it and returns what it received."""
 
@@ -114,18 +127,8 @@ class SinkProcess:
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> SinkProcess:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.smtp_sink", "--record", str(self.record), *self._options()],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        first = self._process.stdout.readline().split()
-        if first[:1] != ["listening"]:
-            self._process.kill()
-            raise RuntimeError(f"the SMTP sink did not start: {first}")
-        self.port = int(first[2])
+        options = ["--record", str(self.record), *self._options()]
+        self._process, self.port = start_listening("tests.fakes.smtp_sink", options)
         return self
 
     def _options(self) -> list[str]:
